@@ -1,0 +1,38 @@
+"""Geometry on numpy arrays: boxes, distances, room area, directions. Knows nothing of files or sources."""
+
+from vsi_data.geometry.area import RoomAreaError, measure_room, room_area, room_footprint
+from vsi_data.geometry.boxes import BoxFitError, OrientedBox, fit_box
+from vsi_data.geometry.direction import (
+    DirectionReading,
+    boundary_margin,
+    direction_angles,
+    read_direction,
+    sector_of,
+)
+from vsi_data.geometry.distance import (
+    DISTANCE_METRICS,
+    boxes_overlap,
+    center_distance_matrix,
+    closest_box_distance_matrix,
+    closest_points_distance,
+)
+
+__all__ = [
+    "DISTANCE_METRICS",
+    "BoxFitError",
+    "DirectionReading",
+    "OrientedBox",
+    "RoomAreaError",
+    "boundary_margin",
+    "boxes_overlap",
+    "center_distance_matrix",
+    "closest_box_distance_matrix",
+    "closest_points_distance",
+    "direction_angles",
+    "fit_box",
+    "measure_room",
+    "read_direction",
+    "room_area",
+    "room_footprint",
+    "sector_of",
+]

@@ -1,0 +1,104 @@
+"""Parquet output: the row schema, per-scene parts written atomically, and the final shards.
+
+A build writes each finished scene to `.parts/<dataset>__<scene>.parquet` (temp file + rename, so a
+part either exists whole or not at all); finishing reads the parts back in scene order and writes the
+zstd shards `data/<split>-NNNNN-of-MMMMM.parquet`. Parts make resuming trivial and make the shards
+independent of the order scenes finished in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("dataset", pa.string(), nullable=False),
+        pa.field("scene_id", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("question_type", pa.string(), nullable=False),
+        pa.field("question", pa.string(), nullable=False),
+        pa.field("options", pa.list_(pa.string())),
+        pa.field("answer", pa.string(), nullable=False),
+        pa.field("answer_value", pa.float64()),
+        pa.field("objects", pa.list_(pa.string()), nullable=False),
+        pa.field("video", pa.string()),
+        pa.field("meta", pa.string(), nullable=False),
+    ]
+)
+PARTS_DIR = ".parts"
+DATA_DIR = "data"
+COMPRESSION = "zstd"
+
+
+def part_name(dataset: str, scene_id: str) -> str:
+    return f"{dataset}__{scene_id}"
+
+
+def write_atomic(path: Path, write) -> None:
+    """Run `write(tmp_path)`, then move the result into place in one rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_part(
+    out_dir: Path, dataset: str, scene_id: str, rows: Sequence[dict[str, Any]], info: dict[str, Any]
+) -> None:
+    """One scene's rows and its build info; the parquet rename is the commit point."""
+    parts = out_dir / PARTS_DIR
+    parts.mkdir(parents=True, exist_ok=True)
+    name = part_name(dataset, scene_id)
+    write_atomic(parts / f"{name}.json", lambda p: p.write_text(json.dumps(info, sort_keys=True)))
+    table = pa.Table.from_pylist(list(rows), schema=SCHEMA)
+    write_atomic(parts / f"{name}.parquet", lambda p: pq.write_table(table, p, compression=COMPRESSION))
+
+
+def read_part(out_dir: Path, dataset: str, scene_id: str) -> tuple[pa.Table, dict[str, Any]] | None:
+    """A finished scene's rows and info, or None when the scene has not been built."""
+    parts = out_dir / PARTS_DIR
+    name = part_name(dataset, scene_id)
+    if not (parts / f"{name}.parquet").is_file():
+        return None
+    info_path = parts / f"{name}.json"
+    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    return pq.read_table(parts / f"{name}.parquet", schema=SCHEMA), info
+
+
+def write_shards(out_dir: Path, tables: Iterable[pa.Table], rows_per_shard: int) -> dict[str, list[str]]:
+    """Split rows by `split` into shards of at most `rows_per_shard` rows; returns split → shard paths."""
+    combined = pa.concat_tables([SCHEMA.empty_table(), *tables])
+    data = out_dir / DATA_DIR
+    data.mkdir(parents=True, exist_ok=True)
+    for stale in data.glob("*.parquet"):
+        stale.unlink()
+    written: dict[str, list[str]] = {}
+    splits = sorted(set(combined.column("split").to_pylist()))
+    for split in splits:
+        table = combined.filter(pc.equal(combined.column("split"), split))
+        count = max(1, -(-table.num_rows // rows_per_shard))
+        for k in range(count):
+            chunk = table.slice(k * rows_per_shard, rows_per_shard)
+            path = data / f"{split}-{k:05d}-of-{count:05d}.parquet"
+            write_atomic(path, lambda p, chunk=chunk: pq.write_table(chunk, p, compression=COMPRESSION))
+            written.setdefault(split, []).append(str(path.relative_to(out_dir)))
+    return written
+
+
+def read_rows(out_dir: Path) -> pa.Table:
+    """Every row of a build's shards (as written by `write_shards`)."""
+    files = sorted((out_dir / DATA_DIR).glob("*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"{out_dir}: no shards in {DATA_DIR}/ (not a vsi-data build output?)")
+    return pa.concat_tables([pq.read_table(f, schema=SCHEMA) for f in files])

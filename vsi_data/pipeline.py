@@ -1,0 +1,276 @@
+"""`vsi-data build`: scenes → questions → Parquet shards, resumable and deterministic.
+
+Each scene is one unit of work (`build_scene`: parse → questions → video → rows), committed as an
+atomic part file; a scene that fails is recorded as one line and the build goes on. Finishing reads the
+parts back in scene order, so the shards do not depend on which scene finished first, and a re-run of
+the same command skips every scene already committed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from vsi_data import __version__
+from vsi_data.output.card import dataset_card
+from vsi_data.output.shards import PARTS_DIR, read_part, write_atomic, write_part, write_shards
+from vsi_data.qa import Recipe, generate_questions, load_recipe, question_id
+from vsi_data.sources import SceneError, SceneRef, SceneSource, open_source
+from vsi_data.sources.base import ParseOptions
+from vsi_data.video import encode_stream
+
+log = logging.getLogger(__name__)
+
+BUILD_FILE = "build.json"
+EXIT_OK, EXIT_NOTHING, EXIT_PARTIAL = 0, 1, 2
+
+
+class BuildError(Exception):
+    """The build cannot start (bad arguments, an output folder from another build)."""
+
+
+@dataclass
+class BuildConfig:
+    source: str
+    out: Path
+    root: Path | None = None
+    recipe: str = "vsi100k"
+    split: str = "train"
+    scenes: int | None = None
+    scene_list: Path | None = None
+    seed: int = 0
+    exhaustive: bool = False
+    video: bool = True
+    overwrite: bool = False
+    label_table: Path | None = None
+    synthetic_frames: int = 180
+    shard_rows: int = 100_000
+    quiet: bool = False
+
+
+@dataclass
+class BuildResult:
+    exit_code: int
+    manifest: dict[str, Any]
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: ParseOptions, config: BuildConfig) -> dict:
+    """One scene, start to finish; commits its part file and returns its build info."""
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    scene = source.load(ref, options)
+    timings["parse"] = time.perf_counter() - start
+    start = time.perf_counter()
+    questions = generate_questions(scene, recipe, config.seed, config.exhaustive)
+    timings["questions"] = time.perf_counter() - start
+    video = None
+    if config.video and scene.frames is not None and scene.frames.read_color is not None:
+        start = time.perf_counter()
+        video = f"videos/{scene.dataset}/{scene.scene_id}.mp4"
+        encode_stream(scene.frames, config.out / video)
+        timings["video"] = time.perf_counter() - start
+    per_type = Counter(q.question_type for q in questions)
+    index: Counter[str] = Counter()
+    rows = []
+    for q in questions:
+        rows.append(
+            q.to_row(
+                question_id(scene.dataset, scene.scene_id, q.question_type, index[q.question_type]),
+                scene.dataset,
+                scene.scene_id,
+                scene.split,
+                video,
+            )
+        )
+        index[q.question_type] += 1
+    info = {
+        "scene_id": scene.scene_id,
+        "split": scene.split,
+        "rows": len(rows),
+        "per_type": dict(per_type),
+        "objects": len(scene.objects),
+        "video": video,
+        "frames": len(scene.frames) if scene.frames is not None else 0,
+        "invalid_poses": int((~scene.frames.valid).sum()) if scene.frames is not None else 0,
+        "stats": dict(scene.stats),
+        "timings": timings,
+    }
+    write_part(config.out, scene.dataset, scene.scene_id, rows, info)
+    return info
+
+
+def _fingerprint(config: BuildConfig, recipe: Recipe) -> dict[str, Any]:
+    resolved = recipe.resolved()
+    resolved.pop("source_file")
+    return {
+        "source": config.source,
+        "recipe": resolved,
+        "seed": config.seed,
+        "exhaustive": config.exhaustive,
+        "video": config.video,
+        "synthetic_frames": config.synthetic_frames if config.source == "synthetic" else None,
+    }
+
+
+def _prepare_out(config: BuildConfig, fingerprint: dict[str, Any]) -> None:
+    out = config.out
+    if config.overwrite:
+        for name in (PARTS_DIR, "data", "videos"):
+            shutil.rmtree(out / name, ignore_errors=True)
+        for name in ("manifest.json", "failures.jsonl", "README.md"):
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    if any(out.iterdir()) and not (out / PARTS_DIR).is_dir():
+        raise BuildError(f"{out}: folder is not empty and holds no vsi-data build; choose another --out")
+    recorded = out / PARTS_DIR / BUILD_FILE
+    if recorded.is_file():
+        previous = json.loads(recorded.read_text())
+        if previous != fingerprint:
+            changed = sorted(k for k in fingerprint if previous.get(k) != fingerprint[k])
+            raise BuildError(
+                f"{out} holds a build with different settings ({', '.join(changed)}); "
+                "use another --out, or --overwrite to start afresh"
+            )
+    (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
+    write_atomic(recorded, lambda p: p.write_text(json.dumps(fingerprint, sort_keys=True, indent=1)))
+
+
+def _select(refs: list[SceneRef], config: BuildConfig) -> list[SceneRef]:
+    if config.split != "all":
+        refs = [r for r in refs if r.split == config.split]
+    if config.scene_list is not None:
+        try:
+            wanted = {line.strip() for line in config.scene_list.read_text().splitlines() if line.strip()}
+        except OSError as exc:
+            raise BuildError(f"{config.scene_list}: cannot read the scene list ({exc.strerror})") from exc
+        refs = [r for r in refs if r.scene_id in wanted]
+    refs = sorted(refs, key=lambda r: r.scene_id)
+    return refs[: config.scenes] if config.scenes is not None else refs
+
+
+def _synthetic_universe(config: BuildConfig) -> int:
+    """How many synthetic scenes to create so that `--scenes` of the requested split exist."""
+    wanted = config.scenes or 4
+    if config.split == "all":
+        return wanted
+    per_five = 1 if config.split == "val" else 4  # every fifth synthetic scene is val
+    return -(-wanted // per_five) * 5
+
+
+def _versions() -> dict[str, str]:
+    out = {"vsi-data": __version__, "python": platform.python_version()}
+    for package in ("numpy", "scipy", "open3d-cpu", "open3d", "trimesh", "shapely", "pyarrow", "av"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def run_build(config: BuildConfig) -> BuildResult:
+    started = time.perf_counter()
+    recipe = load_recipe(config.recipe)
+    fingerprint = _fingerprint(config, recipe)
+    source = open_source(
+        config.source,
+        config.root,
+        label_table=config.label_table,
+        seed=config.seed,
+        synthetic_count=_synthetic_universe(config),
+        synthetic_frames=config.synthetic_frames,
+    )
+    listed = source.list_scenes()
+    if config.split == "val" and config.source == "scannet" and not source.splits.by_scene:
+        raise BuildError(f"{config.root}: no ScanNet split lists (scannetv2_val.txt) found, so --split val is unknown")
+    selected = _select(listed, config)
+    _prepare_out(config, fingerprint)
+    options = recipe.parse_options(config.seed)
+    failures: list[dict[str, str]] = []
+    infos: dict[str, dict] = {}
+    resumed = 0
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
+        disable=config.quiet,
+    ) as progress:
+        task = progress.add_task("scenes", total=len(selected), status="")
+        for ref in selected:
+            done = read_part(config.out, source.name, ref.scene_id)
+            if done is not None:
+                infos[ref.scene_id] = done[1]
+                resumed += 1
+            else:
+                try:
+                    infos[ref.scene_id] = build_scene(source, ref, recipe, options, config)
+                except SceneError as exc:
+                    failures.append({"scene_id": ref.scene_id, "source": source.name, "error": str(exc)})
+                    log.warning("scene %s failed: %s", ref.scene_id, exc)
+                except Exception as exc:  # a bug or an unforeseen input: report it, build the rest
+                    message = f"{ref.path}: unexpected {type(exc).__name__}: {' '.join(str(exc).split())}"
+                    failures.append({"scene_id": ref.scene_id, "source": source.name, "error": message})
+                    log.exception("scene %s failed unexpectedly", ref.scene_id)
+            rows = sum(i["rows"] for i in infos.values())
+            progress.update(task, advance=1, status=f"{rows} questions, {len(failures)} failed")
+    return _finish(config, recipe, source, listed, selected, infos, failures, resumed, time.perf_counter() - started)
+
+
+def _finish(config, recipe, source, listed, selected, infos, failures, resumed, elapsed) -> BuildResult:
+    out = config.out
+    tables = [read_part(out, source.name, ref.scene_id)[0] for ref in selected if ref.scene_id in infos]
+    shards = write_shards(out, tables, config.shard_rows)
+    per_type: Counter[str] = Counter()
+    per_split: Counter[str] = Counter()
+    stats: Counter[str] = Counter()
+    timings: Counter[str] = Counter()
+    for info in infos.values():
+        per_type.update(info["per_type"])
+        per_split[info["split"]] += info["rows"]
+        stats.update(info["stats"])
+        timings.update(info["timings"])
+    manifest = {
+        "vsi_data_version": __version__,
+        "source": config.source,
+        "root": str(config.root) if config.root is not None else None,
+        "recipe": recipe.resolved(),
+        "seed": config.seed,
+        "split": config.split,
+        "exhaustive": config.exhaustive,
+        "video": config.video,
+        "scenes": {
+            "listed": len(listed),
+            "selected": len(selected),
+            "built": len(infos),
+            "resumed": resumed,
+            "failed": len(failures),
+            "excluded_benchmark": 0,
+            "with_video": sum(1 for i in infos.values() if i.get("video")),
+            "invalid_poses": sum(i.get("invalid_poses", 0) for i in infos.values()),
+        },
+        "rows": sum(per_split.values()),
+        "per_type": dict(sorted(per_type.items())),
+        "per_split": dict(sorted(per_split.items())),
+        "shards": shards,
+        "parse_stats": dict(sorted(stats.items())),
+        "timings_s": {"total": round(elapsed, 3), **{k: round(v, 3) for k, v in sorted(timings.items())}},
+        "versions": _versions(),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+    }
+    write_atomic(out / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n"))
+    write_atomic(out / "failures.jsonl", lambda p: p.write_text("".join(json.dumps(f) + "\n" for f in failures)))
+    write_atomic(out / "README.md", lambda p: p.write_text(dataset_card(manifest, shards)))
+    code = EXIT_NOTHING if not infos else EXIT_PARTIAL if failures else EXIT_OK
+    return BuildResult(code, manifest, failures)

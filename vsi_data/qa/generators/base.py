@@ -1,0 +1,100 @@
+"""The shared shape of a question generator.
+
+A generator enumerates every candidate question of its type that passes its ambiguity filters, in a
+deterministic order; the base class then samples up to the recipe's per-scene cap (all of them with
+`--exhaustive`), picks a paraphrase, arranges options with balanced letters and renders the text.
+Generators see only the `SceneContext`, never files or sources.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from vsi_data.qa.context import SceneContext
+from vsi_data.qa.options import LetterBalancer, lettered
+from vsi_data.qa.question import Question
+from vsi_data.qa.templates import Template
+
+
+@dataclass(frozen=True)
+class Params:
+    per_scene: int = 6  # questions of this type per scene, at most (ignored by --exhaustive)
+
+
+@dataclass(frozen=True)
+class ChoiceParams(Params):
+    option_order: str = "balanced"  # balanced: answer on the least-used letter; fixed: choices as listed
+
+    def __post_init__(self) -> None:
+        if self.option_order not in ("balanced", "fixed"):
+            raise ValueError(f"option_order must be 'balanced' or 'fixed', not {self.option_order!r}")
+
+
+@dataclass
+class Candidate:
+    objects: list[str]  # categories in the row's slot order
+    answer: str  # the answer text: a number, or the correct choice
+    fields: dict[str, str]  # template fields, except `choices` (filled once choices are ordered)
+    meta: dict[str, Any] = field(default_factory=dict)
+    value: float | None = None
+    choices: list[str] | None = None  # multiple-choice types: every choice, answer included
+
+
+class Generator(abc.ABC):
+    Params: ClassVar[type[Params]] = Params
+    fields: ClassVar[frozenset[str]] = frozenset()  # template fields this type fills
+
+    def __init__(self, question_type: str, params: Params, templates: tuple[Template, ...], lettered: bool) -> None:
+        self.question_type = question_type
+        self.params = params
+        self.templates = templates
+        self.lettered = lettered
+
+    @classmethod
+    def make_params(cls, question_type: str, values: dict[str, Any]) -> Params:
+        known = {f.name for f in dataclasses.fields(cls.Params)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"{question_type}: unknown settings {sorted(unknown)}; known: {sorted(known)}")
+        return cls.Params(**values)
+
+    @abc.abstractmethod
+    def candidates(self, ctx: SceneContext, rng: np.random.Generator) -> list[Candidate]:
+        """Every question of this type the scene supports, filters applied, in a deterministic order."""
+
+    def generate(self, ctx: SceneContext, rng: np.random.Generator, exhaustive: bool) -> list[Question]:
+        candidates = self.candidates(ctx, rng)
+        if not exhaustive and len(candidates) > self.params.per_scene:
+            keep = np.sort(rng.choice(len(candidates), self.params.per_scene, replace=False))
+            candidates = [candidates[i] for i in keep]
+        balancer = LetterBalancer(rng)
+        return [self._render(candidate, rng, balancer) for candidate in candidates]
+
+    def _render(self, candidate: Candidate, rng: np.random.Generator, balancer: LetterBalancer) -> Question:
+        template = self.templates[int(rng.integers(len(self.templates)))]
+        fields = dict(candidate.fields)
+        options = None
+        answer = candidate.answer
+        meta = {**candidate.meta, "template": template.id}
+        if candidate.choices is not None:
+            fixed = getattr(self.params, "option_order", "balanced") == "fixed"
+            ordered, index = balancer.arrange(candidate.answer, candidate.choices, fixed_order=fixed)
+            fields["choices"] = ", ".join(ordered)
+            meta["choices"] = ordered
+            if self.lettered:
+                options = lettered(ordered)
+                answer = options[index].split(".", 1)[0]
+        return Question(
+            question_type=self.question_type,
+            question=template.text.format(**fields),
+            answer=answer,
+            objects=candidate.objects,
+            options=options,
+            answer_value=candidate.value,
+            meta=meta,
+        )

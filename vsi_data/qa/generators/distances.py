@@ -1,0 +1,84 @@
+"""object_abs_distance and object_rel_distance, under the recipe's distance metric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from vsi_data.qa.context import SceneContext
+from vsi_data.qa.generators.base import Candidate, ChoiceParams, Generator, Params
+from vsi_data.qa.question import format_number
+
+
+@dataclass(frozen=True)
+class AbsDistanceParams(Params):
+    decimals: int = 1  # metres
+    min_distance: float = 0.2  # answers that round below this read as "touching", not a distance
+    max_distance: float | None = None
+
+
+class AbsoluteDistance(Generator):
+    """The distance between two uniquely present objects."""
+
+    Params = AbsDistanceParams
+    fields = frozenset({"a", "b"})
+
+    def candidates(self, ctx: SceneContext, rng: np.random.Generator) -> list[Candidate]:
+        p: AbsDistanceParams = self.params
+        out = []
+        for a, b in combinations(ctx.unique, 2):
+            distance, inst_a, inst_b = ctx.closest_pair(a, b)
+            text, value = format_number(distance, p.decimals)
+            # The floor applies to the answer as asked (VSI-Bench skips answers that round below 0.2 m).
+            if value < p.min_distance or (p.max_distance is not None and distance > p.max_distance):
+                continue
+            if rng.random() < 0.5:  # which object is named first carries no information
+                a, b, inst_a, inst_b = b, a, inst_b, inst_a
+            meta = {"distance_m": distance, "metric": ctx.metric_note, "instances": [inst_a, inst_b]}
+            out.append(Candidate([a, b], text, {"a": a, "b": b}, meta, value))
+        return out
+
+
+@dataclass(frozen=True)
+class RelDistanceParams(ChoiceParams):
+    num_choices: int = 4
+    min_closest: float = 0.15  # the answer must not be touching the target
+    min_gap: float = 0.15  # every two choices' distances must differ by more than this
+    choices_unique_only: bool = False  # VSI-Bench lets a choice have several instances (nearest one counts)
+
+
+class RelativeDistance(Generator):
+    """Which of several categories is closest to a uniquely present target."""
+
+    Params = RelDistanceParams
+    fields = frozenset({"target", "choices"})
+
+    def candidates(self, ctx: SceneContext, rng: np.random.Generator) -> list[Candidate]:
+        p: RelDistanceParams = self.params
+        out = []
+        pool = ctx.unique if p.choices_unique_only else ctx.askable
+        for target in ctx.unique:
+            others = [c for c in pool if c != target]
+            if len(others) < p.num_choices:
+                continue
+            distances = np.array([ctx.distance(target, c) for c in others])
+            combos = np.array(list(combinations(range(len(others)), p.num_choices)), dtype=np.int64)
+            chosen = np.sort(distances[combos], axis=1)
+            ok = (chosen[:, 0] >= p.min_closest) & np.all(np.diff(chosen, axis=1) > p.min_gap, axis=1)
+            for combo in combos[ok]:
+                names = [others[i] for i in combo]
+                dists = distances[combo]
+                answer = names[int(np.argmin(dists))]
+                meta = {
+                    "distances_m": dict(zip(names, np.round(dists, 4).tolist(), strict=True)),
+                    "metric": ctx.metric_note,
+                }
+                out.append(Candidate([target, *names], answer, {"target": target}, meta, choices=names))
+        return out
+
+    def _render(self, candidate, rng, balancer):
+        question = super()._render(candidate, rng, balancer)
+        question.objects = [candidate.objects[0], *question.meta["choices"]]  # slots follow the shown order
+        return question

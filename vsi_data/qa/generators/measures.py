@@ -1,0 +1,62 @@
+"""object_size_estimation and room_size_estimation: one measured number each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vsi_data.qa.context import SceneContext
+from vsi_data.qa.generators.base import Candidate, Generator, Params
+from vsi_data.qa.question import format_number
+
+
+@dataclass(frozen=True)
+class SizeParams(Params):
+    decimals: int = 0  # centimetres
+    min_size_cm: float = 0.0
+
+
+class ObjectSize(Generator):
+    """The longest side of a uniquely present object's box, in centimetres."""
+
+    Params = SizeParams
+    fields = frozenset({"category"})
+
+    def candidates(self, ctx: SceneContext, rng: np.random.Generator) -> list[Candidate]:
+        p: SizeParams = self.params
+        out = []
+        for category in ctx.unique:
+            obj = ctx.objects(category)[0]
+            size_cm = obj.box.longest_side * 100.0
+            if size_cm < p.min_size_cm:
+                continue
+            text, value = format_number(size_cm, p.decimals)
+            meta = {
+                "size_cm": size_cm,
+                "extents_m": obj.box.extents.round(4).tolist(),
+                "instance": obj.instance_id,
+            }
+            out.append(Candidate([category], text, {"category": category}, meta, value))
+        return out
+
+
+@dataclass(frozen=True)
+class RoomParams(Params):
+    per_scene: int = 1
+    decimals: int = 1  # square metres
+    min_area: float = 1.0  # a smaller "room" means the scan is broken, not that the room is tiny
+
+
+class RoomSize(Generator):
+    """The floor area of the scanned space (the alpha shape of the scene's points)."""
+
+    Params = RoomParams
+
+    def candidates(self, ctx: SceneContext, rng: np.random.Generator) -> list[Candidate]:
+        p: RoomParams = self.params
+        room = ctx.scene.room
+        if room is None or room.area < p.min_area:
+            return []
+        text, value = format_number(room.area, p.decimals)
+        return [Candidate([], text, {}, {"area_m2": room.area, "method": room.method}, value)]

@@ -1,0 +1,154 @@
+"""Recipes: which question types, how many, and every threshold, rounding and metric, as YAML data.
+
+    name: vsibench
+    vocabulary: vsibench          # recipes/vocabularies/<name>.yaml or a path
+    templates: vsibench           # templates/<name>.yaml or a path
+    options: letters              # letters ("A. chair", answer "A") or none (answer is the word)
+    geometry: {box_fit: minimal, distance: closest_points, min_object_points: 20}
+    room: {alpha: 5.0, max_points: 10000}
+    types:
+      object_counting: {per_scene: 6, min_count: 2}
+      ...
+
+Every key is checked on load; a misspelt one is an error naming the file, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vsi_data.geometry.distance import DISTANCE_METRICS
+from vsi_data.qa.generators import GENERATORS, Generator
+from vsi_data.qa.templates import TemplateSet, load_templates
+from vsi_data.resources import load_yaml, resolve_named
+from vsi_data.sources.base import ParseOptions
+from vsi_data.vocabulary import Vocabulary, load_vocabulary
+
+_TOP_KEYS = {"name", "description", "vocabulary", "templates", "options", "geometry", "room", "types"}
+_GEOMETRY_KEYS = {"box_fit", "distance", "min_object_points"}
+_ROOM_KEYS = {"alpha", "max_points"}
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    path: Path
+    vocabulary: Vocabulary
+    templates: TemplateSet
+    lettered: bool
+    box_fit: str
+    distance_metric: str
+    min_object_points: int
+    room_alpha: float
+    room_max_points: int | None
+    generators: tuple[Generator, ...]
+
+    def parse_options(self, seed: int) -> ParseOptions:
+        return ParseOptions(
+            vocabulary=self.vocabulary,
+            box_fit=self.box_fit,  # type: ignore[arg-type]
+            min_object_points=self.min_object_points,
+            room_alpha=self.room_alpha,
+            room_max_points=self.room_max_points,
+            seed=seed,
+        )
+
+    def resolved(self) -> dict[str, Any]:
+        """The recipe with every default filled in, as recorded in the manifest."""
+        return {
+            "name": self.name,
+            "source_file": str(self.path),
+            "vocabulary": self.vocabulary.name,
+            "templates": self.templates.name,
+            "options": "letters" if self.lettered else "none",
+            "geometry": {
+                "box_fit": self.box_fit,
+                "distance": self.distance_metric,
+                "min_object_points": self.min_object_points,
+            },
+            "room": {"alpha": self.room_alpha, "max_points": self.room_max_points},
+            "types": {g.question_type: _jsonable(dataclasses.asdict(g.params)) for g in self.generators},
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _section(data: dict, key: str, allowed: set[str], path: Path) -> dict:
+    section = data.get(key) or {}
+    if not isinstance(section, dict):
+        raise RecipeError(f"{path}: `{key}` must be a mapping")
+    unknown = set(section) - allowed
+    if unknown:
+        raise RecipeError(f"{path}: unknown `{key}` settings {sorted(unknown)}; known: {sorted(allowed)}")
+    return section
+
+
+def load_recipe(name_or_path: str | Path) -> Recipe:
+    try:
+        path = resolve_named("recipes", name_or_path)
+        data = load_yaml(path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise RecipeError(str(exc)) from exc
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise RecipeError(f"{path}: unknown recipe keys {sorted(unknown)}; known: {sorted(_TOP_KEYS)}")
+    geometry = _section(data, "geometry", _GEOMETRY_KEYS, path)
+    room = _section(data, "room", _ROOM_KEYS, path)
+    types = data.get("types")
+    if not isinstance(types, dict) or not types:
+        raise RecipeError(f"{path}: `types` must map question types to their settings")
+    options = data.get("options", "letters")
+    if options not in ("letters", "none"):
+        raise RecipeError(f"{path}: `options` must be 'letters' or 'none', not {options!r}")
+    distance = geometry.get("distance", "closest_points")
+    if distance not in DISTANCE_METRICS:
+        raise RecipeError(f"{path}: geometry.distance must be one of {list(DISTANCE_METRICS)}, not {distance!r}")
+    box_fit = geometry.get("box_fit", "minimal")
+    if box_fit not in ("minimal", "upright"):
+        raise RecipeError(f"{path}: geometry.box_fit must be 'minimal' or 'upright', not {box_fit!r}")
+    try:
+        vocabulary = load_vocabulary(data.get("vocabulary", "vsibench"))
+        templates = load_templates(data.get("templates", path.stem))
+        generators = []
+        for question_type, settings in types.items():
+            if question_type not in GENERATORS:
+                raise ValueError(f"unknown question type {question_type!r}; known: {sorted(GENERATORS)}")
+            cls = GENERATORS[question_type]
+            params = cls.make_params(question_type, dict(settings or {}))
+            generators.append(
+                cls(
+                    question_type,
+                    params,
+                    templates.for_type(question_type, set(cls.fields)),
+                    options == "letters",
+                )
+            )
+    except (FileNotFoundError, ValueError, TypeError) as exc:
+        raise RecipeError(f"{path}: {exc}") from exc
+    max_points = room.get("max_points")
+    return Recipe(
+        name=str(data.get("name", path.stem)),
+        path=path,
+        vocabulary=vocabulary,
+        templates=templates,
+        lettered=options == "letters",
+        box_fit=box_fit,
+        distance_metric=distance,
+        min_object_points=int(geometry.get("min_object_points", 20)),
+        room_alpha=float(room.get("alpha", 5.0)),
+        room_max_points=None if max_points is None else int(max_points),
+        generators=tuple(generators),
+    )

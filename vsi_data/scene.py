@@ -1,0 +1,88 @@
+"""The one scene model: every source parser produces a `Scene`, every question generator consumes one.
+
+Coordinates are metres in the scene's aligned frame with z up (ScanNet after `axisAlignment`,
+ARKitScenes and ScanNet++ as released). Nothing here knows which source a scene came from beyond the
+`dataset` name carried for the output rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import shapely
+
+from vsi_data.geometry.boxes import OrientedBox
+
+
+@dataclass(frozen=True, eq=False)
+class SceneObject:
+    instance_id: int
+    category: str  # in the recipe's vocabulary
+    raw_label: str  # as the source wrote it
+    box: OrientedBox
+    points: np.ndarray | None = None  # (N, 3) float32 where the source has per-object points
+
+
+@dataclass(frozen=True, eq=False)
+class Room:
+    area: float  # square metres
+    footprint: shapely.MultiPolygon | None = None
+    method: str = ""  # how the area was obtained, for the answer's meta
+
+
+@dataclass(frozen=True, eq=False)
+class FrameStream:
+    """The scan's camera stream: poses in the scene frame, intrinsics, and a lazy colour-image reader.
+
+    Frames whose pose is not finite (ScanNet writes -inf for tracking failures) stay in the stream, so
+    frame i is still the i-th image of the video, but `valid` marks them unusable for geometry.
+    """
+
+    poses: np.ndarray  # (N, 4, 4) camera-to-world
+    timestamps: np.ndarray  # (N,) seconds
+    intrinsics: np.ndarray  # (3, 3) colour camera
+    width: int
+    height: int
+    read_color: Callable[[int], np.ndarray] | None = None  # frame index → H×W×3 uint8 RGB
+
+    @property
+    def valid(self) -> np.ndarray:
+        return np.all(np.isfinite(self.poses.reshape(len(self.poses), -1)), axis=1)
+
+    def __len__(self) -> int:
+        return len(self.poses)
+
+
+@dataclass(eq=False)
+class Scene:
+    scene_id: str
+    dataset: str  # scannet, arkitscenes, scannetpp, synthetic
+    split: str  # train / val / test
+    objects: list[SceneObject]
+    room: Room | None = None
+    frames: FrameStream | None = None
+    # Categories with an instance the parser could not measure: no question may name them, since even
+    # their count would be wrong.
+    unreliable_categories: set[str] = field(default_factory=set)
+    # Parser counters (labels dropped by the vocabulary, objects too small to box, ...) for the manifest.
+    stats: Counter[str] = field(default_factory=Counter)
+
+    @cached_property
+    def by_category(self) -> dict[str, list[SceneObject]]:
+        grouped: dict[str, list[SceneObject]] = {}
+        for obj in self.objects:
+            grouped.setdefault(obj.category, []).append(obj)
+        return dict(sorted(grouped.items()))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {category: len(objs) for category, objs in self.by_category.items()}
+
+    @property
+    def unique_categories(self) -> list[str]:
+        """Categories with exactly one instance: the only ones a question can name unambiguously."""
+        return [category for category, objs in self.by_category.items() if len(objs) == 1]

@@ -1,0 +1,51 @@
+"""Scene sources: one parser per dataset, all producing the same `Scene`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource
+
+SOURCES = ("scannet", "arkitscenes", "scannetpp", "vsibench-meta", "synthetic")
+_PLANNED = {"arkitscenes", "scannetpp", "vsibench-meta"}
+
+
+class SourceUnavailable(ValueError):
+    """A source name this version cannot read yet, or one given without the root it needs."""
+
+
+def open_source(
+    name: str,
+    root: Path | None,
+    *,
+    label_table: Path | None = None,
+    synthetic_count: int = 4,
+    synthetic_frames: int = 180,
+    seed: int = 0,
+) -> SceneSource:
+    if name == "scannet":
+        from vsi_data.sources.scannet import ScanNetConfig, ScanNetSource
+
+        if root is None:
+            raise SourceUnavailable("--source scannet needs --root (the folder holding scans/)")
+        return ScanNetSource(ScanNetConfig(root=root, label_table=label_table))
+    if name == "synthetic":
+        from vsi_data.synthetic import SyntheticConfig, SyntheticSource
+
+        return SyntheticSource(SyntheticConfig(root=root, count=synthetic_count, seed=seed, frames=synthetic_frames))
+    if name in _PLANNED:
+        raise SourceUnavailable(
+            f"--source {name} is not available in this version yet (planned); use scannet or synthetic"
+        )
+    raise SourceUnavailable(f"unknown source {name!r}; expected one of {', '.join(SOURCES)}")
+
+
+__all__ = [
+    "SOURCES",
+    "ParseOptions",
+    "SceneError",
+    "SceneRef",
+    "SceneSource",
+    "SourceUnavailable",
+    "open_source",
+]

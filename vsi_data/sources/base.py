@@ -1,0 +1,67 @@
+"""What every source parser shares: scene references, parse options, and the error a bad scene raises.
+
+A source lists its scenes cheaply (`SceneRef`: id, split, folder) and loads one at a time into the
+common `Scene` model. Loading may be slow and may fail; a failure is a `SceneError` whose message is a
+single line naming the offending file, so a build can report it and go on.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vsi_data.geometry.boxes import BoxFit
+from vsi_data.scene import Scene
+from vsi_data.vocabulary import Vocabulary
+
+
+class SceneError(Exception):
+    """A scene that cannot be read correctly. `str()` is one line: `<file>: <problem>`."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = " ".join(str(problem).split())
+        super().__init__(f"{self.path}: {self.problem}")
+
+
+@dataclass(frozen=True)
+class SceneRef:
+    scene_id: str
+    split: str
+    path: Path  # the scene's folder (or file, for sources that keep many scenes in one file)
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """The recipe's say in parsing: categories, box fitting and how the room area is measured."""
+
+    vocabulary: Vocabulary
+    box_fit: BoxFit = "minimal"
+    min_object_points: int = 20  # fewer vertices than this cannot give a trustworthy box
+    room_alpha: float = 5.0
+    room_max_points: int | None = None  # random subsample (VSI-Bench used 10,000); None keeps all points
+    seed: int = 0
+
+
+@dataclass
+class SplitInfo:
+    """Which split each scene belongs to, when the source ships split lists."""
+
+    by_scene: dict[str, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+    def split_of(self, scene_id: str, default: str = "train") -> str:
+        return self.by_scene.get(scene_id, default)
+
+
+class SceneSource(abc.ABC):
+    """One parser per source; `name` is the `dataset` value the output rows carry."""
+
+    name: str
+
+    @abc.abstractmethod
+    def list_scenes(self) -> list[SceneRef]: ...
+
+    @abc.abstractmethod
+    def load(self, ref: SceneRef, options: ParseOptions) -> Scene: ...

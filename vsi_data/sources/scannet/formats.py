@@ -1,0 +1,274 @@
+"""ScanNet v2 files, byte for byte: readers for the parser and writers for the synthetic generator.
+
+Every reader raises `SceneError(path, problem)` on bad input, never a bare traceback, and checks what
+the format promises (vertex counts, 16 alignment numbers, a rigid alignment) before anything is used.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import plyfile
+
+from vsi_data.sources.base import SceneError
+
+LABEL_TABLE_COLUMNS = (
+    "id", "raw_category", "category", "count", "nyu40id", "eigen13id", "nyuClass", "nyu40class", "eigen13class",
+    "ModelNet40", "ModelNet10", "ShapeNetCore55", "synsetoffset", "wnsynsetid", "wnsynsetkey", "mpcat40",
+    "mpcat40index",
+)  # fmt: skip
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def scene_files(scene_dir: Path, scene_id: str) -> dict[str, Path]:
+    return {
+        "mesh": scene_dir / f"{scene_id}_vh_clean_2.ply",
+        "segs": scene_dir / f"{scene_id}_vh_clean_2.0.010000.segs.json",
+        "aggregation": scene_dir / f"{scene_id}.aggregation.json",
+        "meta": scene_dir / f"{scene_id}.txt",
+        "sens": scene_dir / f"{scene_id}.sens",
+    }
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise SceneError(path, "file is missing")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SceneError(path, f"not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise SceneError(path, "expected a JSON object at the top level")
+    return data
+
+
+# --- mesh -------------------------------------------------------------------------------------------
+
+
+def read_mesh_vertices(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N, 3) float64 xyz and (N, 3) uint8 rgb (None if absent) of a `_vh_clean_2.ply`."""
+    if not path.is_file():
+        raise SceneError(path, "file is missing")
+    try:
+        ply = plyfile.PlyData.read(str(path), known_list_len={"face": {"vertex_indices": 3}})
+        vertex = ply["vertex"].data
+    except (plyfile.PlyParseError, plyfile.PlyHeaderParseError, KeyError, ValueError, EOFError) as exc:
+        raise SceneError(path, f"unreadable PLY ({exc})") from exc
+    names = vertex.dtype.names or ()
+    if not {"x", "y", "z"} <= set(names):
+        raise SceneError(path, f"vertex element has no x/y/z properties (has {', '.join(names)})")
+    xyz = np.stack([vertex["x"], vertex["y"], vertex["z"]], axis=1).astype(np.float64)
+    if len(xyz) == 0:
+        raise SceneError(path, "mesh has no vertices")
+    if not np.all(np.isfinite(xyz)):
+        raise SceneError(
+            path, f"{np.count_nonzero(~np.isfinite(xyz).all(axis=1))} vertices have non-finite coordinates"
+        )
+    rgb = None
+    if {"red", "green", "blue"} <= set(names):
+        rgb = np.stack([vertex["red"], vertex["green"], vertex["blue"]], axis=1).astype(np.uint8)
+    return xyz, rgb
+
+
+def write_mesh(path: Path, vertices: np.ndarray, colors: np.ndarray, faces: np.ndarray) -> None:
+    """A `_vh_clean_2.ply` as ScanNet ships it: binary LE, float xyz, uchar rgba, uchar-int face lists."""
+    vertex = np.empty(
+        len(vertices),
+        dtype=[
+            ("x", "<f4"),
+            ("y", "<f4"),
+            ("z", "<f4"),
+            ("red", "u1"),
+            ("green", "u1"),
+            ("blue", "u1"),
+            ("alpha", "u1"),
+        ],
+    )
+    for i, axis in enumerate("xyz"):
+        vertex[axis] = vertices[:, i]
+    for i, channel in enumerate(("red", "green", "blue")):
+        vertex[channel] = colors[:, i]
+    vertex["alpha"] = 255
+    face = np.empty(len(faces), dtype=[("vertex_indices", "O")])
+    face["vertex_indices"] = list(np.asarray(faces, dtype="<i4"))
+    elements = [
+        plyfile.PlyElement.describe(vertex, "vertex"),
+        plyfile.PlyElement.describe(
+            face, "face", len_types={"vertex_indices": "u1"}, val_types={"vertex_indices": "i4"}
+        ),
+    ]
+    plyfile.PlyData(elements, text=False, byte_order="<", comments=["VCGLIB generated"]).write(str(path))
+
+
+# --- segments and aggregation ----------------------------------------------------------------------
+
+
+def read_segments(path: Path, vertex_count: int) -> np.ndarray:
+    """Per-vertex segment ids from `_vh_clean_2.0.010000.segs.json`; one per mesh vertex, or an error."""
+    data = _read_json(path)
+    seg = data.get("segIndices")
+    if not isinstance(seg, list):
+        raise SceneError(path, "no `segIndices` list")
+    try:
+        seg_indices = np.asarray(seg, dtype=np.int64)
+    except (TypeError, ValueError) as exc:
+        raise SceneError(path, "`segIndices` holds values that are not integers") from exc
+    if seg_indices.ndim != 1 or len(seg_indices) != vertex_count:
+        raise SceneError(path, f"{len(seg_indices)} segment indices for a mesh of {vertex_count} vertices")
+    return seg_indices
+
+
+def read_aggregation(path: Path) -> list[dict]:
+    """`segGroups` of `<id>.aggregation.json`, each checked to have an integer id, a label and segments."""
+    groups = _read_json(path).get("segGroups")
+    if not isinstance(groups, list):
+        raise SceneError(path, "no `segGroups` list")
+    checked = []
+    for i, group in enumerate(groups):
+        if not isinstance(group, dict) or not isinstance(group.get("label"), str):
+            raise SceneError(path, f"segGroups[{i}] has no string `label`")
+        segments = group.get("segments")
+        if not isinstance(segments, list) or not all(isinstance(s, int) for s in segments):
+            raise SceneError(path, f"segGroups[{i}] ({group['label']!r}) has no integer `segments` list")
+        object_id = group.get("objectId", group.get("id"))
+        if not isinstance(object_id, int):
+            raise SceneError(path, f"segGroups[{i}] ({group['label']!r}) has no integer `objectId`")
+        checked.append({"object_id": object_id, "label": group["label"], "segments": segments})
+    return checked
+
+
+def write_segments(path: Path, scene_id: str, seg_indices: np.ndarray) -> None:
+    params = {"kThresh": "0.0001", "segMinVerts": "20", "minPoints": "750", "maxPoints": "30000",
+              "thinThresh": "0.05", "flatThresh": "0.001", "minLength": "0.02", "maxLength": "1"}  # fmt: skip
+    _write_json(path, {"params": params, "sceneId": scene_id, "segIndices": [int(s) for s in seg_indices]})
+
+
+def write_aggregation(path: Path, scene_id: str, groups: Sequence[tuple[str, Sequence[int]]]) -> None:
+    """groups: (raw label, segment ids) per object, in objectId order."""
+    seg_groups = [
+        {"id": i, "objectId": i, "segments": [int(s) for s in segments], "label": label}
+        for i, (label, segments) in enumerate(groups)
+    ]
+    _write_json(
+        path,
+        {
+            "sceneId": f"scannet.{scene_id}",
+            "appId": "Aggregator.v2",
+            "segGroups": seg_groups,
+            "segmentsFile": f"scannet.{scene_id}_vh_clean_2.0.010000.segs.json",
+        },
+    )
+
+
+def _write_json(path: Path, data: dict) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+
+
+# --- metadata txt ----------------------------------------------------------------------------------
+
+
+def read_meta(path: Path) -> dict[str, str]:
+    """`key = value` lines of `<id>.txt`."""
+    if not path.is_file():
+        raise SceneError(path, "file is missing")
+    meta = {}
+    for line_no, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise SceneError(path, f"line {line_no} is not `key = value`")
+        meta[key.strip()] = value.strip()
+    return meta
+
+
+def parse_axis_alignment(meta: Mapping[str, str], path: Path) -> np.ndarray | None:
+    """The 4×4 `axisAlignment` (row-major), checked to be a rigid transform; None when the key is absent."""
+    text = meta.get("axisAlignment")
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split()]
+    except ValueError as exc:
+        raise SceneError(path, f"axisAlignment has a value that is not a number ({exc})") from exc
+    if len(values) != 16:
+        raise SceneError(path, f"axisAlignment has {len(values)} numbers, expected 16")
+    matrix = np.asarray(values, dtype=np.float64).reshape(4, 4)
+    if not np.all(np.isfinite(matrix)):
+        raise SceneError(path, "axisAlignment has non-finite numbers")
+    rotation = matrix[:3, :3]
+    # The release prints 6 decimals, so allow for that rounding in the rigidity check.
+    if not np.allclose(matrix[3], [0, 0, 0, 1], atol=1e-5) or not np.allclose(
+        rotation.T @ rotation, np.eye(3), atol=1e-4
+    ):
+        raise SceneError(path, "axisAlignment is not a rigid transform (rotation + translation)")
+    if np.linalg.det(rotation) < 0:
+        raise SceneError(path, "axisAlignment is a reflection, not a rotation")
+    return matrix
+
+
+def write_meta(path: Path, meta: Mapping[str, object]) -> None:
+    """Keys in alphabetical order, `key = value`, as the release writes them."""
+    lines = [f"{key} = {_format_meta_value(value)}" for key, value in sorted(meta.items())]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _format_meta_value(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return " ".join(f"{v:.6f}" for v in value.reshape(-1))
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return str(value)
+
+
+# --- label table and splits ------------------------------------------------------------------------
+
+
+def read_label_table(path: Path) -> dict[str, dict[str, str]]:
+    """`scannetv2-labels.combined.tsv` keyed by raw_category (unique in the release)."""
+    if not path.is_file():
+        raise SceneError(path, "label table is missing")
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        missing = {"raw_category", "nyu40id", "nyu40class"} - set(reader.fieldnames or ())
+        if missing:
+            raise SceneError(path, f"label table lacks columns {sorted(missing)}")
+        table: dict[str, dict[str, str]] = {}
+        for row in reader:
+            raw = (row.get("raw_category") or "").strip()
+            if raw:
+                table[raw] = {key: (value or "").strip() for key, value in row.items() if key}
+    if not table:
+        raise SceneError(path, "label table has no rows")
+    return table
+
+
+def write_label_table(path: Path, rows: Iterable[Mapping[str, object]]) -> None:
+    """Tab-separated, CRLF line endings, the release's 17 columns (missing values left empty)."""
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LABEL_TABLE_COLUMNS, delimiter="\t", lineterminator="\r\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: row.get(key, "") for key in LABEL_TABLE_COLUMNS})
+
+
+def read_split_lists(folder: Path) -> dict[str, str]:
+    """scene id → split from `scannetv2_{train,val,test}.txt` in `folder` (empty when none are there)."""
+    by_scene: dict[str, str] = {}
+    for split in SPLIT_NAMES:
+        path = folder / f"scannetv2_{split}.txt"
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").split():
+                by_scene[line.strip()] = split
+    return by_scene
+
+
+def is_finite_number(value: float) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
