@@ -64,7 +64,7 @@ HANDMADE_ROOM = Room(
         Box("tv", (1.0, 3.85, 1.2), (1.2, 0.1, 0.7)),
         Box("refrigerator", (5.5, 0.6, 0.9), (0.7, 0.7, 1.8), 10.0),
         Box("table", (2.8, 2.75, 0.375), (1.5, 0.9, 0.75), 45.0),
-        Box("wall", (3.0, 4.0, 1.25), (6.0, 0.02, 2.5)),
+        Box("wall", (3.0, 3.99, 1.25), (6.0, 0.02, 2.5)),
     ),
 )
 LABEL_ROWS = {  # raw_category: (id, category, nyu40id, nyu40class) as in the real label table
@@ -85,8 +85,8 @@ def surface_samples(box: Box, spacing: float = 0.05) -> np.ndarray:
     pts = []
     for axis in range(3):
         u, v = (axis + 1) % 3, (axis + 2) % 3
-        gu = np.linspace(-0.5, 0.5, max(2, int(math.ceil(e[u] / spacing)) + 1))
-        gv = np.linspace(-0.5, 0.5, max(2, int(math.ceil(e[v] / spacing)) + 1))
+        gu = np.linspace(-0.5, 0.5, max(2, math.ceil(e[u] / spacing) + 1))
+        gv = np.linspace(-0.5, 0.5, max(2, math.ceil(e[v] / spacing) + 1))
         uu, vv = np.meshgrid(gu, gv, indexing="ij")
         for side in (-0.5, 0.5):
             local = np.zeros((uu.size, 3))
