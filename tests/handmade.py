@@ -96,6 +96,7 @@ def surface_samples(box: Box, spacing: float = 0.05) -> np.ndarray:
 
 
 def write_label_table(path: Path, rows: dict[str, tuple[str, str, str, str]] = LABEL_ROWS) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     header = ("id\traw_category\tcategory\tcount\tnyu40id\teigen13id\tnyuClass\tnyu40class\teigen13class\tModelNet40\t"
               "ModelNet10\tShapeNetCore55\tsynsetoffset\twnsynsetid\twnsynsetkey\tmpcat40\tmpcat40index")  # fmt: skip
     lines = [header] + [

@@ -1,0 +1,222 @@
+"""`vsi-data build` end to end: synthetic scenes with video, resume, refusals, broken scenes, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import av
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from handmade import HANDMADE_ROOM, write_handmade_scene, write_label_table
+from vsi_data.cli import app
+from vsi_data.output.shards import SCHEMA, read_rows
+
+runner = CliRunner()
+
+
+def build(*args: str):
+    return runner.invoke(app, ["build", *args])
+
+
+@pytest.fixture(scope="module")
+def synthetic_build(tmp_path_factory):
+    base = tmp_path_factory.mktemp("synthetic")
+    out, scans = base / "out", base / "scans"
+    args = [
+        "--source",
+        "synthetic",
+        "--root",
+        str(scans),
+        "--out",
+        str(out),
+        "--scenes",
+        "2",
+        "--frames",
+        "12",
+        "--quiet",
+    ]
+    result = build(*args)
+    assert result.exit_code == 0, result.output
+    return out, args
+
+
+def test_build_writes_shards_manifest_card_and_videos(synthetic_build):
+    out, _ = synthetic_build
+    rows = read_rows(out)
+    assert rows.schema.equals(SCHEMA)
+    assert rows.num_rows > 20
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["rows"] == rows.num_rows
+    assert manifest["scenes"]["built"] == 2
+    assert manifest["scenes"]["with_video"] == 2
+    assert manifest["per_type"] == {t: rows.column("question_type").to_pylist().count(t) for t in manifest["per_type"]}
+    assert manifest["recipe"]["name"] == "vsi100k"
+    assert manifest["seed"] == 0
+    assert (out / "failures.jsonl").read_text() == ""
+    assert (out / "README.md").read_text().startswith("---\nconfigs:")
+    for meta in rows.column("meta").to_pylist():
+        assert "template" in json.loads(meta)
+    ids = rows.column("id").to_pylist()
+    assert len(set(ids)) == len(ids)
+
+
+def test_videos_hold_every_frame_at_640x480_24fps(synthetic_build):
+    out, _ = synthetic_build
+    videos = set(read_rows(out).column("video").to_pylist())
+    assert len(videos) == 2
+    for video in videos:
+        with av.open(str(out / video)) as container:
+            stream = container.streams.video[0]
+            frames = list(container.decode(stream))
+            assert (len(frames), stream.width, stream.height, stream.average_rate) == (12, 640, 480, 24)
+        decord = pytest.importorskip("decord")
+        reader = decord.VideoReader(str(out / video))
+        assert len(reader) == 12
+        assert reader[5].shape == (480, 640, 3)
+
+
+def test_load_dataset_reads_the_output(synthetic_build, tmp_path, monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    out, _ = synthetic_build
+    loaded = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
+    total = sum(len(split) for split in loaded.values())
+    assert total == read_rows(out).num_rows
+    assert set(loaded["train"].column_names) >= {"id", "question", "answer", "objects", "meta", "video"}
+
+
+def test_stats_json_counts_equal_the_shards(synthetic_build):
+    out, _ = synthetic_build
+    result = runner.invoke(app, ["stats", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    rows = read_rows(out)
+    assert report["rows"] == rows.num_rows
+    assert sum(report["per_type"].values()) == rows.num_rows
+    assert report["per_source"] == {"synthetic": rows.num_rows}
+
+
+def test_rerun_resumes_and_equals_the_first_build(synthetic_build):
+    out, args = synthetic_build
+    before = read_rows(out)
+    result = build(*args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenes"]["resumed"] == 2
+    assert read_rows(out).equals(before)
+    # A scene whose part is lost (a build killed mid-way) is rebuilt to the same rows.
+    next((out / ".parts").glob("*.parquet")).unlink()
+    assert build(*args).exit_code == 0
+    assert read_rows(out).equals(before)
+
+
+def test_changed_settings_are_refused_and_overwrite_starts_afresh(synthetic_build, tmp_path):
+    out, args = synthetic_build
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    args = [a if a != str(out) else str(copy) for a in args]
+    refused = build(*args, "--seed", "7")
+    assert refused.exit_code == 1
+    assert "different settings (seed)" in refused.output
+    again = build(*args, "--seed", "7", "--overwrite")
+    assert again.exit_code == 0, again.output
+    assert json.loads((copy / "manifest.json").read_text())["seed"] == 7
+
+
+def _scannet_root_with_broken_scenes(root):
+    write_label_table(root / "scannetv2-labels.combined.tsv")
+    for i in range(3):
+        write_handmade_scene(root / "scans", f"scene000{i}_00", HANDMADE_ROOM)
+    (root / "scans/scene0001_00/scene0001_00.aggregation.json").unlink()
+    (root / "scans/scene0002_00/scene0002_00.txt").write_text("axisAlignment = 1 0 0\n")
+
+
+def test_broken_scenes_are_reported_and_the_rest_is_built(tmp_path):
+    root, out = tmp_path / "scannet", tmp_path / "out"
+    _scannet_root_with_broken_scenes(root)
+    result = build("--source", "scannet", "--root", str(root), "--out", str(out), "--recipe", "vsibench", "--quiet")
+    assert result.exit_code == 2, result.output
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert [(f["scene_id"], f["source"]) for f in failures] == [
+        ("scene0001_00", "scannet"),
+        ("scene0002_00", "scannet"),
+    ]
+    assert "scene0001_00.aggregation.json: file is missing" in failures[0]["error"]
+    assert "scene0002_00.txt: axisAlignment has 3 numbers, expected 16" in failures[1]["error"]
+    assert set(read_rows(out).column("scene_id").to_pylist()) == {"scene0000_00"}
+    assert json.loads((out / "manifest.json").read_text())["scenes"]["failed"] == 2
+    # Without split lists every scene is "train"; the rows say so.
+    assert set(read_rows(out).column("split").to_pylist()) == {"train"}
+
+
+def test_nothing_usable_exits_1(tmp_path):
+    root, out = tmp_path / "scannet", tmp_path / "out"
+    write_label_table(root / "scannetv2-labels.combined.tsv")
+    write_handmade_scene(root / "scans", "scene0000_00", HANDMADE_ROOM)
+    (root / "scans/scene0000_00/scene0000_00_vh_clean_2.ply").write_bytes(b"ply\nformat ascii 1.0\n")
+    result = build("--source", "scannet", "--root", str(root), "--out", str(out), "--quiet")
+    assert result.exit_code == 1
+    assert "unreadable PLY" in (out / "failures.jsonl").read_text()
+
+
+def test_split_lists_select_scenes(tmp_path):
+    root, out = tmp_path / "scannet", tmp_path / "out"
+    _scannet_root_with_broken_scenes(root)
+    (root / "scannetv2_val.txt").write_text("scene0000_00\n")
+    (root / "scannetv2_train.txt").write_text("scene0001_00\nscene0002_00\n")
+    result = build("--source", "scannet", "--root", str(root), "--out", str(out), "--split", "val", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert set(read_rows(out).column("split").to_pylist()) == {"val"}
+    assert next(iter((out / "data").glob("*.parquet"))).name == "val-00000-of-00001.parquet"
+    assert pq.read_metadata(out / "data/val-00000-of-00001.parquet").row_group(0).column(0).compression == "ZSTD"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "scannet", "--out", "{tmp}/o"], "--source scannet needs --root"),
+        (["--source", "scannet", "--root", "{tmp}/missing", "--out", "{tmp}/o"], "ScanNet root not found"),
+        (["--source", "arkitscenes", "--root", "{tmp}", "--out", "{tmp}/o"], "not available in this version yet"),
+        (["--source", "synthetic", "--out", "{tmp}/o", "--recipe", "nope"], "unknown recipe 'nope'"),
+        (["--source", "synthetic", "--out", "{tmp}/o", "--workers", "2"], "parallel and Ray builds are not available"),
+    ],
+)
+def test_cli_errors_are_one_clear_line(tmp_path, args, message):
+    result = build(*[a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_out_folder_holding_something_else_is_refused(tmp_path):
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "thesis.tex").write_text("precious")
+    result = build("--source", "synthetic", "--out", str(tmp_path / "o"), "--frames", "0", "--scenes", "1")
+    assert result.exit_code == 1
+    assert "holds no vsi-data build" in result.output
+    assert (tmp_path / "o" / "thesis.tex").read_text() == "precious"
+
+
+def test_stats_on_a_folder_that_is_not_a_dataset(tmp_path):
+    result = runner.invoke(app, ["stats", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "not a vsi-data build output" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["inspect", "x", "--id", "q", "--out", "q.png"],
+        ["train-grpo", "--recipe", "tiny-cpu", "--data", "x", "--output", "run"],
+        ["predict", "--model", "m", "--data", "x", "--out", "p.jsonl"],
+        ["eval", "--data", "x", "--predictions", "p.jsonl"],
+    ],
+)
+def test_later_commands_say_they_are_not_available(args):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "not available in this version yet" in result.output

@@ -1,0 +1,198 @@
+"""Recipes, templates, options and the generators' filters."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from vsi_data.geometry import OrientedBox
+from vsi_data.metrics import mean_relative_accuracy
+from vsi_data.qa import RecipeError, SceneContext, generate_questions, load_recipe
+from vsi_data.qa.options import LetterBalancer, lettered
+from vsi_data.qa.question import format_number
+from vsi_data.scene import Room, Scene, SceneObject
+from vsi_data.vocabulary import load_vocabulary
+
+
+def obj(i: int, category: str, center, extents=(0.4, 0.4, 0.4)) -> SceneObject:
+    return SceneObject(i, category, category, OrientedBox(center=center, extents=extents, rotation=np.eye(3)))
+
+
+def scene_of(*objects: SceneObject, area: float = 20.0) -> Scene:
+    return Scene("s0", "synthetic", "train", list(objects), Room(area=area))
+
+
+def write_recipe(tmp_path, text: str):
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    return path
+
+
+# --- recipes and templates --------------------------------------------------------------------------
+
+
+def test_bundled_recipes_load_with_their_documented_rules():
+    vsibench = load_recipe("vsibench")
+    assert vsibench.lettered
+    assert vsibench.distance_metric == "box_grid"
+    assert vsibench.room_max_points == 10_000
+    vsi100k = load_recipe("vsi100k")
+    assert not vsi100k.lettered
+    assert vsi100k.distance_metric == "center"
+    assert {g.question_type for g in vsi100k.generators} >= {
+        "object_counting",
+        "object_abs_distance",
+        "room_size_estimation",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("types: {object_counting: {per_scen: 3}}", r"unknown settings \['per_scen'\]"),
+        ("types: {object_countin: {}}", "unknown question type 'object_countin'"),
+        ("optionz: letters\ntypes: {object_counting: {}}", r"unknown recipe keys \['optionz'\]"),
+        ("options: maybe\ntypes: {object_counting: {}}", "`options` must be 'letters' or 'none'"),
+        ("geometry: {distance: manhattan}\ntypes: {object_counting: {}}", "geometry.distance must be one of"),
+        ("types: {object_rel_direction_easy: {choices: [left, up]}}", r"need sectors \(missing \['up'\]\)"),
+        ("types: [1, 2]", "`types` must map question types"),
+        ("types: {object_counting: {}", "not valid YAML"),
+    ],
+)
+def test_bad_recipes_fail_naming_the_file(tmp_path, text, message):
+    path = write_recipe(tmp_path, "templates: vsibench\n" + text)
+    with pytest.raises(RecipeError, match=message) as info:
+        load_recipe(path)
+    assert "mine.yaml" in str(info.value)
+
+
+def test_template_fields_are_checked_against_the_question_type(tmp_path):
+    (tmp_path / "words.yaml").write_text("object_counting:\n  - {id: x, text: 'How many {thing}?'}\n")
+    path = write_recipe(tmp_path, f"templates: {tmp_path / 'words.yaml'}\ntypes: {{object_counting: {{}}}}")
+    with pytest.raises(RecipeError, match=r"uses \['thing'\]; object_counting offers \['category'\]"):
+        load_recipe(path)
+
+
+def test_unknown_bundled_recipe_lists_the_known_ones():
+    with pytest.raises(RecipeError, match="bundled ones: vsi100k, vsibench"):
+        load_recipe("vsi1000k")
+
+
+def test_resolved_recipe_fills_every_default():
+    resolved = load_recipe("vsibench").resolved()
+    assert resolved["types"]["object_counting"] == {"per_scene": 6, "min_count": 2, "max_count": None}
+    assert resolved["types"]["object_rel_direction_hard"]["margin_side"] == "ahead"
+
+
+# --- letters and numbers ----------------------------------------------------------------------------
+
+
+def test_letter_balancer_uses_every_letter_evenly():
+    balancer = LetterBalancer(np.random.default_rng(0))
+    positions = [balancer.arrange("a", ["a", "b", "c", "d"], fixed_order=False)[1] for _ in range(40)]
+    assert Counter(positions) == {0: 10, 1: 10, 2: 10, 3: 10}
+    options, index = balancer.arrange("right", ["left", "right", "back"], fixed_order=True)
+    assert (options, index) == (["left", "right", "back"], 1)
+    assert lettered(["chair", "sofa"]) == ["A. chair", "B. sofa"]
+
+
+@pytest.mark.parametrize(
+    ("value", "decimals", "text", "number"),
+    [
+        (2.95, 1, "3.0", 3.0),
+        (113.4, 0, "113", 113.0),
+        (0.25, 1, "0.2", 0.2),
+        (47.86, 1, "47.9", 47.9),
+        (3, 0, "3", 3.0),
+    ],
+)
+def test_format_number(value, decimals, text, number):
+    assert format_number(value, decimals) == (text, number)
+
+
+@pytest.mark.parametrize(
+    ("pred", "gt", "score"),
+    [
+        (10, 10, 1.0),
+        (10.5, 10, 1.0),
+        (10.6, 10, 0.9),
+        (15, 10, 0.1),
+        (15.1, 10, 0.0),
+        (5, 10, 0.1),
+        (0, 0, 1.0),
+        (1, 0, 0.0),
+    ],
+)
+def test_mean_relative_accuracy_by_hand(pred, gt, score):
+    # Relative error 0.06 passes thresholds 0.55..0.95 → 1 - 0.06 >= 1 - θ for θ >= 0.94 only? No: the 9 of 10
+    # thresholds with 1 - θ >= 0.06, i.e. θ <= 0.90 → 0.9. An error of exactly 0.5 passes only θ = 0.5.
+    assert mean_relative_accuracy(pred, gt) == pytest.approx(score)
+
+
+# --- generators' filters ----------------------------------------------------------------------------
+
+
+def test_counting_asks_only_about_repeated_categories():
+    scene = scene_of(obj(0, "chair", [0, 0, 0]), obj(1, "chair", [2, 0, 0]), obj(2, "bed", [4, 0, 0]))
+    questions = generate_questions(scene, load_recipe("vsibench"), seed=0, exhaustive=True)
+    counting = [q for q in questions if q.question_type == "object_counting"]
+    assert [(q.objects, q.answer) for q in counting] == [(["chair"], "2")]
+    sizes = {q.objects[0] for q in questions if q.question_type == "object_size_estimation"}
+    assert sizes == {"bed"}  # the size of "the chair" would be ambiguous
+
+
+def test_relative_distance_filters_close_calls():
+    # Target at the origin; choices at 1.0, 1.1 (too close to 1.0), 2.0, 3.0, 4.0 m (centre metric).
+    objects = [obj(0, "tv", [0, 0, 0])] + [
+        obj(i + 1, name, [d, 0, 0])
+        for i, (name, d) in enumerate([("a", 1.0), ("b", 1.1), ("c", 2.0), ("d", 3.0), ("e", 4.0)])
+    ]
+    recipe = load_recipe("vsi100k")
+    ctx = SceneContext(scene_of(*objects), "center", recipe.vocabulary)
+    generator = next(g for g in recipe.generators if g.question_type == "object_rel_distance")
+    candidates = generator.candidates(ctx, np.random.default_rng(0))
+    sets = {frozenset(c.choices) for c in candidates if c.objects[0] == "tv"}
+    assert sets == {frozenset("acde"), frozenset("bcde")}  # a and b never appear together
+    assert {c.answer for c in candidates if c.objects[0] == "tv"} == {"a", "b"}
+
+
+def test_relative_direction_skips_answers_near_a_sector_boundary():
+    # Standing at the origin facing +y; the queried object 5° right of straight ahead (medium/easy boundary).
+    angle = np.radians(90 - 5)
+    objects = [obj(0, "p", [0, 0, 0]), obj(1, "o", [0, 3, 0]), obj(2, "q", [2 * np.cos(angle), 2 * np.sin(angle), 0])]
+    recipe = load_recipe("vsibench")
+    ctx = SceneContext(scene_of(*objects), "center", recipe.vocabulary)
+    by_type = {g.question_type: g for g in recipe.generators}
+    medium = by_type["object_rel_direction_medium"].candidates(ctx, np.random.default_rng(0))
+    assert not [c for c in medium if c.objects == ["p", "o", "q"]]  # 355°: 5° from the left/right boundary
+    hard = by_type["object_rel_direction_hard"].candidates(ctx, np.random.default_rng(0))
+    # VSI-Bench's hard level looks only ahead: 355° is 5° from 360 → skipped; 5° past it would be kept.
+    assert not [c for c in hard if c.objects == ["p", "o", "q"]]
+
+
+def test_room_question_needs_a_room():
+    questions = generate_questions(scene_of(obj(0, "bed", [0, 0, 0]), area=0.5), load_recipe("vsibench"), 0, True)
+    assert not [q for q in questions if q.question_type == "room_size_estimation"]
+
+
+def test_vocabularies_map_real_scannet_labels(realdata):
+    from vsi_data.sources.scannet.formats import read_label_table
+
+    table = read_label_table(realdata / "scannet/meta/scannetv2-labels.combined.tsv")
+    vsibench = load_vocabulary("vsibench")
+    mapped = {raw: vsibench.categorize("scannet", raw, row) for raw, row in table.items()}
+    assert mapped["office chair"] == "chair"
+    assert mapped["couch"] == "sofa"
+    assert mapped["desk"] == "table"
+    assert mapped["recycling bin"] == "trash bin"
+    assert mapped["mouse"] == "computer mouse"
+    assert mapped["doors"] == "door"
+    assert mapped["doorframe"] is None
+    assert mapped["wall"] is None
+    assert len({c for c in mapped.values() if c}) == 32  # VSI-Bench's 33 minus its one-off "mattress"
+    scannet200 = load_vocabulary("scannet200")
+    assert scannet200.categorize("scannet", "trash can", table["trash can"]) == "trash can"
+    assert scannet200.categorize("scannet", "wall", table["wall"]) is None
+    assert "office chair" in scannet200.confusable_with("chair")
