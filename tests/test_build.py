@@ -192,6 +192,18 @@ def test_cli_errors_are_one_clear_line(tmp_path, args, message):
     assert "Traceback" not in result.output
 
 
+def test_synthetic_scans_default_into_the_output_and_are_reused(tmp_path):
+    out = tmp_path / "o"
+    args = ["--source", "synthetic", "--out", str(out), "--frames", "0", "--scenes", "1", "--quiet"]
+    assert build(*args).exit_code == 0
+    marker = out / ".synthetic/scans/scene9000_00/.complete"
+    written = marker.stat().st_mtime_ns
+    assert build(*args, "--overwrite").exit_code == 0
+    assert marker.stat().st_mtime_ns == written  # same seed and frames: not rendered again
+    assert build(*args, "--overwrite", "--seed", "1").exit_code == 0
+    assert marker.read_text() == "seed=1 frames=0\n"
+
+
 def test_out_folder_holding_something_else_is_refused(tmp_path):
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / "thesis.tex").write_text("precious")

@@ -54,7 +54,10 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def build(
     source: Annotated[Source, typer.Option(help="Which scan dataset to read.")],
     out: Annotated[Path, typer.Option(help="Output folder (shards, videos, manifest, dataset card).")],
-    root: Annotated[Path | None, typer.Option(help="Dataset root (ScanNet: the folder holding scans/).")] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(help="Dataset root (ScanNet: the folder holding scans/). Synthetic: where to write its scans."),
+    ] = None,
     recipe: Annotated[str, typer.Option(help="vsi100k, vsibench, or a path to a recipe YAML.")] = "vsi100k",
     split: Annotated[Split, typer.Option(help="Official split to build.")] = Split.train,
     scenes: Annotated[int | None, typer.Option(min=1, help="Build at most this many scenes (in id order).")] = None,

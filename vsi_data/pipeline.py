@@ -32,6 +32,7 @@ from vsi_data.video import encode_stream
 log = logging.getLogger(__name__)
 
 BUILD_FILE = "build.json"
+SYNTHETIC_DIR = ".synthetic"  # default home of the synthetic source's ScanNet files, reused across builds
 EXIT_OK, EXIT_NOTHING, EXIT_PARTIAL = 0, 1, 2
 
 
@@ -131,7 +132,7 @@ def _prepare_out(config: BuildConfig, fingerprint: dict[str, Any]) -> None:
         for name in ("manifest.json", "failures.jsonl", "README.md"):
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    if any(out.iterdir()) and not (out / PARTS_DIR).is_dir():
+    if any(p.name != SYNTHETIC_DIR for p in out.iterdir()) and not (out / PARTS_DIR).is_dir():
         raise BuildError(f"{out}: folder is not empty and holds no vsi-data build; choose another --out")
     recorded = out / PARTS_DIR / BUILD_FILE
     if recorded.is_file():
@@ -182,9 +183,12 @@ def run_build(config: BuildConfig) -> BuildResult:
     started = time.perf_counter()
     recipe = load_recipe(config.recipe)
     fingerprint = _fingerprint(config, recipe)
+    root = config.root
+    if root is None and config.source == "synthetic":
+        root = config.out / SYNTHETIC_DIR
     source = open_source(
         config.source,
-        config.root,
+        root,
         label_table=config.label_table,
         seed=config.seed,
         synthetic_count=_synthetic_universe(config),

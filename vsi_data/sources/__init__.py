@@ -32,6 +32,8 @@ def open_source(
     if name == "synthetic":
         from vsi_data.synthetic import SyntheticConfig, SyntheticSource
 
+        if root is None:
+            raise SourceUnavailable("--source synthetic needs a folder to write its scans in")
         return SyntheticSource(SyntheticConfig(root=root, count=synthetic_count, seed=seed, frames=synthetic_frames))
     if name in _PLANNED:
         raise SourceUnavailable(

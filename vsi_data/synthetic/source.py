@@ -8,7 +8,6 @@ root's `scannetv2_val.txt` like the real split files.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ def split_of(index: int) -> str:
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    root: Path | None = None  # where the ScanNet-format files go; a temporary folder when None
+    root: Path  # where the ScanNet-format files go
     count: int = 4  # scenes in the universe the build selects from
     seed: int = 0
     frames: int = 180  # rendered frames per scene (0: no .sens)
@@ -43,7 +42,7 @@ class SyntheticSource(SceneSource):
 
     def __init__(self, config: SyntheticConfig) -> None:
         self.config = config
-        root = Path(config.root) if config.root is not None else Path(tempfile.mkdtemp(prefix="vsi-synthetic-"))
+        root = Path(config.root)
         self.scans_dir = root / "scans"
         self.scans_dir.mkdir(parents=True, exist_ok=True)
         table = root / LABEL_TABLE_NAME
