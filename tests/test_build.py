@@ -163,6 +163,15 @@ def test_nothing_usable_exits_1(tmp_path):
     assert "unreadable PLY" in (out / "failures.jsonl").read_text()
 
 
+def test_a_split_without_scenes_is_explained(tmp_path):
+    root, out = tmp_path / "scannet", tmp_path / "out"
+    _scannet_root_with_broken_scenes(root)
+    (root / "scannetv2_train.txt").write_text("scene0000_00\nscene0001_00\nscene0002_00\n")
+    result = build("--source", "scannet", "--root", str(root), "--out", str(out), "--split", "val", "--quiet")
+    assert result.exit_code == 1
+    assert "3 scenes found, none in split val" in result.output
+
+
 def test_split_lists_select_scenes(tmp_path):
     root, out = tmp_path / "scannet", tmp_path / "out"
     _scannet_root_with_broken_scenes(root)
@@ -180,6 +189,8 @@ def test_split_lists_select_scenes(tmp_path):
     [
         (["--source", "scannet", "--out", "{tmp}/o"], "--source scannet needs --root"),
         (["--source", "scannet", "--root", "{tmp}/missing", "--out", "{tmp}/o"], "ScanNet root not found"),
+        (["--source", "scannet", "--root", "{tmp}", "--out", "{tmp}/o"], "no scenes found"),
+        (["--source", "synthetic", "--out", "{tmp}/o", "--scene-list", "{tmp}/none.txt"], "cannot read the scene list"),
         (["--source", "arkitscenes", "--root", "{tmp}", "--out", "{tmp}/o"], "not available in this version yet"),
         (["--source", "synthetic", "--out", "{tmp}/o", "--recipe", "nope"], "unknown recipe 'nope'"),
         (["--source", "synthetic", "--out", "{tmp}/o", "--workers", "2"], "parallel and Ray builds are not available"),
@@ -189,7 +200,7 @@ def test_cli_errors_are_one_clear_line(tmp_path, args, message):
     result = build(*[a.format(tmp=tmp_path) for a in args])
     assert result.exit_code == 1
     assert message in result.output
-    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_synthetic_scans_default_into_the_output_and_are_reused(tmp_path):

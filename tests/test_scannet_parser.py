@@ -187,6 +187,56 @@ def test_generation_is_deterministic_and_caps_hold(handmade_root):
     assert len(everything) > len(first)
 
 
+# --- a real mesh -------------------------------------------------------------------------------------
+
+NYU40_RAW = {1: "wall", 2: "floor", 5: "chair", 7: "table", 8: "door", 9: "window", 30: "whiteboard", 37: "bag",
+             39: "trash can"}  # fmt: skip
+
+
+def test_real_scannet_mesh_through_the_parser(realdata, tmp_path):
+    """scene0470_00's real mesh with segments and groups made from its real per-vertex labels."""
+    import os
+
+    import alphashape
+    import plyfile
+
+    from handmade import write_label_table
+
+    scene = tmp_path / "scans" / "scene0470_00"
+    scene.mkdir(parents=True)
+    real = realdata / "scannet/scene0470_00"
+    os.symlink(real / "scene0470_00_vh_clean_2.ply", scene / "scene0470_00_vh_clean_2.ply")
+    labels = np.asarray(plyfile.PlyData.read(str(real / "scene0470_00_vh_clean_2.labels.ply"))["vertex"]["label"])
+    first_vertex = {int(v): int(np.flatnonzero(labels == v)[0]) for v in np.unique(labels)}
+    seg = np.array([first_vertex[int(v)] for v in labels])  # one segment per label, named by its first vertex
+    (scene / "scene0470_00_vh_clean_2.0.010000.segs.json").write_text(json.dumps({"segIndices": seg.tolist()}))
+    groups = [{"id": i, "objectId": i, "label": NYU40_RAW[v], "segments": [first_vertex[v]]} for i, v in
+              enumerate(sorted(NYU40_RAW))]  # fmt: skip
+    (scene / "scene0470_00.aggregation.json").write_text(json.dumps({"segGroups": groups}))
+    (scene / "scene0470_00.txt").write_text("sceneType = Bedroom\n")  # no alignment: identity, as for test scans
+    table = read_real_rows(realdata, set(NYU40_RAW.values()))
+    write_label_table(tmp_path / "scannetv2-labels.combined.tsv", table)
+
+    parsed, questions = load(tmp_path, "vsi100k")
+    assert parsed.stats["scenes_without_axis_alignment"] == 1
+    assert set(parsed.counts) == {"chair", "table", "door", "window", "whiteboard", "bag", "trash can"}
+    for obj in parsed.objects:
+        assert np.all(obj.box.contains(obj.points, tol=1e-4))
+        assert obj.box.extents.min() > 0.01
+    xy = np.asarray(plyfile.PlyData.read(str(real / "scene0470_00_vh_clean_2.ply"))["vertex"].data[["x", "y"]].tolist())
+    assert parsed.room.area == pytest.approx(alphashape.alphashape(xy, 5.0).area, rel=1e-9)  # 8.518 m²
+    room = next(q for q in questions if q.question_type == "room_size_estimation")
+    assert room.answer == "8.5"
+
+
+def read_real_rows(realdata, raw_labels: set[str]) -> dict[str, tuple[str, str, str, str]]:
+    from vsi_data.sources.scannet.formats import read_label_table
+
+    table = read_label_table(realdata / "scannet/meta/scannetv2-labels.combined.tsv")
+    return {raw: (table[raw]["id"], table[raw]["category"], table[raw]["nyu40id"], table[raw]["nyu40class"])
+            for raw in raw_labels}  # fmt: skip
+
+
 # --- bad input --------------------------------------------------------------------------------------
 
 

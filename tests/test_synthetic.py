@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import shapely
 
 from vsi_data.qa import load_recipe
 from vsi_data.seeding import rng_for
@@ -61,6 +62,16 @@ def test_synthetic_files_are_genuine_scannet(parsed):
     assert scenes[0].frames is not None
     assert len(scenes[0].frames) == 6
     assert scenes[0].frames.valid.all()
+
+
+def test_camera_poses_come_back_in_the_aligned_room_frame(parsed):
+    _, scenes, layouts = parsed
+    for scene, layout in zip(scenes, layouts, strict=True):
+        positions = scene.frames.poses[:, :3, 3]
+        assert shapely.contains_xy(layout.polygon, positions[:, 0], positions[:, 1]).all()
+        assert positions[:, 2] == pytest.approx(1.45, abs=0.06)  # eye height above the aligned floor
+        forward = scene.frames.poses[:, :3, 2]
+        assert np.all(forward[:, 2] < 0)  # looking slightly down, not at the ceiling
 
 
 def test_layouts_cover_every_room_shape_and_repeat_categories():

@@ -46,7 +46,7 @@ def _logging(quiet: bool) -> None:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}", highlight=False)
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -115,7 +115,9 @@ def build(
         highlight=False,
     )
     for failure in result.failures:
-        console.print(f"  [yellow]failed[/yellow] {failure['scene_id']}: {failure['error']}", highlight=False)
+        console.print(
+            f"  [yellow]failed[/yellow] {failure['scene_id']}: {failure['error']}", highlight=False, soft_wrap=True
+        )
     raise typer.Exit(result.exit_code)
 
 

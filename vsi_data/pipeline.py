@@ -195,9 +195,14 @@ def run_build(config: BuildConfig) -> BuildResult:
         synthetic_frames=config.synthetic_frames,
     )
     listed = source.list_scenes()
+    if not listed:
+        raise BuildError(f"{root}: no scenes found (expected scene folders such as scans/scene0000_00/)")
     if config.split == "val" and config.source == "scannet" and not source.splits.by_scene:
         raise BuildError(f"{config.root}: no ScanNet split lists (scannetv2_val.txt) found, so --split val is unknown")
     selected = _select(listed, config)
+    if not selected:
+        filters = f"split {config.split}" + (f" and {config.scene_list}" if config.scene_list else "")
+        raise BuildError(f"{root}: {len(listed)} scenes found, none in {filters}")
     _prepare_out(config, fingerprint)
     options = recipe.parse_options(config.seed)
     failures: list[dict[str, str]] = []
@@ -220,9 +225,9 @@ def run_build(config: BuildConfig) -> BuildResult:
             else:
                 try:
                     infos[ref.scene_id] = build_scene(source, ref, recipe, options, config)
-                except SceneError as exc:
+                except SceneError as exc:  # listed in the summary and failures.jsonl
                     failures.append({"scene_id": ref.scene_id, "source": source.name, "error": str(exc)})
-                    log.warning("scene %s failed: %s", ref.scene_id, exc)
+                    log.debug("scene %s failed: %s", ref.scene_id, exc)
                 except Exception as exc:  # a bug or an unforeseen input: report it, build the rest
                     message = f"{ref.path}: unexpected {type(exc).__name__}: {' '.join(str(exc).split())}"
                     failures.append({"scene_id": ref.scene_id, "source": source.name, "error": message})

@@ -16,6 +16,7 @@ import numpy as np
 import plyfile
 
 from vsi_data.sources.base import SceneError
+from vsi_data.vocabulary import normalize_label
 
 LABEL_TABLE_COLUMNS = (
     "id", "raw_category", "category", "count", "nyu40id", "eigen13id", "nyuClass", "nyu40class", "eigen13class",
@@ -232,7 +233,8 @@ def _format_meta_value(value: object) -> str:
 
 
 def read_label_table(path: Path) -> dict[str, dict[str, str]]:
-    """`scannetv2-labels.combined.tsv` keyed by raw_category (unique in the release)."""
+    """`scannetv2-labels.combined.tsv` keyed by raw_category (unique in the release), lower-cased and with
+    runs of white space collapsed, the form `normalize_label` gives an aggregation label."""
     if not path.is_file():
         raise SceneError(path, "label table is missing")
     with open(path, encoding="utf-8", newline="") as handle:
@@ -242,7 +244,7 @@ def read_label_table(path: Path) -> dict[str, dict[str, str]]:
             raise SceneError(path, f"label table lacks columns {sorted(missing)}")
         table: dict[str, dict[str, str]] = {}
         for row in reader:
-            raw = (row.get("raw_category") or "").strip()
+            raw = normalize_label(row.get("raw_category") or "")
             if raw:
                 table[raw] = {key: (value or "").strip() for key, value in row.items() if key}
     if not table:

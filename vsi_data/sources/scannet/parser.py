@@ -24,6 +24,7 @@ from vsi_data.seeding import rng_for
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource, SplitInfo
 from vsi_data.sources.scannet import formats
 from vsi_data.sources.scannet.sens import SensFile
+from vsi_data.vocabulary import normalize_label
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class ScanNetSource(SceneSource):
         bounds = np.searchsorted(vertex_group[order], np.arange(len(groups) + 1))
         objects = []
         for g, group in enumerate(groups):
-            table_row = self.label_table.get(group["label"])
+            table_row = self.label_table.get(normalize_label(group["label"]))
             stats["labels_not_in_label_table"] += table_row is None
             category = options.vocabulary.categorize("scannet", group["label"], table_row)
             if category is None:
