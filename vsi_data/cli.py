@@ -56,7 +56,10 @@ def build(
     out: Annotated[Path, typer.Option(help="Output folder (shards, videos, manifest, dataset card).")],
     root: Annotated[
         Path | None,
-        typer.Option(help="Dataset root (ScanNet: the folder holding scans/). Synthetic: where to write its scans."),
+        typer.Option(
+            help="ScanNet: the folder holding scans/. vsibench-meta: a *_meta_info_val.json file or a folder of them. "
+            "Synthetic: where to write its scans (default: OUT/.synthetic)."
+        ),
     ] = None,
     recipe: Annotated[str, typer.Option(help="vsi100k, vsibench, or a path to a recipe YAML.")] = "vsi100k",
     split: Annotated[Split, typer.Option(help="Official split to build.")] = Split.train,
@@ -85,8 +88,6 @@ def build(
     _logging(quiet)
     if executor is Executor.ray or workers > 1:
         raise _fail("parallel and Ray builds are not available in this version yet; use --workers 1 --executor local")
-    if allow_benchmark_scenes:
-        logging.getLogger(__name__).info("benchmark-scene exclusion is not implemented yet; no scene is excluded")
     config = BuildConfig(
         source=source.value,
         out=out,
@@ -98,6 +99,7 @@ def build(
         seed=seed,
         exhaustive=exhaustive,
         video=video,
+        allow_benchmark_scenes=allow_benchmark_scenes,
         overwrite=overwrite,
         label_table=label_table,
         synthetic_frames=frames,

@@ -22,6 +22,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vsi_data import __version__
+from vsi_data.benchmark import benchmark_scenes
 from vsi_data.output.card import dataset_card
 from vsi_data.output.shards import PARTS_DIR, read_part, write_atomic, write_part, write_shards
 from vsi_data.qa import Recipe, generate_questions, load_recipe, question_id
@@ -52,6 +53,7 @@ class BuildConfig:
     seed: int = 0
     exhaustive: bool = False
     video: bool = True
+    allow_benchmark_scenes: bool = False
     overwrite: bool = False
     label_table: Path | None = None
     synthetic_frames: int = 180
@@ -107,7 +109,7 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
         "stats": dict(scene.stats),
         "timings": timings,
     }
-    write_part(config.out, scene.dataset, scene.scene_id, rows, info)
+    write_part(config.out, source.name, scene.scene_id, rows, info)
     return info
 
 
@@ -147,7 +149,8 @@ def _prepare_out(config: BuildConfig, fingerprint: dict[str, Any]) -> None:
     write_atomic(recorded, lambda p: p.write_text(json.dumps(fingerprint, sort_keys=True, indent=1)))
 
 
-def _select(refs: list[SceneRef], config: BuildConfig) -> list[SceneRef]:
+def _select(refs: list[SceneRef], config: BuildConfig) -> tuple[list[SceneRef], list[SceneRef]]:
+    """The scenes to build, in id order, and the benchmark scenes left out."""
     if config.split != "all":
         refs = [r for r in refs if r.split == config.split]
     if config.scene_list is not None:
@@ -156,8 +159,12 @@ def _select(refs: list[SceneRef], config: BuildConfig) -> list[SceneRef]:
         except OSError as exc:
             raise BuildError(f"{config.scene_list}: cannot read the scene list ({exc.strerror})") from exc
         refs = [r for r in refs if r.scene_id in wanted]
-    refs = sorted(refs, key=lambda r: r.scene_id)
-    return refs[: config.scenes] if config.scenes is not None else refs
+    refs = sorted(refs, key=lambda r: (r.scene_id, r.dataset))
+    excluded = (
+        [] if config.allow_benchmark_scenes else [r for r in refs if (r.dataset, r.scene_id) in benchmark_scenes()]
+    )
+    refs = [r for r in refs if r not in excluded]
+    return (refs[: config.scenes] if config.scenes is not None else refs), excluded
 
 
 def _synthetic_universe(config: BuildConfig) -> int:
@@ -199,10 +206,18 @@ def run_build(config: BuildConfig) -> BuildResult:
         raise BuildError(f"{root}: no scenes found (expected scene folders such as scans/scene0000_00/)")
     if config.split == "val" and config.source == "scannet" and not source.splits.by_scene:
         raise BuildError(f"{config.root}: no ScanNet split lists (scannetv2_val.txt) found, so --split val is unknown")
-    selected = _select(listed, config)
+    if source.label_namespace not in recipe.vocabulary.rules:
+        raise BuildError(
+            f"{recipe.vocabulary.path}: vocabulary {recipe.vocabulary.name!r} has no rules for {config.source} labels; "
+            "use a recipe whose vocabulary covers this source (e.g. --recipe vsibench)"
+        )
+    selected, excluded = _select(listed, config)
     if not selected:
         filters = f"split {config.split}" + (f" and {config.scene_list}" if config.scene_list else "")
-        raise BuildError(f"{root}: {len(listed)} scenes found, none in {filters}")
+        left_out = (
+            f" ({len(excluded)} VSI-Bench scenes left out; --allow-benchmark-scenes keeps them)" if excluded else ""
+        )
+        raise BuildError(f"{root}: {len(listed)} scenes found, none to build in {filters}{left_out}")
     _prepare_out(config, fingerprint)
     options = recipe.parse_options(config.seed)
     failures: list[dict[str, str]] = []
@@ -234,10 +249,11 @@ def run_build(config: BuildConfig) -> BuildResult:
                     log.exception("scene %s failed unexpectedly", ref.scene_id)
             rows = sum(i["rows"] for i in infos.values())
             progress.update(task, advance=1, status=f"{rows} questions, {len(failures)} failed")
-    return _finish(config, recipe, source, listed, selected, infos, failures, resumed, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return _finish(config, recipe, source, listed, selected, excluded, infos, failures, resumed, elapsed)
 
 
-def _finish(config, recipe, source, listed, selected, infos, failures, resumed, elapsed) -> BuildResult:
+def _finish(config, recipe, source, listed, selected, excluded, infos, failures, resumed, elapsed) -> BuildResult:
     out = config.out
     tables = [read_part(out, source.name, ref.scene_id)[0] for ref in selected if ref.scene_id in infos]
     shards = write_shards(out, tables, config.shard_rows)
@@ -265,10 +281,11 @@ def _finish(config, recipe, source, listed, selected, infos, failures, resumed, 
             "built": len(infos),
             "resumed": resumed,
             "failed": len(failures),
-            "excluded_benchmark": 0,
+            "excluded_benchmark": len(excluded),
             "with_video": sum(1 for i in infos.values() if i.get("video")),
             "invalid_poses": sum(i.get("invalid_poses", 0) for i in infos.values()),
         },
+        "excluded_benchmark_scenes": [f"{r.dataset}/{r.scene_id}" for r in excluded],
         "rows": sum(per_split.values()),
         "per_type": dict(sorted(per_type.items())),
         "per_split": dict(sorted(per_split.items())),

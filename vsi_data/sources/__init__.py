@@ -7,7 +7,7 @@ from pathlib import Path
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource
 
 SOURCES = ("scannet", "arkitscenes", "scannetpp", "vsibench-meta", "synthetic")
-_PLANNED = {"arkitscenes", "scannetpp", "vsibench-meta"}
+_PLANNED = {"arkitscenes", "scannetpp"}
 
 
 class SourceUnavailable(ValueError):
@@ -35,6 +35,12 @@ def open_source(
         if root is None:
             raise SourceUnavailable("--source synthetic needs a folder to write its scans in")
         return SyntheticSource(SyntheticConfig(root=root, count=synthetic_count, seed=seed, frames=synthetic_frames))
+    if name == "vsibench-meta":
+        from vsi_data.sources.vsibench_meta import VsiBenchMetaConfig, VsiBenchMetaSource
+
+        if root is None:
+            raise SourceUnavailable("--source vsibench-meta needs --root (a *_meta_info_val.json file or a folder)")
+        return VsiBenchMetaSource(VsiBenchMetaConfig(root=root))
     if name in _PLANNED:
         raise SourceUnavailable(
             f"--source {name} is not available in this version yet (planned); use scannet or synthetic"

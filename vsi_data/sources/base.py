@@ -30,6 +30,7 @@ class SceneRef:
     scene_id: str
     split: str
     path: Path  # the scene's folder (or file, for sources that keep many scenes in one file)
+    dataset: str = ""  # the scan dataset the scene comes from (scannet, arkitscenes, ...), for exclusion lists
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,11 @@ class SplitInfo:
 
 
 class SceneSource(abc.ABC):
-    """One parser per source; `name` is the `dataset` value the output rows carry."""
+    """One parser per source. `name` names the source in file names and failure reports; `label_namespace`
+    is the key of this source's rules in a vocabulary file."""
 
     name: str
+    label_namespace: str = "scannet"
 
     @abc.abstractmethod
     def list_scenes(self) -> list[SceneRef]: ...

@@ -55,7 +55,7 @@ class SyntheticSource(SceneSource):
 
     def list_scenes(self) -> list[SceneRef]:
         return [
-            SceneRef(synthetic_scene_id(i), split_of(i), self.scans_dir / synthetic_scene_id(i))
+            SceneRef(synthetic_scene_id(i), split_of(i), self.scans_dir / synthetic_scene_id(i), self.name)
             for i in range(self.config.count)
         ]
 

@@ -72,7 +72,7 @@ class ScanNetSource(SceneSource):
 
     def list_scenes(self) -> list[SceneRef]:
         scene_dirs = sorted(p for p in self.scans_dir.iterdir() if p.is_dir() and SCENE_ID.match(p.name))
-        return [SceneRef(p.name, self.splits.split_of(p.name), p) for p in scene_dirs]
+        return [SceneRef(p.name, self.splits.split_of(p.name), p, self.name) for p in scene_dirs]
 
     def load(self, ref: SceneRef, options: ParseOptions) -> Scene:
         files = formats.scene_files(ref.path, ref.scene_id)
@@ -123,7 +123,7 @@ class ScanNetSource(SceneSource):
         for g, group in enumerate(groups):
             table_row = self.label_table.get(normalize_label(group["label"]))
             stats["labels_not_in_label_table"] += table_row is None
-            category = options.vocabulary.categorize("scannet", group["label"], table_row)
+            category = options.vocabulary.categorize(self.label_namespace, group["label"], table_row)
             if category is None:
                 stats["objects_outside_vocabulary"] += 1
                 continue

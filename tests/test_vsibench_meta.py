@@ -1,0 +1,169 @@
+"""`--source vsibench-meta`: the benchmark's released boxes through the whole build, against its questions."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from handmade import HANDMADE_ROOM, write_handmade_scene, write_label_table
+from vsi_data.cli import app
+from vsi_data.output.shards import read_rows
+from vsi_data.qa import load_recipe
+from vsi_data.resources import resource_dir
+from vsi_data.sources.base import SceneError
+from vsi_data.sources.vsibench_meta import VsiBenchMetaConfig, VsiBenchMetaSource
+
+runner = CliRunner()
+DIRECTION = re.compile(r"standing by the (.+) and facing the (.+), is the (.+?) to ")
+TARGET = re.compile(r"is the closest to the (.+)\?")
+ABS = re.compile(r"distance between the (.+) and the (.+) \(in meters\)")
+SINGLE = re.compile(r"How many (.+)\(s\) are|or height\) of the (.+), measured")
+
+
+def _key(kind: str, question: str, objects: list[str] | None, choices: list[str] | None):
+    """What identifies a question regardless of wording and option order."""
+    if kind.startswith("object_rel_direction"):
+        return kind, tuple(objects or DIRECTION.search(question).groups())
+    if kind == "object_rel_distance":
+        target = objects[0] if objects else TARGET.search(question).group(1)
+        return kind, target, frozenset(choices)
+    if kind == "object_abs_distance":
+        return kind, frozenset(objects or ABS.search(question).groups())
+    if kind == "room_size_estimation":
+        return (kind,)
+    return kind, objects[0] if objects else next(g for g in SINGLE.search(question).groups() if g)
+
+
+def _text(answer: str, options: list[str] | None) -> str:
+    return answer if not options else next(o.split(". ", 1)[1] for o in options if o.startswith(answer + "."))
+
+
+@pytest.fixture(scope="module")
+def exhaustive_build(realdata, tmp_path_factory):
+    base = tmp_path_factory.mktemp("meta")
+    questions = []
+    for path in sorted((realdata / "vsibench/questions").glob("*_questions.json")):
+        questions += json.loads(path.read_text())["questions"]
+    recipe = yaml.safe_load((resource_dir("recipes") / "vsibench.yaml").read_text())
+    for level in ("easy", "medium", "hard"):  # VSI-Bench's 3 orientations depend on its own category order
+        recipe["types"][f"object_rel_direction_{level}"]["all_orientations"] = True
+    (base / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    (base / "scenes.txt").write_text("\n".join(sorted({q["scene_name"] for q in questions})))
+    args = ["build", "--source", "vsibench-meta", "--root", str(realdata / "vsibench/scannet_meta_info_val.json"),
+            "--out", str(base / "out"), "--recipe", str(base / "recipe.yaml"), "--split", "val", "--exhaustive",
+            "--allow-benchmark-scenes", "--scene-list", str(base / "scenes.txt"), "--quiet"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return read_rows(base / "out"), questions
+
+
+def test_exhaustive_build_contains_every_benchmark_question_with_its_answer(exhaustive_build):
+    rows, questions = exhaustive_build
+    ours = {}
+    for row in rows.to_pylist():
+        choices = json.loads(row["meta"]).get("choices")
+        key = (row["scene_id"], *_key(row["question_type"], row["question"], row["objects"], choices))
+        ours[key] = _text(row["answer"], row["options"])
+    matched = 0
+    for q in questions:
+        if q["question_type"] in ("route_planning", "obj_appearance_order"):
+            continue
+        choices = [o.split(". ", 1)[1] for o in q.get("options") or []]
+        key = (q["scene_name"], *_key(q["question_type"], q["question"], None, choices))
+        assert key in ours, f"not generated: {q['question']}"
+        assert ours[key] == _text(q["ground_truth"], q.get("options")), q["question"]
+        matched += 1
+    assert matched == 208
+
+
+def test_rows_name_the_scans_dataset_and_reuse_vsibench_wording(exhaustive_build):
+    rows, questions = exhaustive_build
+    assert set(rows.column("dataset").to_pylist()) == {"scannet"}
+    ours = set(rows.column("question").to_pylist())
+    size_questions = [q["question"] for q in questions if q["question_type"] == "object_size_estimation"]
+    assert all(q in ours for q in size_questions)  # word for word
+
+
+def _meta_file(tmp_path, scene: dict):
+    path = tmp_path / "x_meta_info_val.json"
+    path.write_text(json.dumps({"s1": {"dataset": "scannet", "room_size": 20.0, "object_counts": {}, **scene}}))
+    return path
+
+
+BOX = {"centroid": [0, 0, 0], "axesLengths": [1, 1, 1], "normalizedAxes": [1, 0, 0, 0, 1, 0, 0, 0, 1]}
+
+
+@pytest.mark.parametrize(
+    ("scene", "message"),
+    [
+        ({"object_bbox": None}, "scene s1: no `object_bbox` mapping"),
+        ({"object_bbox": {}, "room_size": -3}, "`room_size` is not a positive number"),
+        ({"object_bbox": {"bed": [{"centroid": [0, 0, 0]}]}}, r"bed\[0\] lacks one of centroid"),
+        ({"object_bbox": {"bed": [{**BOX, "normalizedAxes": [2, 0, 0, 0, 1, 0, 0, 0, 1]}]}}, "not a valid box"),
+    ],
+)
+def test_bad_meta_entries_name_the_file_and_scene(tmp_path, scene, message):
+    source = VsiBenchMetaSource(VsiBenchMetaConfig(_meta_file(tmp_path, scene)))
+    with pytest.raises(SceneError, match=message) as info:
+        source.load(source.list_scenes()[0], load_recipe("vsibench").parse_options(0))
+    assert "x_meta_info_val.json" in str(info.value)
+
+
+def test_duplicate_boxes_are_dropped_and_disagreeing_counts_are_not_asked(tmp_path):
+    moved = {**BOX, "centroid": [3, 0, 0]}
+    scene = {"object_bbox": {"printer": [BOX, BOX], "chair": [BOX, moved]}, "object_counts": {"printer": 1, "chair": 3}}
+    source = VsiBenchMetaSource(VsiBenchMetaConfig(_meta_file(tmp_path, scene)))
+    parsed = source.load(source.list_scenes()[0], load_recipe("vsibench").parse_options(0))
+    assert parsed.counts == {"chair": 2, "printer": 1}
+    assert parsed.stats["duplicate_boxes_dropped"] == 1
+    assert parsed.unreliable_categories == {"chair"}
+
+
+def test_benchmark_scannet_scenes_are_left_out_by_default(tmp_path):
+    root = tmp_path / "scannet"
+    write_label_table(root / "scannetv2-labels.combined.tsv")
+    for scene_id in ("scene0207_02", "scene0001_00"):  # the first is a VSI-Bench scene
+        write_handmade_scene(root / "scans", scene_id, HANDMADE_ROOM)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["build", "--source", "scannet", "--root", str(root), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenes"]["excluded_benchmark"] == 1
+    assert manifest["excluded_benchmark_scenes"] == ["scannet/scene0207_02"]
+    assert set(read_rows(out).column("scene_id").to_pylist()) == {"scene0001_00"}
+    args = [
+        "build",
+        "--source",
+        "scannet",
+        "--root",
+        str(root),
+        "--out",
+        str(out),
+        "--quiet",
+        "--allow-benchmark-scenes",
+    ]
+    assert runner.invoke(app, args).exit_code == 0
+    assert set(read_rows(out).column("scene_id").to_pylist()) == {"scene0001_00", "scene0207_02"}
+
+
+def test_a_vocabulary_without_rules_for_the_source_is_refused(realdata, tmp_path):
+    args = ["build", "--source", "vsibench-meta", "--root", str(realdata / "vsibench"), "--out", str(tmp_path / "o"),
+            "--recipe", "vsi100k", "--split", "val", "--allow-benchmark-scenes"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "vocabulary 'scannet200' has no rules for vsibench-meta labels" in result.output
+
+
+def test_the_shipped_benchmark_list(realdata):
+    from vsi_data.benchmark import benchmark_scenes
+
+    scenes = benchmark_scenes()
+    by_dataset = {d: sum(1 for ds, _ in scenes if ds == d) for d in ("arkitscenes", "scannet", "scannetpp")}
+    assert by_dataset == {"arkitscenes": 150, "scannet": 88, "scannetpp": 50}
+    for name in ("arkitscenes", "scannet", "scannetpp"):
+        released = json.loads((realdata / f"vsibench/{name}_meta_info_val.json").read_text())
+        assert {(name, s) for s in released} <= scenes

@@ -1,0 +1,119 @@
+"""VSI-Bench's released per-scene meta info (`*_meta_info_val.json`) as scenes.
+
+Each entry holds the benchmark's oriented boxes per category (`centroid`, `axesLengths`, `normalizedAxes`
+with the box axes as rows), the instance counts and the room size. Reading it regenerates VSI-Bench-style
+questions without the raw scans, and checks our rules against the benchmark's own answers.
+
+The release lists some boxes twice (every printer of the ScanNet file): identical boxes are dropped. A
+category whose boxes still disagree with its released count is marked unreliable, so no question names
+it rather than risk a wrong count.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from vsi_data.geometry.boxes import OrientedBox
+from vsi_data.scene import Room, Scene, SceneObject
+from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource
+
+PATTERN = "*_meta_info_val.json"
+BOX_KEYS = ("centroid", "axesLengths", "normalizedAxes")
+
+
+@dataclass(frozen=True)
+class VsiBenchMetaConfig:
+    root: Path  # one *_meta_info_val.json file, or a folder of them
+
+
+class VsiBenchMetaSource(SceneSource):
+    name = "vsibench-meta"
+    label_namespace = "vsibench-meta"
+
+    def __init__(self, config: VsiBenchMetaConfig) -> None:
+        root = Path(config.root)
+        if root.is_file():
+            self.files = [root]
+        elif root.is_dir():
+            self.files = sorted(root.glob(PATTERN))
+        else:
+            raise SceneError(root, "no such file or folder")
+        if not self.files:
+            raise SceneError(root, f"no {PATTERN} files in this folder")
+
+    @cached_property
+    def _entries(self) -> dict[Path, dict]:
+        entries = {}
+        for path in self.files:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise SceneError(path, f"not valid JSON ({exc})") from exc
+            if not isinstance(data, dict):
+                raise SceneError(path, "expected an object mapping scene ids to their meta info")
+            entries[path] = data
+        return entries
+
+    def list_scenes(self) -> list[SceneRef]:
+        refs = []
+        for path, scenes in self._entries.items():
+            for scene_id, entry in scenes.items():
+                dataset = entry.get("dataset") if isinstance(entry, dict) else None
+                refs.append(SceneRef(scene_id, "val", path, dataset=str(dataset or "unknown")))
+        return refs
+
+    def load(self, ref: SceneRef, options: ParseOptions) -> Scene:
+        entry = self._entries[ref.path].get(ref.scene_id)
+        where = f"scene {ref.scene_id}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("object_bbox"), dict):
+            raise SceneError(ref.path, f"{where}: no `object_bbox` mapping")
+        counts = entry.get("object_counts") or {}
+        area = entry.get("room_size")
+        if not isinstance(area, int | float) or not np.isfinite(area) or area <= 0:
+            raise SceneError(ref.path, f"{where}: `room_size` is not a positive number ({area!r})")
+        stats: Counter[str] = Counter()
+        objects: list[SceneObject] = []
+        unreliable: set[str] = set()
+        for label, boxes in sorted(entry["object_bbox"].items()):
+            category = options.vocabulary.categorize(self.label_namespace, label)
+            if category is None:
+                stats["objects_outside_vocabulary"] += len(boxes)
+                continue
+            kept = self._boxes(ref, label, boxes, stats)
+            if counts.get(label, len(kept)) != len(kept):
+                stats["categories_count_disagrees_with_boxes"] += 1
+                unreliable.add(category)
+            objects += [SceneObject(len(objects), category, label, box) for box in kept]
+        return Scene(
+            scene_id=ref.scene_id,
+            dataset=ref.dataset,
+            split=ref.split,
+            objects=objects,
+            room=Room(area=float(area), method="room_size released in VSI-Bench's meta info"),
+            unreliable_categories=unreliable,
+            stats=stats,
+        )
+
+    @staticmethod
+    def _boxes(ref: SceneRef, label: str, boxes: list, stats: Counter[str]) -> list[OrientedBox]:
+        kept: list[OrientedBox] = []
+        seen: set[tuple[float, ...]] = set()
+        for i, raw in enumerate(boxes):
+            if not isinstance(raw, dict) or any(k not in raw for k in BOX_KEYS):
+                raise SceneError(ref.path, f"scene {ref.scene_id}: {label}[{i}] lacks one of {', '.join(BOX_KEYS)}")
+            key = tuple(np.round(np.concatenate([raw[k] for k in BOX_KEYS]), 6))
+            if key in seen:
+                stats["duplicate_boxes_dropped"] += 1
+                continue
+            seen.add(key)
+            try:
+                kept.append(OrientedBox.from_axes_rows(raw["centroid"], raw["axesLengths"], raw["normalizedAxes"]))
+            except (ValueError, TypeError) as exc:
+                raise SceneError(ref.path, f"scene {ref.scene_id}: {label}[{i}] is not a valid box ({exc})") from exc
+        return kept
