@@ -224,6 +224,31 @@ def test_out_folder_holding_something_else_is_refused(tmp_path):
     assert (tmp_path / "o" / "thesis.tex").read_text() == "precious"
 
 
+def test_overwrite_never_deletes_a_folder_that_is_not_a_build(tmp_path):
+    out = tmp_path / "o"
+    (out / "data").mkdir(parents=True)
+    (out / "data" / "important.csv").write_text("1,2,3")
+    (out / "README.md").write_text("my notes")
+    result = build("--source", "synthetic", "--out", str(out), "--frames", "0", "--scenes", "1", "--overwrite")
+    assert result.exit_code == 1
+    assert "holds no vsi-data build" in result.output
+    assert (out / "data" / "important.csv").read_text() == "1,2,3"
+    assert (out / "README.md").read_text() == "my notes"
+
+
+def test_edited_vocabulary_is_a_different_build(tmp_path):
+    vocab = tmp_path / "vocab.yaml"
+    recipe = tmp_path / "recipe.yaml"
+    vocab.write_text("sources:\n  scannet:\n    - {column: category, map: {bed: bed, chair: chair}}\n")
+    recipe.write_text(f"vocabulary: {vocab}\ntemplates: vsibench\ntypes: {{object_counting: {{}}}}\n")
+    args = ["--source", "synthetic", "--out", str(tmp_path / "o"), "--frames", "0", "--scenes", "1", "--recipe"]
+    assert build(*args, str(recipe), "--quiet").exit_code == 0
+    vocab.write_text("sources:\n  scannet:\n    - {column: category, map: {bed: bed}}\n")
+    refused = build(*args, str(recipe), "--quiet")
+    assert refused.exit_code == 1
+    assert "different settings (vocabulary_sha256)" in refused.output
+
+
 def test_stats_on_a_folder_that_is_not_a_dataset(tmp_path):
     result = runner.invoke(app, ["stats", str(tmp_path)])
     assert result.exit_code == 1

@@ -172,6 +172,32 @@ def test_relative_direction_skips_answers_near_a_sector_boundary():
     assert not [c for c in hard if c.objects == ["p", "o", "q"]]
 
 
+def test_no_direction_is_read_off_objects_stacked_on_each_other():
+    # A lamp 1 cm off the centre of the table it stands on: "standing by the lamp, facing the table" has no
+    # direction on the floor; a hair's shift of the lamp would flip left and right.
+    lamp = obj(0, "lamp", [0.01, 0, 0.9], (0.3, 0.3, 0.4))
+    table = obj(1, "table", [0, 0, 0.37], (1.2, 0.8, 0.74))
+    toilet = obj(2, "toilet", [0, 2.0, 0.4], (0.5, 0.7, 0.8))
+    recipe = load_recipe("vsi100k")
+    ctx = SceneContext(scene_of(lamp, table, toilet), "center", recipe.vocabulary)
+    for generator in recipe.generators:
+        if generator.question_type.startswith("object_rel_direction"):
+            for candidate in generator.candidates(ctx, np.random.default_rng(0)):
+                assert {candidate.objects[0], candidate.objects[1]} != {"lamp", "table"}
+
+
+def test_relative_distance_samples_without_building_every_candidate():
+    rng = np.random.default_rng(0)
+    objects = [obj(i, f"c{i:02d}", rng.uniform(0, 12, 3) * [1, 1, 0.2]) for i in range(30)]
+    recipe = load_recipe("vsi100k")
+    generator = next(g for g in recipe.generators if g.question_type == "object_rel_distance")
+    ctx = SceneContext(scene_of(*objects), "center", recipe.vocabulary)
+    candidates = generator.candidates(ctx, rng)
+    assert len(candidates) > 100_000
+    assert candidates[len(candidates) - 1].objects[0] == "c29"  # built on access, in order
+    assert len(generator.generate(ctx, rng, exhaustive=False)) == generator.params.per_scene
+
+
 def test_room_question_needs_a_room():
     questions = generate_questions(scene_of(obj(0, "bed", [0, 0, 0]), area=0.5), load_recipe("vsibench"), 0, True)
     assert not [q for q in questions if q.question_type == "room_size_estimation"]

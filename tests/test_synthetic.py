@@ -87,6 +87,23 @@ def test_layouts_cover_every_room_shape_and_repeat_categories():
     assert rotated >= 8
 
 
+def test_an_interrupted_rewrite_is_never_taken_for_a_finished_scene(tmp_path, monkeypatch):
+    from vsi_data.synthetic import writer
+
+    scans = tmp_path / "scans"
+    writer.write_scene(scans, "scene9000_00", seed=0, num_frames=2)
+    assert writer.is_written(scans, "scene9000_00", 0, 2)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer.formats, "write_meta", crash)
+    with pytest.raises(KeyboardInterrupt):
+        writer.write_scene(scans, "scene9000_00", seed=1, num_frames=0)
+    assert not writer.is_written(scans, "scene9000_00", 0, 2)  # the old marker went before any file changed
+    assert not (scans / "scene9000_00" / "scene9000_00.sens").exists()
+
+
 def test_frames_see_the_room(tmp_path):
     scene = write_scene(tmp_path / "scans", "scene9000_00", seed=3, num_frames=8)
     from vsi_data.sources.scannet.sens import SensFile

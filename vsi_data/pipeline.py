@@ -8,6 +8,7 @@ the same command skips every scene already committed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import platform
@@ -114,11 +115,17 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
 
 
 def _fingerprint(config: BuildConfig, recipe: Recipe) -> dict[str, Any]:
+    """Everything that decides a scene's rows; a re-run into the same folder must match it exactly."""
     resolved = recipe.resolved()
     resolved.pop("source_file")
     return {
+        "vsi_data_version": __version__,
         "source": config.source,
+        "root": str(config.root) if config.root is not None else None,
+        "label_table": str(config.label_table) if config.label_table is not None else None,
         "recipe": resolved,
+        "vocabulary_sha256": _sha256(recipe.vocabulary.path),
+        "templates_sha256": _sha256(recipe.templates.path),
         "seed": config.seed,
         "exhaustive": config.exhaustive,
         "video": config.video,
@@ -126,16 +133,22 @@ def _fingerprint(config: BuildConfig, recipe: Recipe) -> dict[str, Any]:
     }
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _prepare_out(config: BuildConfig, fingerprint: dict[str, Any]) -> None:
     out = config.out
-    if config.overwrite:
+    is_build = (out / PARTS_DIR).is_dir()
+    if out.is_dir() and not is_build and any(p.name != SYNTHETIC_DIR for p in out.iterdir()):
+        # Checked before anything is deleted: --overwrite never touches a folder that is not a build.
+        raise BuildError(f"{out}: folder is not empty and holds no vsi-data build; choose another --out")
+    if config.overwrite and is_build:
         for name in (PARTS_DIR, "data", "videos"):
             shutil.rmtree(out / name, ignore_errors=True)
         for name in ("manifest.json", "failures.jsonl", "README.md"):
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    if any(p.name != SYNTHETIC_DIR for p in out.iterdir()) and not (out / PARTS_DIR).is_dir():
-        raise BuildError(f"{out}: folder is not empty and holds no vsi-data build; choose another --out")
     recorded = out / PARTS_DIR / BUILD_FILE
     if recorded.is_file():
         previous = json.loads(recorded.read_text())

@@ -46,13 +46,17 @@ def write_scene(scans_dir: Path, scene_id: str, seed: int, num_frames: int) -> S
     """Generate scene `scene_id` deterministically from `seed` and write all its ScanNet files."""
     folder = scans_dir / scene_id
     folder.mkdir(parents=True, exist_ok=True)
+    files = formats.scene_files(folder, scene_id)
+    # Until the marker is written again the folder holds no finished scene: an interrupted rewrite
+    # must not pass for the old one, and a stream from an earlier frame count must not linger.
+    (folder / DONE_MARKER).unlink(missing_ok=True)
+    files["sens"].unlink(missing_ok=True)
     rng = rng_for(seed, "synthetic-layout", scene_id)
     layout = make_layout(scene_id, rng)
     mesh = build_mesh(layout, rng_for(seed, "synthetic-mesh", scene_id))
     vertices, colors, faces, segments = mesh.arrays()
     alignment = raw_frame_alignment(vertices, rng_for(seed, "synthetic-alignment", scene_id))
     to_raw = np.linalg.inv(alignment)
-    files = formats.scene_files(folder, scene_id)
     formats.write_mesh(files["mesh"], vertices @ to_raw[:3, :3].T + to_raw[:3, 3], colors, faces)
     formats.write_segments(files["segs"], scene_id, segments)
     formats.write_aggregation(files["aggregation"], scene_id, mesh.groups)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -64,14 +65,18 @@ class Generator(abc.ABC):
         return cls.Params(**values)
 
     @abc.abstractmethod
-    def candidates(self, ctx: SceneContext, rng: np.random.Generator) -> list[Candidate]:
-        """Every question of this type the scene supports, filters applied, in a deterministic order."""
+    def candidates(self, ctx: SceneContext, rng: np.random.Generator) -> Sequence[Candidate]:
+        """Every question of this type the scene supports, filters applied, in a deterministic order.
+
+        A sequence, not necessarily a list: a type with combinatorially many candidates can build each
+        one on access, so sampling a few from millions costs only those few.
+        """
 
     def generate(self, ctx: SceneContext, rng: np.random.Generator, exhaustive: bool) -> list[Question]:
         candidates = self.candidates(ctx, rng)
         if not exhaustive and len(candidates) > self.params.per_scene:
             keep = np.sort(rng.choice(len(candidates), self.params.per_scene, replace=False))
-            candidates = [candidates[i] for i in keep]
+            candidates = [candidates[int(i)] for i in keep]
         balancer = LetterBalancer(rng)
         return [self._render(candidate, rng, balancer) for candidate in candidates]
 

@@ -40,6 +40,9 @@ class DirectionParams(ChoiceParams):
     choices: list[str] = field(default_factory=list)  # answers outside these (e.g. "back" for easy) are skipped
     min_pair_distance: float = 0.3
     max_pair_distance: float = 5.0
+    # On the floor plane, the facing and queried objects must be at least this far from the standing one:
+    # a lamp on a table is 0.3 m from it in 3-D, but "facing the table" from the lamp has no direction.
+    min_floor_distance: float = 0.3
     min_margin: float = 10.0  # degrees from any sector boundary
     margin_side: str = "both"  # "ahead": only the next boundary counter-clockwise (VSI-Bench's hard level)
     max_corners_disagreeing: int = 2
@@ -76,6 +79,11 @@ class RelativeDirection(Generator):
                 orders += [(b, c, a), (c, a, b), (c, b, a)]
             for standing, facing, queried in orders:
                 box_p, box_o, box_q = (ctx.objects(name)[0].box for name in (standing, facing, queried))
+                floor = np.linalg.norm(
+                    [box_o.center[:2] - box_p.center[:2], box_q.center[:2] - box_p.center[:2]], axis=1
+                )
+                if floor.min() < p.min_floor_distance:
+                    continue
                 reading = read_direction(
                     box_p.center, box_o.center, box_q.center, box_q.corners(), sectors, p.margin_side
                 )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import chain, combinations
 
 import numpy as np
 
@@ -49,33 +51,58 @@ class RelDistanceParams(ChoiceParams):
     choices_unique_only: bool = False  # VSI-Bench lets a choice have several instances (nearest one counts)
 
 
+class _ChoiceSets(Sequence[Candidate]):
+    """The relative-distance candidates of a scene, built on access from per-target index arrays."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self.blocks: list[tuple[str, list[str], np.ndarray, np.ndarray]] = []  # target, others, distances, combos
+        self.starts = [0]
+
+    def add(self, target: str, others: list[str], distances: np.ndarray, combos: np.ndarray) -> None:
+        if len(combos):
+            self.blocks.append((target, others, distances, combos))
+            self.starts.append(self.starts[-1] + len(combos))
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        block = bisect.bisect_right(self.starts, index) - 1
+        target, others, distances, combos = self.blocks[block]
+        combo = combos[index - self.starts[block]]
+        names = [others[i] for i in combo]
+        dists = distances[combo]
+        meta = {"distances_m": dict(zip(names, np.round(dists, 4).tolist(), strict=True)), "metric": self.metric}
+        answer = names[int(np.argmin(dists))]
+        return Candidate([target, *names], answer, {"target": target}, meta, choices=names)
+
+
 class RelativeDistance(Generator):
     """Which of several categories is closest to a uniquely present target."""
 
     Params = RelDistanceParams
     fields = frozenset({"target", "choices"})
 
-    def candidates(self, ctx: SceneContext, rng: np.random.Generator) -> list[Candidate]:
+    def candidates(self, ctx: SceneContext, rng: np.random.Generator) -> Sequence[Candidate]:
         p: RelDistanceParams = self.params
-        out = []
+        out = _ChoiceSets(ctx.metric_note)
         pool = ctx.unique if p.choices_unique_only else ctx.askable
         for target in ctx.unique:
             others = [c for c in pool if c != target]
             if len(others) < p.num_choices:
                 continue
             distances = np.array([ctx.distance(target, c) for c in others])
-            combos = np.array(list(combinations(range(len(others)), p.num_choices)), dtype=np.int64)
+            combos = np.fromiter(
+                chain.from_iterable(combinations(range(len(others)), p.num_choices)), dtype=np.int32
+            ).reshape(-1, p.num_choices)
             chosen = np.sort(distances[combos], axis=1)
             ok = (chosen[:, 0] >= p.min_closest) & np.all(np.diff(chosen, axis=1) > p.min_gap, axis=1)
-            for combo in combos[ok]:
-                names = [others[i] for i in combo]
-                dists = distances[combo]
-                answer = names[int(np.argmin(dists))]
-                meta = {
-                    "distances_m": dict(zip(names, np.round(dists, 4).tolist(), strict=True)),
-                    "metric": ctx.metric_note,
-                }
-                out.append(Candidate([target, *names], answer, {"target": target}, meta, choices=names))
+            out.add(target, others, distances, combos[ok])
         return out
 
     def _render(self, candidate, rng, balancer):
