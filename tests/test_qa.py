@@ -59,6 +59,11 @@ def test_bundled_recipes_load_with_their_documented_rules():
         ("types: {object_rel_direction_easy: {choices: [left, up]}}", r"need sectors \(missing \['up'\]\)"),
         ("types: [1, 2]", "`types` must map question types"),
         ("types: {object_counting: {}", "not valid YAML"),
+        ("types: {object_counting: {per_scene: '6'}}", r"object_counting.per_scene must be int, not '6'"),
+        ("types: {object_counting: {per_scene: -1}}", "per_scene must not be negative"),
+        ("types: {object_counting: {max_count: 2.5}}", "max_count must be int or null, not 2.5"),
+        ("geometry: {min_object_points: twenty}\ntypes: {object_counting: {}}", "min_object_points must be a number"),
+        ("room: {max_points: 1.5}\ntypes: {object_counting: {}}", r"room.max_points must be a number \(whole\)"),
     ],
 )
 def test_bad_recipes_fail_naming_the_file(tmp_path, text, message):

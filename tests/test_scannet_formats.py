@@ -84,6 +84,29 @@ def test_segment_count_must_match_the_mesh(tmp_path):
         formats.read_segments(segs, 4)
 
 
+def test_segment_indices_must_be_non_negative_integers(tmp_path):
+    segs = tmp_path / "s.segs.json"
+    for bad in ([1, 2.7, 3], [1, 2**70, 3], [1, -4, 3], [1, "2", 3]):
+        segs.write_text(json.dumps({"segIndices": bad}))
+        with pytest.raises(SceneError, match="not non-negative integers"):
+            formats.read_segments(segs, 3)
+
+
+def test_repeated_object_ids_are_an_error(tmp_path):
+    agg = tmp_path / "a.aggregation.json"
+    groups = [{"objectId": 3, "label": "chair", "segments": [1]}, {"objectId": 3, "label": "bed", "segments": [2]}]
+    agg.write_text(json.dumps({"segGroups": groups}))
+    with pytest.raises(SceneError, match="objectId 3 is used by more than one segGroup"):
+        formats.read_aggregation(agg)
+
+
+def test_label_table_that_is_not_utf8(tmp_path):
+    table = tmp_path / "labels.tsv"
+    table.write_bytes(b"id\traw_category\tnyu40id\tnyu40class\r\n1\tcaf\xe9\t40\totherprop\r\n")
+    with pytest.raises(SceneError, match=r"labels\.tsv: label table is not UTF-8"):
+        formats.read_label_table(table)
+
+
 def test_aggregation_groups_are_checked(tmp_path):
     agg = tmp_path / "a.aggregation.json"
     agg.write_text(json.dumps({"segGroups": [{"objectId": 0, "label": "chair", "segments": "oops"}]}))
@@ -175,6 +198,12 @@ def test_sens_truncated_and_wrong_version(tmp_path):
         SensFile(path)
     path.write_bytes(data[:30])
     with pytest.raises(SceneError, match="truncated in the header"):
+        SensFile(path)
+    huge = bytearray(_sens_bytes([_frame(0)]))
+    count_at = 4 + 8 + len(b"StructureSensor") + 256 + 8 + 16 + 4
+    huge[count_at : count_at + 8] = struct.pack("<Q", 2**40)  # a corrupt frame count, not a memory error
+    path.write_bytes(bytes(huge))
+    with pytest.raises(SceneError, match="promises 1099511627776 frames"):
         SensFile(path)
 
 

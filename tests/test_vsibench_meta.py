@@ -104,6 +104,10 @@ BOX = {"centroid": [0, 0, 0], "axesLengths": [1, 1, 1], "normalizedAxes": [1, 0,
         ({"object_bbox": {}, "room_size": -3}, "`room_size` is not a positive number"),
         ({"object_bbox": {"bed": [{"centroid": [0, 0, 0]}]}}, r"bed\[0\] lacks one of centroid"),
         ({"object_bbox": {"bed": [{**BOX, "normalizedAxes": [2, 0, 0, 0, 1, 0, 0, 0, 1]}]}}, "not a valid box"),
+        ({"object_bbox": {"bed": [{**BOX, "centroid": 3}]}}, "not a valid box"),
+        ({"object_bbox": {"bed": [{**BOX, "centroid": ["a", "b", "c"]}]}}, "not a valid box"),
+        ({"object_bbox": {"bed": "box"}}, "boxes of 'bed' are not a list"),
+        ({"object_bbox": {}, "object_counts": [1, 2]}, "`object_counts` is not a mapping"),
     ],
 )
 def test_bad_meta_entries_name_the_file_and_scene(tmp_path, scene, message):

@@ -96,6 +96,14 @@ def _section(data: dict, key: str, allowed: set[str], path: Path) -> dict:
     return section
 
 
+def _number(value: Any, kind: type, name: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not isinstance(value, int)):
+        raise ValueError(f"{name} must be a number{' (whole)' if kind is int else ''}, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, not {value!r}")
+    return kind(value)
+
+
 def load_recipe(name_or_path: str | Path) -> Recipe:
     try:
         path = resolve_named("recipes", name_or_path)
@@ -138,7 +146,13 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
             )
     except (FileNotFoundError, ValueError, TypeError) as exc:
         raise RecipeError(f"{path}: {exc}") from exc
-    max_points = room.get("max_points")
+    try:
+        min_points = _number(geometry.get("min_object_points", 20), int, "geometry.min_object_points")
+        alpha = _number(room.get("alpha", 5.0), float, "room.alpha")
+        max_points = room.get("max_points")
+        max_points = None if max_points is None else _number(max_points, int, "room.max_points")
+    except ValueError as exc:
+        raise RecipeError(f"{path}: {exc}") from exc
     return Recipe(
         name=str(data.get("name", path.stem)),
         path=path,
@@ -147,8 +161,8 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         lettered=options == "letters",
         box_fit=box_fit,
         distance_metric=distance,
-        min_object_points=int(geometry.get("min_object_points", 20)),
-        room_alpha=float(room.get("alpha", 5.0)),
-        room_max_points=None if max_points is None else int(max_points),
+        min_object_points=min_points,
+        room_alpha=alpha,
+        room_max_points=max_points,
         generators=tuple(generators),
     )

@@ -74,6 +74,8 @@ class VsiBenchMetaSource(SceneSource):
         if not isinstance(entry, dict) or not isinstance(entry.get("object_bbox"), dict):
             raise SceneError(ref.path, f"{where}: no `object_bbox` mapping")
         counts = entry.get("object_counts") or {}
+        if not isinstance(counts, dict):
+            raise SceneError(ref.path, f"{where}: `object_counts` is not a mapping")
         area = entry.get("room_size")
         if not isinstance(area, int | float) or not np.isfinite(area) or area <= 0:
             raise SceneError(ref.path, f"{where}: `room_size` is not a positive number ({area!r})")
@@ -81,6 +83,8 @@ class VsiBenchMetaSource(SceneSource):
         objects: list[SceneObject] = []
         unreliable: set[str] = set()
         for label, boxes in sorted(entry["object_bbox"].items()):
+            if not isinstance(boxes, list):
+                raise SceneError(ref.path, f"{where}: boxes of {label!r} are not a list")
             category = options.vocabulary.categorize(self.label_namespace, label)
             if category is None:
                 stats["objects_outside_vocabulary"] += len(boxes)
@@ -107,13 +111,15 @@ class VsiBenchMetaSource(SceneSource):
         for i, raw in enumerate(boxes):
             if not isinstance(raw, dict) or any(k not in raw for k in BOX_KEYS):
                 raise SceneError(ref.path, f"scene {ref.scene_id}: {label}[{i}] lacks one of {', '.join(BOX_KEYS)}")
-            key = tuple(np.round(np.concatenate([raw[k] for k in BOX_KEYS]), 6))
+            try:
+                values = np.concatenate([np.asarray(raw[k], dtype=np.float64).reshape(-1) for k in BOX_KEYS])
+                box = OrientedBox.from_axes_rows(raw["centroid"], raw["axesLengths"], raw["normalizedAxes"])
+            except (ValueError, TypeError) as exc:
+                raise SceneError(ref.path, f"scene {ref.scene_id}: {label}[{i}] is not a valid box ({exc})") from exc
+            key = tuple(np.round(values, 6))
             if key in seen:
                 stats["duplicate_boxes_dropped"] += 1
                 continue
             seen.add(key)
-            try:
-                kept.append(OrientedBox.from_axes_rows(raw["centroid"], raw["axesLengths"], raw["normalizedAxes"]))
-            except (ValueError, TypeError) as exc:
-                raise SceneError(ref.path, f"scene {ref.scene_id}: {label}[{i}] is not a valid box ({exc})") from exc
+            kept.append(box)
         return kept

@@ -9,7 +9,8 @@ Generators see only the `SceneContext`, never files or sources.
 from __future__ import annotations
 
 import abc
-import dataclasses
+import types
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -22,9 +23,40 @@ from vsi_data.qa.question import Question
 from vsi_data.qa.templates import Template
 
 
+def _matches(value: Any, annotation: Any) -> bool:
+    """Does a YAML value fit a Params annotation (int, float, str, bool, list, dict, or Optional of one)?"""
+    if annotation is Any:
+        return True
+    options = typing.get_args(annotation) if typing.get_origin(annotation) in (types.UnionType, typing.Union) else ()
+    if options:
+        return any(_matches(value, option) for option in options)
+    if annotation is type(None):
+        return value is None
+    origin = typing.get_origin(annotation) or annotation
+    if origin is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if origin is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, origin)
+
+
+def _describe(annotation: Any) -> str:
+    """int, float or null, list, ...: the YAML-facing name of an annotation."""
+    options = typing.get_args(annotation) if typing.get_origin(annotation) in (types.UnionType, typing.Union) else ()
+    if options:
+        return " or ".join(_describe(option) for option in options)
+    if annotation is type(None):
+        return "null"
+    return getattr(typing.get_origin(annotation) or annotation, "__name__", str(annotation))
+
+
 @dataclass(frozen=True)
 class Params:
     per_scene: int = 6  # questions of this type per scene, at most (ignored by --exhaustive)
+
+    def __post_init__(self) -> None:
+        if self.per_scene < 0:
+            raise ValueError(f"per_scene must not be negative, not {self.per_scene}")
 
 
 @dataclass(frozen=True)
@@ -32,6 +64,7 @@ class ChoiceParams(Params):
     option_order: str = "balanced"  # balanced: answer on the least-used letter; fixed: choices as listed
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.option_order not in ("balanced", "fixed"):
             raise ValueError(f"option_order must be 'balanced' or 'fixed', not {self.option_order!r}")
 
@@ -58,10 +91,13 @@ class Generator(abc.ABC):
 
     @classmethod
     def make_params(cls, question_type: str, values: dict[str, Any]) -> Params:
-        known = {f.name for f in dataclasses.fields(cls.Params)}
-        unknown = set(values) - known
+        hints = typing.get_type_hints(cls.Params)
+        unknown = set(values) - set(hints)
         if unknown:
-            raise ValueError(f"{question_type}: unknown settings {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(f"{question_type}: unknown settings {sorted(unknown)}; known: {sorted(hints)}")
+        for name, value in values.items():
+            if not _matches(value, hints[name]):
+                raise ValueError(f"{question_type}.{name} must be {_describe(hints[name])}, not {value!r}")
         return cls.Params(**values)
 
     @abc.abstractmethod

@@ -7,8 +7,9 @@ the format promises (vertex counts, 16 alignment numbers, a rigid alignment) bef
 from __future__ import annotations
 
 import csv
+import io
 import json
-import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -116,10 +117,9 @@ def read_segments(path: Path, vertex_count: int) -> np.ndarray:
     seg = data.get("segIndices")
     if not isinstance(seg, list):
         raise SceneError(path, "no `segIndices` list")
-    try:
-        seg_indices = np.asarray(seg, dtype=np.int64)
-    except (TypeError, ValueError) as exc:
-        raise SceneError(path, "`segIndices` holds values that are not integers") from exc
+    if not all(type(s) is int and 0 <= s < 2**63 for s in seg):
+        raise SceneError(path, "`segIndices` holds values that are not non-negative integers")
+    seg_indices = np.asarray(seg, dtype=np.int64)
     if seg_indices.ndim != 1 or len(seg_indices) != vertex_count:
         raise SceneError(path, f"{len(seg_indices)} segment indices for a mesh of {vertex_count} vertices")
     return seg_indices
@@ -141,6 +141,9 @@ def read_aggregation(path: Path) -> list[dict]:
         if not isinstance(object_id, int):
             raise SceneError(path, f"segGroups[{i}] ({group['label']!r}) has no integer `objectId`")
         checked.append({"object_id": object_id, "label": group["label"], "segments": segments})
+    repeated = [i for i, n in Counter(g["object_id"] for g in checked).items() if n > 1]
+    if repeated:
+        raise SceneError(path, f"objectId {repeated[0]} is used by more than one segGroup")
     return checked
 
 
@@ -237,7 +240,11 @@ def read_label_table(path: Path) -> dict[str, dict[str, str]]:
     runs of white space collapsed, the form `normalize_label` gives an aggregation label."""
     if not path.is_file():
         raise SceneError(path, "label table is missing")
-    with open(path, encoding="utf-8", newline="") as handle:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SceneError(path, f"label table is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t")
         missing = {"raw_category", "nyu40id", "nyu40class"} - set(reader.fieldnames or ())
         if missing:
@@ -270,7 +277,3 @@ def read_split_lists(folder: Path) -> dict[str, str]:
             for line in path.read_text(encoding="utf-8").split():
                 by_scene[line.strip()] = split
     return by_scene
-
-
-def is_finite_number(value: float) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
