@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vsi_data import __version__
 from vsi_data.benchmark import benchmark_scenes
 from vsi_data.output.card import dataset_card
-from vsi_data.output.shards import PARTS_DIR, read_part, write_atomic, write_part, write_shards
+from vsi_data.output.shards import PARTS_DIR, part_info, read_part, write_atomic, write_part, write_shards
 from vsi_data.qa import Recipe, generate_questions, load_recipe, question_id
 from vsi_data.sources import SceneError, SceneRef, SceneSource, open_source
 from vsi_data.sources.base import ParseOptions
@@ -246,9 +246,9 @@ def run_build(config: BuildConfig) -> BuildResult:
     ) as progress:
         task = progress.add_task("scenes", total=len(selected), status="")
         for ref in selected:
-            done = read_part(config.out, source.name, ref.scene_id)
+            done = part_info(config.out, source.name, ref.scene_id)
             if done is not None:
-                infos[ref.scene_id] = done[1]
+                infos[ref.scene_id] = done
                 resumed += 1
             else:
                 try:
@@ -268,7 +268,7 @@ def run_build(config: BuildConfig) -> BuildResult:
 
 def _finish(config, recipe, source, listed, selected, excluded, infos, failures, resumed, elapsed) -> BuildResult:
     out = config.out
-    tables = [read_part(out, source.name, ref.scene_id)[0] for ref in selected if ref.scene_id in infos]
+    tables = [read_part(out, source.name, ref.scene_id) for ref in selected if ref.scene_id in infos]
     shards = write_shards(out, tables, config.shard_rows)
     per_type: Counter[str] = Counter()
     per_split: Counter[str] = Counter()

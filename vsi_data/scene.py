@@ -80,9 +80,5 @@ class Scene:
 
     @property
     def counts(self) -> dict[str, int]:
+        """Instances per category. Which categories a question may name is the QA layer's call."""
         return {category: len(objs) for category, objs in self.by_category.items()}
-
-    @property
-    def unique_categories(self) -> list[str]:
-        """Categories with exactly one instance: the only ones a question can name unambiguously."""
-        return [category for category, objs in self.by_category.items() if len(objs) == 1]

@@ -75,21 +75,23 @@ def _triangle_areas(corners: np.ndarray) -> np.ndarray:
     return np.abs(_cross2(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])) / 2.0
 
 
+def _filled_area(points: np.ndarray, alpha: float) -> tuple[np.ndarray, Delaunay, np.ndarray, float]:
+    xy = _xy(points)
+    tri, filled = _filled_alpha_triangles(xy, alpha)
+    return xy, tri, filled, float(_triangle_areas(xy[tri.simplices[filled]]).sum())
+
+
 def room_area(points: np.ndarray, alpha: float = 5.0) -> float:
     """Square metres of the alpha shape of the points' xy projection (N×2 or N×3), holes filled.
 
     Equal to `alphashape.alphashape(xy, alpha).area` (VSI-Bench's room size) on the same points.
     """
-    xy = _xy(points)
-    tri, filled = _filled_alpha_triangles(xy, alpha)
-    return float(_triangle_areas(xy[tri.simplices[filled]]).sum())
+    return _filled_area(points, alpha)[3]
 
 
 def measure_room(points: np.ndarray, alpha: float = 5.0) -> tuple[float, shapely.MultiPolygon]:
     """Area and footprint polygons of the hole-filled alpha shape, from one triangulation."""
-    xy = _xy(points)
-    tri, filled = _filled_alpha_triangles(xy, alpha)
-    area = float(_triangle_areas(xy[tri.simplices[filled]]).sum())
+    xy, tri, filled, area = _filled_area(points, alpha)
     # Boundary edges: an edge of a filled triangle whose neighbour across it is not filled (or the hull).
     neighbors = tri.neighbors[filled]
     simplices = tri.simplices[filled]

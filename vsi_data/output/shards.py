@@ -65,15 +65,17 @@ def write_part(
     write_atomic(parts / f"{name}.parquet", lambda p: pq.write_table(table, p, compression=COMPRESSION))
 
 
-def read_part(out_dir: Path, dataset: str, scene_id: str) -> tuple[pa.Table, dict[str, Any]] | None:
-    """A finished scene's rows and info, or None when the scene has not been built."""
+def part_info(out_dir: Path, dataset: str, scene_id: str) -> dict[str, Any] | None:
+    """A finished scene's build info, or None when the scene has not been committed."""
     parts = out_dir / PARTS_DIR
     name = part_name(dataset, scene_id)
     if not (parts / f"{name}.parquet").is_file():
         return None
-    info_path = parts / f"{name}.json"
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    return pq.read_table(parts / f"{name}.parquet", schema=SCHEMA), info
+    return json.loads((parts / f"{name}.json").read_text())
+
+
+def read_part(out_dir: Path, dataset: str, scene_id: str) -> pa.Table:
+    return pq.read_table(out_dir / PARTS_DIR / f"{part_name(dataset, scene_id)}.parquet", schema=SCHEMA)
 
 
 def write_shards(out_dir: Path, tables: Iterable[pa.Table], rows_per_shard: int) -> dict[str, list[str]]:

@@ -1,4 +1,4 @@
-"""A generated question and its output row (the INTERFACE.md schema)."""
+"""A generated question and its output row (the public row schema: README.md, "Output")."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
     vocabulary: vsibench          # recipes/vocabularies/<name>.yaml or a path
     templates: vsibench           # templates/<name>.yaml or a path
     options: letters              # letters ("A. chair", answer "A") or none (answer is the word)
-    geometry: {box_fit: minimal, distance: closest_points, min_object_points: 20}
+    geometry: {box_fit: minimal, distance: box_grid, min_object_points: 20}
     room: {alpha: 5.0, max_points: 10000}
     types:
       object_counting: {per_scene: 6, min_count: 2}

@@ -50,7 +50,6 @@ class SplitInfo:
     """Which split each scene belongs to, when the source ships split lists."""
 
     by_scene: dict[str, str] = field(default_factory=dict)
-    files: list[Path] = field(default_factory=list)
 
     def split_of(self, scene_id: str, default: str = "train") -> str:
         return self.by_scene.get(scene_id, default)

@@ -67,7 +67,7 @@ class ScanNetSource(SceneSource):
         for folder in self._search_dirs:
             by_scene = formats.read_split_lists(folder)
             if by_scene:
-                return SplitInfo(by_scene, sorted(folder.glob("scannetv2_*.txt")))
+                return SplitInfo(by_scene)
         return SplitInfo()
 
     def list_scenes(self) -> list[SceneRef]:
