@@ -173,10 +173,9 @@ def _select(refs: list[SceneRef], config: BuildConfig) -> tuple[list[SceneRef], 
             raise BuildError(f"{config.scene_list}: cannot read the scene list ({exc.strerror})") from exc
         refs = [r for r in refs if r.scene_id in wanted]
     refs = sorted(refs, key=lambda r: (r.scene_id, r.dataset))
-    excluded = (
-        [] if config.allow_benchmark_scenes else [r for r in refs if (r.dataset, r.scene_id) in benchmark_scenes()]
-    )
-    refs = [r for r in refs if r not in excluded]
+    benchmark = frozenset() if config.allow_benchmark_scenes else benchmark_scenes()
+    excluded = [r for r in refs if (r.dataset, r.scene_id) in benchmark]
+    refs = [r for r in refs if (r.dataset, r.scene_id) not in benchmark]
     return (refs[: config.scenes] if config.scenes is not None else refs), excluded
 
 
@@ -218,7 +217,7 @@ def run_build(config: BuildConfig) -> BuildResult:
     if not listed:
         raise BuildError(f"{root}: no scenes found (expected scene folders such as scans/scene0000_00/)")
     if config.split == "val" and config.source == "scannet" and not source.splits.by_scene:
-        raise BuildError(f"{config.root}: no ScanNet split lists (scannetv2_val.txt) found, so --split val is unknown")
+        raise BuildError(f"{root}: no ScanNet split lists (scannetv2_val.txt) found, so --split val is unknown")
     if source.label_namespace not in recipe.vocabulary.rules:
         raise BuildError(
             f"{recipe.vocabulary.path}: vocabulary {recipe.vocabulary.name!r} has no rules for {config.source} labels; "

@@ -23,11 +23,16 @@ from vsi_data.qa.question import Question
 from vsi_data.qa.templates import Template
 
 
+def _union_options(annotation: Any) -> tuple[Any, ...]:
+    """The members of `A | B` (or `Optional[A]`); empty for any other annotation."""
+    return typing.get_args(annotation) if typing.get_origin(annotation) in (types.UnionType, typing.Union) else ()
+
+
 def _matches(value: Any, annotation: Any) -> bool:
     """Does a YAML value fit a Params annotation (int, float, str, bool, list, dict, or Optional of one)?"""
     if annotation is Any:
         return True
-    options = typing.get_args(annotation) if typing.get_origin(annotation) in (types.UnionType, typing.Union) else ()
+    options = _union_options(annotation)
     if options:
         return any(_matches(value, option) for option in options)
     if annotation is type(None):
@@ -42,7 +47,7 @@ def _matches(value: Any, annotation: Any) -> bool:
 
 def _describe(annotation: Any) -> str:
     """int, float or null, list, ...: the YAML-facing name of an annotation."""
-    options = typing.get_args(annotation) if typing.get_origin(annotation) in (types.UnionType, typing.Union) else ()
+    options = _union_options(annotation)
     if options:
         return " or ".join(_describe(option) for option in options)
     if annotation is type(None):
