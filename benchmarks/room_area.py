@@ -1,7 +1,8 @@
 """Room area: vsi-data's `room_area` against the `alphashape` library on a real ScanNet mesh.
 
 Prints both areas and both run times for every mesh vertex and for random subsets (VSI-Bench itself
-used 10,000 points drawn with replacement). Run from the repository root:
+used 10,000 points drawn with replacement), then vsi-data's time on 100k and 300k random points. Run from
+the repository root:
 
     .venv/bin/python benchmarks/room_area.py [--mesh PATH_TO/_vh_clean_2.ply] [--repeats 3]
 """
@@ -48,6 +49,13 @@ def main() -> None:
         ref, t_ref = best_of(args.repeats, lambda pts=pts: alphashape.alphashape(pts[:, :2], 5.0).area)
         cells = [n, f"{ours:.6f}", f"{ref:.6f}", f"{abs(ours - ref):.1e}", f"{t_ours:.3f}", f"{t_ref:.3f}"]
         print("| " + " | ".join(map(str, cells)) + f" | {t_ref / t_ours:.0f}× |")
+    print("\nvsi-data alone on uniform random points in an 8 m × 6 m room:\n")
+    print("| points | vsi-data (m²) | vsi-data (s) |")
+    print("|---:|---:|---:|")
+    for n in (100_000, 300_000):
+        pts = rng.uniform(0, [8, 6], size=(n, 2))
+        area, seconds = best_of(args.repeats, lambda pts=pts: room_area(pts))
+        print(f"| {n} | {area:.3f} | {seconds:.2f} |")
 
 
 if __name__ == "__main__":
