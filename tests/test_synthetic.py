@@ -13,7 +13,7 @@ from vsi_data.seeding import rng_for
 from vsi_data.sources.scannet import formats
 from vsi_data.synthetic import SyntheticConfig, SyntheticSource
 from vsi_data.synthetic.layout import ROOM_SHAPES, make_layout
-from vsi_data.synthetic.writer import write_scene
+from vsi_data.synthetic.scannet_writer import write_scene
 
 
 @pytest.fixture(scope="module")
@@ -88,11 +88,12 @@ def test_layouts_cover_every_room_shape_and_repeat_categories():
 
 
 def test_an_interrupted_rewrite_is_never_taken_for_a_finished_scene(tmp_path, monkeypatch):
-    from vsi_data.synthetic import writer
+    from vsi_data.synthetic import scannet_writer as writer
+    from vsi_data.synthetic.writer import is_written
 
     scans = tmp_path / "scans"
     writer.write_scene(scans, "scene9000_00", seed=0, num_frames=2)
-    assert writer.is_written(scans, "scene9000_00", 0, 2)
+    assert is_written(scans / "scene9000_00", 0, 2)
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
@@ -100,7 +101,7 @@ def test_an_interrupted_rewrite_is_never_taken_for_a_finished_scene(tmp_path, mo
     monkeypatch.setattr(writer.formats, "write_meta", crash)
     with pytest.raises(KeyboardInterrupt):
         writer.write_scene(scans, "scene9000_00", seed=1, num_frames=0)
-    assert not writer.is_written(scans, "scene9000_00", 0, 2)  # the old marker went before any file changed
+    assert not is_written(scans / "scene9000_00", 0, 2)  # the old marker went before any file changed
     assert not (scans / "scene9000_00" / "scene9000_00.sens").exists()
 
 

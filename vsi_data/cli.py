@@ -25,6 +25,12 @@ class Source(StrEnum):
     synthetic = "synthetic"
 
 
+class SyntheticFormat(StrEnum):
+    scannet = "scannet"
+    arkitscenes = "arkitscenes"
+    scannetpp = "scannetpp"
+
+
 class Split(StrEnum):
     train = "train"
     val = "val"
@@ -77,6 +83,9 @@ def build(
         typer.Option(help="ScanNet scannetv2-labels.combined.tsv (default: found next to scans/)."),
     ] = None,
     frames: Annotated[int, typer.Option(min=0, help="Synthetic source: frames rendered per scene.")] = 180,
+    synthetic_format: Annotated[
+        SyntheticFormat, typer.Option(help="Synthetic source: which dataset's file format to write and read back.")
+    ] = SyntheticFormat.scannet,
     shard_rows: Annotated[int, typer.Option(min=1, help="Rows per output shard at most.")] = 100_000,
     quiet: Annotated[bool, typer.Option(help="No progress bar; warnings and errors only.")] = False,
 ) -> None:
@@ -103,6 +112,7 @@ def build(
         overwrite=overwrite,
         label_table=label_table,
         synthetic_frames=frames,
+        synthetic_format=synthetic_format.value,
         shard_rows=shard_rows,
         quiet=quiet,
     )

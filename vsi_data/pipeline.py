@@ -58,6 +58,7 @@ class BuildConfig:
     overwrite: bool = False
     label_table: Path | None = None
     synthetic_frames: int = 180
+    synthetic_format: str = "scannet"
     shard_rows: int = 100_000
     quiet: bool = False
 
@@ -130,6 +131,7 @@ def _fingerprint(config: BuildConfig, recipe: Recipe) -> dict[str, Any]:
         "exhaustive": config.exhaustive,
         "video": config.video,
         "synthetic_frames": config.synthetic_frames if config.source == "synthetic" else None,
+        "synthetic_format": config.synthetic_format if config.source == "synthetic" else None,
     }
 
 
@@ -212,6 +214,7 @@ def run_build(config: BuildConfig) -> BuildResult:
         seed=config.seed,
         synthetic_count=_synthetic_universe(config),
         synthetic_frames=config.synthetic_frames,
+        synthetic_format=config.synthetic_format,
     )
     listed = source.list_scenes()
     if not listed:

@@ -21,6 +21,7 @@ def open_source(
     label_table: Path | None = None,
     synthetic_count: int = 4,
     synthetic_frames: int = 180,
+    synthetic_format: str = "scannet",
     seed: int = 0,
 ) -> SceneSource:
     if name == "scannet":
@@ -30,11 +31,20 @@ def open_source(
             raise SourceUnavailable("--source scannet needs --root (the folder holding scans/)")
         return ScanNetSource(ScanNetConfig(root=root, label_table=label_table))
     if name == "synthetic":
-        from vsi_data.synthetic import SyntheticConfig, SyntheticSource
+        from vsi_data.synthetic import FORMATS, SyntheticConfig, SyntheticSource
 
         if root is None:
             raise SourceUnavailable("--source synthetic needs a folder to write its scans in")
-        return SyntheticSource(SyntheticConfig(root=root, count=synthetic_count, seed=seed, frames=synthetic_frames))
+        if synthetic_format not in FORMATS:
+            raise SourceUnavailable(
+                f"--synthetic-format {synthetic_format} is not available in this version; "
+                f"expected one of {', '.join(FORMATS)}"
+            )
+        return SyntheticSource(
+            SyntheticConfig(
+                root=root, count=synthetic_count, seed=seed, frames=synthetic_frames, format=synthetic_format
+            )
+        )
     if name == "vsibench-meta":
         from vsi_data.sources.vsibench_meta import VsiBenchMetaConfig, VsiBenchMetaSource
 

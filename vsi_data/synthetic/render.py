@@ -2,9 +2,9 @@
 
 The camera stands near the middle of the room at eye height, looks slightly down, and turns a full
 circle while drifting on a small loop, so the walls and the furniture along them come into view one
-after another. Each frame is ray cast once at depth resolution (640×480, ScanNet's depth size); the
-colour image is that render shaded by surface normal and resized to ScanNet's 1296×968 colour size,
-with the colour intrinsics scaled to match.
+after another. Each frame is ray cast once at the depth camera's resolution; the colour image is that
+render shaded by surface normal and resized to the colour camera's size, with the colour intrinsics
+scaled to match. `Cameras` holds one device's pair (ScanNet's Structure sensor, an iPhone's LiDAR).
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ import shapely
 
 from vsi_data.synthetic.layout import Layout
 
-DEPTH_SIZE = (640, 480)
-COLOR_SIZE = (1296, 968)
-FOCAL_DEPTH = 575.0  # pixels; ScanNet's depth camera is ~571-578
+FOCAL_DEPTH = 575.0  # pixels at 640×480; ScanNet's depth camera is ~571-578
 EYE_HEIGHT = 1.45
 PITCH_DEG = -12.0
 _LIGHT = np.array([0.3, 0.5, 0.8]) / np.linalg.norm([0.3, 0.5, 0.8])
@@ -32,11 +30,16 @@ _LIGHT = np.array([0.3, 0.5, 0.8]) / np.linalg.norm([0.3, 0.5, 0.8])
 class Cameras:
     depth_intrinsics: np.ndarray  # 3×3
     color_intrinsics: np.ndarray  # 3×3
+    depth_size: tuple[int, int]  # width, height
+    color_size: tuple[int, int]
 
     @classmethod
-    def scannet_like(cls) -> Cameras:
-        (dw, dh), (cw, ch) = DEPTH_SIZE, COLOR_SIZE
-        depth = np.array([[FOCAL_DEPTH, 0, (dw - 1) / 2], [0, FOCAL_DEPTH, (dh - 1) / 2], [0, 0, 1]])
+    def pinhole(cls, depth_size: tuple[int, int], color_size: tuple[int, int], focal_at_640: float) -> Cameras:
+        """A depth camera of `depth_size` (focal length given for a 640-wide image, principal point at the
+        centre) and a colour camera with the same field of view at `color_size`."""
+        (dw, dh), (cw, ch) = depth_size, color_size
+        focal = focal_at_640 * dw / 640
+        depth = np.array([[focal, 0, (dw - 1) / 2], [0, focal, (dh - 1) / 2], [0, 0, 1]])
         sx, sy = cw / dw, ch / dh
         color = np.array(
             [
@@ -45,7 +48,18 @@ class Cameras:
                 [0, 0, 1],
             ]
         )
-        return cls(depth, color)
+        return cls(depth, color, depth_size, color_size)
+
+    @classmethod
+    def scannet_like(cls) -> Cameras:
+        """ScanNet's Structure sensor: 640×480 depth, 1296×968 colour."""
+        return cls.pinhole((640, 480), (1296, 968), FOCAL_DEPTH)
+
+    @classmethod
+    def iphone_like(cls, color_size: tuple[int, int] = (256, 192)) -> Cameras:
+        """An iPhone's LiDAR stream (ARKitScenes `lowres_wide`, ScanNet++ iPhone): 256×192 depth; the wide
+        camera's field of view (fx ≈ 212 px at 256 wide) at `color_size`."""
+        return cls.pinhole((256, 192), color_size, 212.0 * 640 / 256)
 
 
 def look_pose(position: np.ndarray, yaw: float, pitch_deg: float = PITCH_DEG) -> np.ndarray:
@@ -90,7 +104,7 @@ class Renderer:
 
     def render(self, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """RGB at colour size (uint8) and depth in metres at depth size (0 where nothing is hit)."""
-        width, height = DEPTH_SIZE
+        width, height = self.cameras.depth_size
         rays = self.scene.create_rays_pinhole(
             o3d.core.Tensor(self.cameras.depth_intrinsics),
             o3d.core.Tensor(np.linalg.inv(pose)),
@@ -104,7 +118,7 @@ class Renderer:
         rgb = self.face_rgb[np.where(missed, 0, primitive)]
         rgb[missed] = 0
         depth = np.where(missed, 0.0, depth).astype(np.float32)
-        return cv2.resize(rgb, COLOR_SIZE, interpolation=cv2.INTER_LINEAR), depth
+        return cv2.resize(rgb, self.cameras.color_size, interpolation=cv2.INTER_LINEAR), depth
 
     def frames(self, poses: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for pose in poses:

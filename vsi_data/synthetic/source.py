@@ -1,28 +1,51 @@
-"""`--source synthetic`: furnished rooms written as genuine ScanNet v2 files, then read back through the
-ScanNet parser, so the embedded default exercises exactly the path real scans take.
+"""`--source synthetic`: furnished rooms written as genuine files of a real dataset's format (ScanNet v2
+by default; `--synthetic-format` picks another), then read back through that dataset's own parser, so the
+embedded default exercises exactly the path real scans take.
 
 Scenes are written on first use (in `load`, so a parallel build renders them in parallel) and reused
 while their seed and frame count are unchanged. Every fifth scene is in the `val` split, listed in the
-root's `scannetv2_val.txt` like the real split files.
+format's own split files.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Protocol
 
 from vsi_data.scene import Scene
 from vsi_data.sources.base import ParseOptions, SceneRef, SceneSource
-from vsi_data.sources.scannet import formats
-from vsi_data.sources.scannet.parser import LABEL_TABLE_NAME, ScanNetConfig, ScanNetSource
-from vsi_data.synthetic.catalog import label_table_rows
-from vsi_data.synthetic.writer import is_written, write_scene
+from vsi_data.synthetic.writer import SyntheticScene, is_written
 
-FIRST_ID = 9000  # real ScanNet ids stop at scene0806; synthetic ones never collide with them
+# format name → "module:class" of its writer; imported on use so a format's dependencies load only when asked.
+FORMATS = {
+    "scannet": "vsi_data.synthetic.scannet_writer:ScanNetFormat",
+}
 
 
-def synthetic_scene_id(index: int) -> str:
-    return f"scene{FIRST_ID + index:04d}_00"
+class SyntheticFormat(Protocol):
+    """How one dataset's files are written: ids, folders, release-level files, one scene, its reader."""
+
+    dataset: str  # the source whose parser reads the files back (its vocabulary rules apply)
+
+    def scene_id(self, index: int) -> str: ...
+
+    def scene_folder(self, root: Path, scene_id: str, split: str) -> Path: ...
+
+    def prepare(self, root: Path, splits: dict[str, list[str]], seed: int) -> None: ...
+
+    def write_scene(self, root: Path, scene_id: str, split: str, seed: int, num_frames: int) -> SyntheticScene: ...
+
+    def reader(self, root: Path) -> SceneSource: ...
+
+
+def synthetic_format(name: str) -> SyntheticFormat:
+    if name not in FORMATS:
+        raise ValueError(f"unknown synthetic format {name!r}; expected one of {', '.join(FORMATS)}")
+    module, cls = FORMATS[name].split(":")
+    return getattr(importlib.import_module(module), cls)()
 
 
 def split_of(index: int) -> str:
@@ -31,10 +54,11 @@ def split_of(index: int) -> str:
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    root: Path  # where the ScanNet-format files go
+    root: Path  # where the dataset-format files go
     count: int = 4  # scenes in the universe the build selects from
     seed: int = 0
-    frames: int = 180  # rendered frames per scene (0: no .sens)
+    frames: int = 180  # rendered frames per scene (0: no colour stream)
+    format: str = "scannet"
 
 
 class SyntheticSource(SceneSource):
@@ -42,24 +66,26 @@ class SyntheticSource(SceneSource):
 
     def __init__(self, config: SyntheticConfig) -> None:
         self.config = config
-        root = Path(config.root)
-        self.scans_dir = root / "scans"
-        self.scans_dir.mkdir(parents=True, exist_ok=True)
-        table = root / LABEL_TABLE_NAME
-        if not table.is_file():
-            formats.write_label_table(table, label_table_rows())
-        for split in ("train", "val"):
-            ids = [synthetic_scene_id(i) for i in range(config.count) if split_of(i) == split]
-            (root / f"scannetv2_{split}.txt").write_text("".join(f"{i}\n" for i in ids))
-        self.scannet = ScanNetSource(ScanNetConfig(root=root, dataset=self.name))
+        self.format = synthetic_format(config.format)
+        self.label_namespace = self.format.dataset
+        self.root = Path(config.root)
+        self.refs = [
+            SceneRef(scene_id, split, self.format.scene_folder(self.root, scene_id, split), self.name)
+            for scene_id, split in ((self.format.scene_id(i), split_of(i)) for i in range(config.count))
+        ]
+        splits = {split: [r.scene_id for r in self.refs if r.split == split] for split in ("train", "val")}
+        self.format.prepare(self.root, splits, config.seed)
+
+    @cached_property
+    def reader(self) -> SceneSource:
+        return self.format.reader(self.root)
 
     def list_scenes(self) -> list[SceneRef]:
-        return [
-            SceneRef(synthetic_scene_id(i), split_of(i), self.scans_dir / synthetic_scene_id(i), self.name)
-            for i in range(self.config.count)
-        ]
+        return list(self.refs)
 
     def load(self, ref: SceneRef, options: ParseOptions) -> Scene:
-        if not is_written(self.scans_dir, ref.scene_id, self.config.seed, self.config.frames):
-            write_scene(self.scans_dir, ref.scene_id, self.config.seed, self.config.frames)
-        return self.scannet.load(ref, options)
+        if not is_written(ref.path, self.config.seed, self.config.frames):
+            self.format.write_scene(self.root, ref.scene_id, ref.split, self.config.seed, self.config.frames)
+        scene = self.reader.load(ref, options)
+        scene.dataset = self.name
+        return scene

@@ -36,13 +36,13 @@ LABEL_TABLE_NAME = "scannetv2-labels.combined.tsv"
 class ScanNetConfig:
     root: Path  # the folder holding `scans/`, or `scans/` itself
     label_table: Path | None = None  # default: found next to `scans/`
-    dataset: str = "scannet"  # the rows' `dataset` value (the synthetic source reuses this parser)
 
 
 class ScanNetSource(SceneSource):
+    name = "scannet"
+
     def __init__(self, config: ScanNetConfig) -> None:
         self.config = config
-        self.name = config.dataset
         root = Path(config.root)
         self.scans_dir = root if (root.name == "scans" or not (root / "scans").is_dir()) else root / "scans"
         if not self.scans_dir.is_dir():
