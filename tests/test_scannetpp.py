@@ -450,3 +450,15 @@ def test_vocabularies_cover_vsibench_scannetpp_categories(realdata):
     names = {name for scene in meta.values() for name in scene["object_bbox"]}
     assert len(names) == 43
     assert load_recipe("vsibench").vocabulary.categories("scannetpp") == names
+
+
+def test_rewriting_without_frames_removes_the_old_stream(tmp_path):
+    from vsi_data.synthetic.scannetpp_writer import write_scene
+
+    folder = write_scene(tmp_path / "data", "ffffff0000", seed=0, num_frames=2).folder
+    assert (folder / "iphone/rgb.mkv").is_file()
+    write_scene(tmp_path / "data", "ffffff0000", seed=0, num_frames=0)
+    assert not (folder / "iphone/rgb.mkv").exists()
+    assert not (folder / "iphone/pose_intrinsic_imu.json").exists()
+    source = ScannetppSource(ScannetppConfig(tmp_path))
+    assert source.load(source.list_scenes()[0], load_recipe("vsi100k").parse_options(0)).frames is None
