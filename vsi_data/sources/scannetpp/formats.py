@@ -165,12 +165,18 @@ class IphonePoses:
     ignored_keys: int  # top-level keys that are not frame_NNNNNN
 
 
-def read_pose_file(path: Path) -> IphonePoses:
+def read_pose_file(path: Path, video: Path, count: int) -> IphonePoses:
+    """The entries of the `count` frames of `video`. Entries must reach its last frame and go no further: frame i
+    is the video's i-th frame, so a pose file of another length means the two do not belong together."""
     data = _read_json(path)
     entries = {int(m.group(1)): value for key, value in data.items() if (m := FRAME_KEY.match(key))}
     if not entries:
         raise SceneError(path, "no frame_NNNNNN entries")
-    count = max(entries) + 1
+    if max(entries) + 1 != count:
+        raise SceneError(
+            path,
+            f"has entries up to frame_{max(entries):06d} ({max(entries) + 1} frames), but {video} has {count} frames",
+        )
     poses = np.full((count, 4, 4), np.nan)
     timestamps = np.full(count, np.nan)
     intrinsics = np.full((count, 3, 3), np.nan)

@@ -141,14 +141,8 @@ def _group_members(
 
 def _frames(files: dict[str, Path], stats: Counter[str]) -> FrameStream:
     """The iPhone stream: frame i is the video's i-th frame and `frame_%06d` i of the pose file."""
-    table = formats.read_pose_file(files["poses"])
     video = formats.probe_video(files["video"])
-    if video.frames != len(table.aligned_poses):
-        raise SceneError(
-            files["poses"],
-            f"has entries up to frame_{len(table.aligned_poses) - 1:06d} ({len(table.aligned_poses)} frames), "
-            f"but {files['video']} has {video.frames} frames",
-        )
+    table = formats.read_pose_file(files["poses"], files["video"], video.frames)
     for key, value in (
         ("frames_without_pose", table.missing_entries + table.missing_poses),
         ("frames_with_other_intrinsics", table.other_intrinsics),  # the first frame's intrinsic is kept
