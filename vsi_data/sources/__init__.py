@@ -7,7 +7,7 @@ from pathlib import Path
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource
 
 SOURCES = ("scannet", "arkitscenes", "scannetpp", "vsibench-meta", "synthetic")
-_PLANNED = {"arkitscenes", "scannetpp"}
+_PLANNED = {"arkitscenes"}
 
 
 class SourceUnavailable(ValueError):
@@ -51,6 +51,12 @@ def open_source(
         if root is None:
             raise SourceUnavailable("--source vsibench-meta needs --root (a *_meta_info_val.json file or a folder)")
         return VsiBenchMetaSource(VsiBenchMetaConfig(root=root))
+    if name == "scannetpp":
+        from vsi_data.sources.scannetpp import ScannetppConfig, ScannetppSource
+
+        if root is None:
+            raise SourceUnavailable("--source scannetpp needs --root (the ScanNet++ folder holding data/)")
+        return ScannetppSource(ScannetppConfig(root=root))
     if name in _PLANNED:
         raise SourceUnavailable(
             f"--source {name} is not available in this version yet (planned); use scannet or synthetic"
