@@ -53,6 +53,15 @@ def write_atomic(path: Path, write) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def write_text_if_changed(path: Path, text: str) -> None:
+    """For files every worker of a parallel build may (re)write, such as split lists: an unchanged file is
+    left alone and a changed one replaced atomically, so no reader ever sees it half-written."""
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
 def write_part(
     out_dir: Path, dataset: str, scene_id: str, rows: Sequence[dict[str, Any]], info: dict[str, Any]
 ) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vsi_data.output.shards import write_atomic
+from vsi_data.output.shards import write_atomic, write_text_if_changed
 from vsi_data.seeding import rng_for
 from vsi_data.sources.scannet import formats
 from vsi_data.sources.scannet.parser import LABEL_TABLE_NAME, ScanNetConfig, ScanNetSource
@@ -27,7 +27,6 @@ from vsi_data.synthetic.writer import (
     finish_scene,
     random_rigid_z,
     synthesize,
-    write_text_if_changed,
 )
 
 DEPTH_SHIFT = 1000.0

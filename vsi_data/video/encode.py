@@ -17,7 +17,7 @@ VIDEO_FPS = 24
 VIDEO_SIZE = (640, 480)
 
 
-def _codec() -> str:
+def video_codec() -> str:
     for name in ("libx264", "h264", "mpeg4"):
         try:
             av.codec.Codec(name, "w")
@@ -35,7 +35,7 @@ def encode_stream(frames: FrameStream, path: Path, fps: int = VIDEO_FPS, size: t
 
     def write(tmp: Path) -> None:
         with av.open(str(tmp), mode="w", format="mp4") as container:
-            stream = container.add_stream(_codec(), rate=fps)
+            stream = container.add_stream(video_codec(), rate=fps)
             stream.width, stream.height = size
             stream.pix_fmt = "yuv420p"
             for i in range(len(frames)):

@@ -37,7 +37,7 @@ def scene_files(scene_dir: Path, scene_id: str) -> dict[str, Path]:
     }
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     if not path.is_file():
         raise SceneError(path, "file is missing")
     try:
@@ -113,7 +113,7 @@ def write_mesh(path: Path, vertices: np.ndarray, colors: np.ndarray, faces: np.n
 
 def read_segments(path: Path, vertex_count: int) -> np.ndarray:
     """Per-vertex segment ids from `_vh_clean_2.0.010000.segs.json`; one per mesh vertex, or an error."""
-    data = _read_json(path)
+    data = read_json(path)
     seg = data.get("segIndices")
     if not isinstance(seg, list):
         raise SceneError(path, "no `segIndices` list")
@@ -127,7 +127,7 @@ def read_segments(path: Path, vertex_count: int) -> np.ndarray:
 
 def read_aggregation(path: Path) -> list[dict]:
     """`segGroups` of `<id>.aggregation.json`, each checked to have an integer id, a label and segments."""
-    return check_seg_groups(_read_json(path).get("segGroups"), path)
+    return check_seg_groups(read_json(path).get("segGroups"), path)
 
 
 def check_seg_groups(groups: object, path: Path) -> list[dict]:

@@ -20,10 +20,10 @@ import numpy as np
 import plyfile
 
 from vsi_data.geometry.boxes import OrientedBox
-from vsi_data.output.shards import write_atomic
+from vsi_data.output.shards import write_atomic, write_text_if_changed
 from vsi_data.sources.base import SceneError
-from vsi_data.sources.scannet.formats import _read_json, check_seg_groups, read_mesh_vertices, read_segments
-from vsi_data.video.encode import _codec
+from vsi_data.sources.scannet.formats import check_seg_groups, read_json, read_mesh_vertices, read_segments
+from vsi_data.video.encode import video_codec
 
 SCENE_ID = re.compile(r"^[0-9a-f]{10}$")
 SPLIT_NAMES = ("train", "val")
@@ -97,7 +97,7 @@ def read_segments_anno(path: Path) -> list[dict]:
 
     An `obb` that is present must be a usable box (finite numbers, every extent positive, orthonormal axes):
     VSI-Bench took its ScanNet++ boxes from it, so a broken one fails the scene rather than being replaced."""
-    raw = _read_json(path).get("segGroups")
+    raw = read_json(path).get("segGroups")
     groups = check_seg_groups(raw, path)
     for i, (group, entry) in enumerate(zip(groups, raw, strict=True)):
         obb = entry.get("obb")
@@ -168,7 +168,7 @@ class IphonePoses:
 def read_pose_file(path: Path, video: Path, count: int) -> IphonePoses:
     """The entries of the `count` frames of `video`. Entries must reach its last frame and go no further: frame i
     is the video's i-th frame, so a pose file of another length means the two do not belong together."""
-    data = _read_json(path)
+    data = read_json(path)
     entries = {int(m.group(1)): value for key, value in data.items() if (m := FRAME_KEY.match(key))}
     if not entries:
         raise SceneError(path, "no frame_NNNNNN entries")
@@ -326,7 +326,7 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: int) -> int:
             stream = None
             for rgb in frames:
                 if stream is None:
-                    stream = container.add_stream(_codec(), rate=fps)
+                    stream = container.add_stream(video_codec(), rate=fps)
                     stream.height, stream.width = rgb.shape[:2]
                     stream.pix_fmt = "yuv420p"
                     stream.options = {"crf": "18"} if stream.codec_context.name in {"libx264", "h264"} else {}
@@ -356,4 +356,4 @@ def read_split_lists(folder: Path) -> dict[str, str]:
 def write_split_lists(folder: Path, splits: dict[str, list[str]]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for split, ids in splits.items():
-        (folder / f"nvs_sem_{split}.txt").write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
+        write_text_if_changed(folder / f"nvs_sem_{split}.txt", "".join(f"{i}\n" for i in ids))
