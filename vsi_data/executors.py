@@ -40,6 +40,16 @@ class InProcess:
             yield fn(item)
 
 
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def _single_threaded_worker() -> None:
+    """Runs first in every pool worker, before numpy or open3d load: N workers × N library threads
+    on N cores only fight over the caches, so each worker keeps its libraries to one thread."""
+    for variable in _THREAD_VARIABLES:
+        os.environ.setdefault(variable, "1")
+
+
 class ProcessPool:
     """`workers` local processes. They are spawned, not forked: open3d and BLAS thread pools do not
     survive a fork, and a spawned worker imports only what the step needs. At most `2 × workers` items
@@ -51,7 +61,9 @@ class ProcessPool:
     def map_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
         pending_items = iter(items)
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=_single_threaded_worker
+        ) as pool:
             running = set()
             try:
                 for item in pending_items:

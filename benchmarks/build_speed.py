@@ -1,0 +1,91 @@
+"""Build speed: per-stage time per scene, questions per second and peak memory for 1 and 2 workers,
+with and without video, against the floor of merely reading each scene's files (mesh + JSON).
+
+Writes N synthetic ScanNet scenes once (not timed), then builds them with each setting into a scratch
+folder. Every build runs in a fresh process so peak memory is its own. Run from the repository root:
+
+    .venv/bin/python benchmarks/build_speed.py [--scenes 8] [--frames 120] [--recipe vsi100k]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from vsi_data.pipeline import BuildConfig, run_build
+from vsi_data.sources.scannet import formats
+
+
+def write_scenes(root: Path, scenes: int, frames: int) -> None:
+    run_build(BuildConfig(source="synthetic", root=root, out=root / "warm", scenes=scenes,
+                          synthetic_frames=frames, video=False, quiet=True))  # fmt: skip
+
+
+def read_floor(root: Path) -> float:
+    """Seconds per scene to read and decode the mesh and the two JSON files, nothing else."""
+    folders = sorted(p for p in (root / "scans").iterdir() if (p / ".complete").is_file())
+    start = time.perf_counter()
+    for folder in folders:
+        files = formats.scene_files(folder, folder.name)
+        formats.read_mesh_vertices(files["mesh"])
+        json.loads(files["segs"].read_text())
+        json.loads(files["aggregation"].read_text())
+    return (time.perf_counter() - start) / len(folders)
+
+
+def one_build(root: Path, out: Path, workers: int, video: bool, recipe: str) -> dict:
+    start = time.perf_counter()
+    result = run_build(BuildConfig(source="scannet", root=root, out=out, recipe=recipe, split="train",
+                                   workers=workers, video=video, quiet=True))  # fmt: skip
+    wall = time.perf_counter() - start
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    manifest = result.manifest
+    built = manifest["scenes"]["built"]
+    stages = {k: v / built for k, v in manifest["timings_s"].items() if k != "total"}
+    return {"wall_s": wall, "scenes": built, "rows": manifest["rows"], "stages_per_scene_s": stages,
+            "peak_rss_mib": max(own, children) / 1024}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenes", type=int, default=8)
+    parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--recipe", default="vsi100k")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one setting, print JSON
+    args = parser.parse_args()
+    if args.one:
+        root, out, workers, video = json.loads(args.one)
+        print(json.dumps(one_build(Path(root), Path(out), workers, video, args.recipe)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "synthetic"
+        write_scenes(root, args.scenes, args.frames)
+        floor = read_floor(root)
+        print(f"{args.scenes} synthetic ScanNet scenes, {args.frames} frames each, recipe {args.recipe}")
+        print(f"file-reading floor (mesh + segs + aggregation): {floor * 1000:.0f} ms per scene\n")
+        header = f"{'workers':>7} {'video':>5} {'wall s':>7} {'s/scene':>7} {'parse':>6} {'quest.':>6} "
+        print(header + f"{'video':>6} {'q/s':>6} {'peak MiB':>8} {'(parse+questions)/floor':>24}")
+        for video in (False, True):
+            for workers in (1, 2):
+                setting = json.dumps([str(root), str(Path(tmp) / f"out-{workers}-{video}"), workers, video])
+                run = subprocess.run([sys.executable, __file__, "--recipe", args.recipe, "--one", setting],
+                                     capture_output=True, text=True, check=True)  # fmt: skip
+                r = json.loads(run.stdout.strip().splitlines()[-1])
+                stages = r["stages_per_scene_s"]
+                work = stages.get("parse", 0) + stages.get("questions", 0)
+                print(
+                    f"{workers:>7} {('yes' if video else 'no'):>5} {r['wall_s']:>7.2f} {r['wall_s'] / r['scenes']:>7.2f} "
+                    f"{stages.get('parse', 0):>6.2f} {stages.get('questions', 0):>6.2f} {stages.get('video', 0):>6.2f} "
+                    f"{r['rows'] / r['wall_s']:>6.0f} {r['peak_rss_mib']:>8.0f} {work / floor:>24.1f}"
+                )
+
+
+if __name__ == "__main__":
+    main()
