@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vsi_data.geometry.area import RoomAreaError, measure_room
 from vsi_data.geometry.boxes import BoxFitError, fit_box
-from vsi_data.scene import FrameStream, Room, Scene, SceneObject
-from vsi_data.seeding import rng_for
+from vsi_data.scene import FrameStream, Scene, SceneObject
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource, SplitInfo
+from vsi_data.sources.common import measure_scene_room
 from vsi_data.sources.scannet import formats
 from vsi_data.sources.scannet.sens import SensFile
 from vsi_data.vocabulary import normalize_label
@@ -92,7 +91,7 @@ class ScanNetSource(SceneSource):
             dataset=self.name,
             split=ref.split,
             objects=objects,
-            room=_measure_room(vertices, ref.scene_id, options, files["mesh"]),
+            room=measure_scene_room(vertices, ref.scene_id, options, files["mesh"]),
             frames=_frames(files["sens"], alignment) if files["sens"].is_file() else None,
             unreliable_categories=unreliable,
             stats=stats,
@@ -145,23 +144,6 @@ class ScanNetSource(SceneSource):
                 continue
             objects.append(SceneObject(group["object_id"], category, group["label"], box, points.astype(np.float32)))
         return objects
-
-
-def _measure_room(vertices: np.ndarray, scene_id: str, options: ParseOptions, mesh_path: Path) -> Room:
-    points = vertices
-    method = f"alpha shape (alpha={options.room_alpha:g}) of the xy projection of all {len(points)} mesh vertices"
-    if options.room_max_points is not None and len(points) > options.room_max_points:
-        pick = rng_for(options.seed, scene_id, "room").choice(len(points), options.room_max_points, replace=True)
-        points = points[pick]
-        method = (
-            f"alpha shape (alpha={options.room_alpha:g}) of the xy projection of {options.room_max_points} "
-            f"mesh vertices sampled with replacement from {len(vertices)}"
-        )
-    try:
-        area, footprint = measure_room(points, options.room_alpha)
-    except RoomAreaError as exc:
-        raise SceneError(mesh_path, f"cannot measure the room: {exc}") from exc
-    return Room(area=area, footprint=footprint, method=method)
 
 
 def _frames(sens_path: Path, alignment: np.ndarray) -> FrameStream:

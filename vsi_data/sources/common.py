@@ -1,0 +1,65 @@
+"""What several source parsers share: the room measurement and the PLY mesh writer.
+
+Every source measures its room the same way (VSI-Bench's alpha shape of all mesh vertices, optionally
+a seeded subsample), so the numbers are comparable across datasets; the message of a failure names the
+mesh file the vertices came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import plyfile
+
+from vsi_data.geometry.area import RoomAreaError, measure_room
+from vsi_data.scene import Room
+from vsi_data.seeding import rng_for
+from vsi_data.sources.base import ParseOptions, SceneError
+
+
+def measure_scene_room(vertices: np.ndarray, scene_id: str, options: ParseOptions, mesh_path: Path) -> Room:
+    """The room of a scene from its mesh vertices (scene frame), under the recipe's alpha and subsample."""
+    points = vertices
+    method = f"alpha shape (alpha={options.room_alpha:g}) of the xy projection of all {len(points)} mesh vertices"
+    if options.room_max_points is not None and len(points) > options.room_max_points:
+        pick = rng_for(options.seed, scene_id, "room").choice(len(points), options.room_max_points, replace=True)
+        points = points[pick]
+        method = (
+            f"alpha shape (alpha={options.room_alpha:g}) of the xy projection of {options.room_max_points} "
+            f"mesh vertices sampled with replacement from {len(vertices)}"
+        )
+    try:
+        area, footprint = measure_room(points, options.room_alpha)
+    except RoomAreaError as exc:
+        raise SceneError(mesh_path, f"cannot measure the room: {exc}") from exc
+    return Room(area=area, footprint=footprint, method=method)
+
+
+def write_ply_mesh(
+    path: Path,
+    vertices: np.ndarray,
+    colors: np.ndarray,
+    faces: np.ndarray,
+    *,
+    alpha: bool,
+    comments: Sequence[str] = (),
+) -> None:
+    """A binary little-endian triangle mesh: float xyz, uchar rgb (and alpha = 255 when asked), faces as
+    `vertex_indices` lists with a uchar count and int indices."""
+    channels = ("red", "green", "blue", "alpha") if alpha else ("red", "green", "blue")
+    vertex = np.empty(len(vertices), dtype=[*((axis, "<f4") for axis in "xyz"), *((c, "u1") for c in channels)])
+    for i, axis in enumerate("xyz"):
+        vertex[axis] = vertices[:, i]
+    for i, channel in enumerate(channels):
+        vertex[channel] = colors[:, i] if i < 3 else 255
+    face = np.empty(len(faces), dtype=[("vertex_indices", "O")])
+    face["vertex_indices"] = list(np.asarray(faces, dtype="<i4"))
+    elements = [
+        plyfile.PlyElement.describe(vertex, "vertex"),
+        plyfile.PlyElement.describe(
+            face, "face", len_types={"vertex_indices": "u1"}, val_types={"vertex_indices": "i4"}
+        ),
+    ]
+    plyfile.PlyData(elements, text=False, byte_order="<", comments=list(comments)).write(str(path))
