@@ -7,7 +7,7 @@ from pathlib import Path
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource
 
 SOURCES = ("scannet", "arkitscenes", "scannetpp", "vsibench-meta", "synthetic")
-_PLANNED = {"arkitscenes", "scannetpp"}
+_PLANNED = {"scannetpp"}
 
 
 class SourceUnavailable(ValueError):
@@ -30,6 +30,12 @@ def open_source(
         if root is None:
             raise SourceUnavailable("--source scannet needs --root (the folder holding scans/)")
         return ScanNetSource(ScanNetConfig(root=root, label_table=label_table))
+    if name == "arkitscenes":
+        from vsi_data.sources.arkitscenes import ArkitScenesConfig, ArkitScenesSource
+
+        if root is None:
+            raise SourceUnavailable("--source arkitscenes needs --root (the folder holding 3dod/ or raw/)")
+        return ArkitScenesSource(ArkitScenesConfig(root=root))
     if name == "synthetic":
         from vsi_data.synthetic import FORMATS, SyntheticConfig, SyntheticSource
 
