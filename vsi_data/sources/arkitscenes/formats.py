@@ -117,7 +117,8 @@ def _annotated_object(path: Path, i: int, entry: object) -> AnnotatedObject:
     if not isinstance(uid, str | int) or isinstance(uid, bool) or not str(uid).strip():
         raise SceneError(path, f"data[{i}] ({entry['label']!r}) has no `uid`")
     where = f"object {uid} ({entry['label']!r})"
-    obb = (entry.get("segments") or {}).get("obbAligned") if isinstance(entry.get("segments"), dict) else None
+    segments = entry.get("segments")
+    obb = segments.get("obbAligned") if isinstance(segments, dict) else None
     if not isinstance(obb, dict):
         raise SceneError(path, f"{where} has no `segments.obbAligned` box")
     values = {}
@@ -165,8 +166,9 @@ def write_annotation(path: Path, video_id: str, objects: Sequence[tuple[str, str
                 "attributes": {},
             }
         )
-    document = {"data": data, "stats": {"objectCount": len(data)}, "comment": "", "confirm": True, "skipped": False}
-    path.write_text(json.dumps({**document, "video_id": video_id}), encoding="utf-8")
+    document = {"data": data, "stats": {"objectCount": len(data)}, "comment": "", "confirm": True, "skipped": False,
+                "video_id": video_id}  # fmt: skip
+    path.write_text(json.dumps(document), encoding="utf-8")
 
 
 # --- mesh ------------------------------------------------------------------------------------------
