@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# torch first and pinned: an uncapped torch pulls several GB of CUDA wheels.
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,train]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,train,ray]'
 	@touch $(STAMP)
 
 demo: install

@@ -71,7 +71,9 @@ def build(
     split: Annotated[Split, typer.Option(help="Official split to build.")] = Split.train,
     scenes: Annotated[int | None, typer.Option(min=1, help="Build at most this many scenes (in id order).")] = None,
     scene_list: Annotated[Path | None, typer.Option(help="File with one scene id per line to build.")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Parallel workers (this version builds with 1).")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Scenes built in parallel (default: the machine's cores).")
+    ] = None,
     executor: Annotated[Executor, typer.Option(help="Where scenes run.")] = Executor.local,
     seed: Annotated[int, typer.Option(help="Global seed; every scene derives its own from it.")] = 0,
     exhaustive: Annotated[bool, typer.Option(help="Every question that passes the filters; no sampling.")] = False,
@@ -90,13 +92,12 @@ def build(
     quiet: Annotated[bool, typer.Option(help="No progress bar; warnings and errors only.")] = False,
 ) -> None:
     """Build a VSI-style question dataset from scans."""
+    from vsi_data.executors import ExecutorUnavailable, default_workers
     from vsi_data.pipeline import BuildConfig, BuildError, run_build
     from vsi_data.qa import RecipeError
     from vsi_data.sources import SceneError, SourceUnavailable
 
     _logging(quiet)
-    if executor is Executor.ray or workers > 1:
-        raise _fail("parallel and Ray builds are not available in this version yet; use --workers 1 --executor local")
     config = BuildConfig(
         source=source.value,
         out=out,
@@ -113,12 +114,14 @@ def build(
         label_table=label_table,
         synthetic_frames=frames,
         synthetic_format=synthetic_format.value,
+        workers=workers or default_workers(),
+        executor=executor.value,
         shard_rows=shard_rows,
         quiet=quiet,
     )
     try:
         result = run_build(config)
-    except (BuildError, RecipeError, SourceUnavailable, SceneError) as exc:
+    except (BuildError, RecipeError, SourceUnavailable, SceneError, ExecutorUnavailable) as exc:
         raise _fail(str(exc)) from None
     scenes_info = result.manifest["scenes"]
     console.print(

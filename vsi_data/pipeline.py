@@ -14,18 +14,22 @@ import logging
 import platform
 import shutil
 import time
+import traceback
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vsi_data import __version__
 from vsi_data.benchmark import benchmark_scenes
+from vsi_data.executors import make_executor
+from vsi_data.output.balance import balance_answers, deduplicate
 from vsi_data.output.card import dataset_card
-from vsi_data.output.shards import PARTS_DIR, part_info, read_part, write_atomic, write_part, write_shards
+from vsi_data.output.shards import PARTS_DIR, SCHEMA, part_info, read_part, write_atomic, write_part, write_shards
 from vsi_data.qa import Recipe, generate_questions, load_recipe, question_id
 from vsi_data.sources import SceneError, SceneRef, SceneSource, open_source
 from vsi_data.sources.base import ParseOptions
@@ -59,6 +63,8 @@ class BuildConfig:
     label_table: Path | None = None
     synthetic_frames: int = 180
     synthetic_format: str = "scannet"
+    workers: int = 1
+    executor: str = "local"
     shard_rows: int = 100_000
     quiet: bool = False
 
@@ -161,6 +167,8 @@ def _prepare_out(config: BuildConfig, fingerprint: dict[str, Any]) -> None:
                 "use another --out, or --overwrite to start afresh"
             )
     (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
+    for stale in [*(out / PARTS_DIR).glob(".*.tmp"), *(out / "videos").glob("*/.*.tmp")]:
+        stale.unlink()  # left by a build that was killed mid-write; the scene is redone
     write_atomic(recorded, lambda p: p.write_text(json.dumps(fingerprint, sort_keys=True, indent=1)))
 
 
@@ -200,14 +208,12 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def run_build(config: BuildConfig) -> BuildResult:
-    started = time.perf_counter()
-    recipe = load_recipe(config.recipe)
-    fingerprint = _fingerprint(config, recipe)
+def _open(config: BuildConfig) -> SceneSource:
+    """The build's source, opened identically in the parent and in every worker."""
     root = config.root
     if root is None and config.source == "synthetic":
         root = config.out / SYNTHETIC_DIR
-    source = open_source(
+    return open_source(
         config.source,
         root,
         label_table=config.label_table,
@@ -216,7 +222,58 @@ def run_build(config: BuildConfig) -> BuildResult:
         synthetic_frames=config.synthetic_frames,
         synthetic_format=config.synthetic_format,
     )
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    config: BuildConfig
+    ref: SceneRef
+
+
+@dataclass(frozen=True)
+class SceneOutcome:
+    ref: SceneRef
+    info: dict | None = None
+    failure: dict[str, str] | None = None
+    traceback: str | None = None  # for failures that are bugs rather than bad input
+
+
+_WORKER_CONTEXT: dict[str, tuple[SceneSource, Recipe, ParseOptions]] = {}
+
+
+def run_scene(job: SceneJob) -> SceneOutcome:
+    """The unit every executor runs: one scene built and committed, or its failure described.
+
+    A worker opens the source and loads the recipe once per build and keeps them for its next scenes.
+    """
+    key = json.dumps(asdict(job.config), default=str, sort_keys=True)
+    if key not in _WORKER_CONTEXT:
+        recipe = load_recipe(job.config.recipe)
+        _WORKER_CONTEXT.clear()
+        _WORKER_CONTEXT[key] = (_open(job.config), recipe, recipe.parse_options(job.config.seed))
+    source, recipe, options = _WORKER_CONTEXT[key]
+    ref = job.ref
+    try:
+        return SceneOutcome(ref, info=build_scene(source, ref, recipe, options, job.config))
+    except SceneError as exc:  # bad input: listed in the summary and failures.jsonl
+        return SceneOutcome(ref, failure={"scene_id": ref.scene_id, "source": source.name, "error": str(exc)})
+    except Exception as exc:  # a bug or an unforeseen input: report it, build the rest
+        message = f"{ref.path}: unexpected {type(exc).__name__}: {' '.join(str(exc).split())}"
+        return SceneOutcome(
+            ref,
+            failure={"scene_id": ref.scene_id, "source": source.name, "error": message},
+            traceback=traceback.format_exc(),
+        )
+
+
+def run_build(config: BuildConfig) -> BuildResult:
+    started = time.perf_counter()
+    recipe = load_recipe(config.recipe)
+    fingerprint = _fingerprint(config, recipe)
+    executor = make_executor(config.executor, config.workers)  # fails early when Ray is missing
+    source = _open(config)
     listed = source.list_scenes()
+    root = config.root if config.root is not None else config.out / SYNTHETIC_DIR
     if not listed:
         raise BuildError(f"{root}: no scenes found (expected scene folders such as scans/scene0000_00/)")
     if config.split == "val" and config.source == "scannet" and not source.splits.by_scene:
@@ -234,10 +291,16 @@ def run_build(config: BuildConfig) -> BuildResult:
         )
         raise BuildError(f"{root}: {len(listed)} scenes found, none to build in {filters}{left_out}")
     _prepare_out(config, fingerprint)
-    options = recipe.parse_options(config.seed)
     failures: list[dict[str, str]] = []
     infos: dict[str, dict] = {}
-    resumed = 0
+    todo = []
+    for ref in selected:
+        done = part_info(config.out, source.name, ref.scene_id)
+        if done is None:
+            todo.append(SceneJob(config, ref))
+        else:
+            infos[ref.scene_id] = done
+    resumed = len(infos)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -246,39 +309,40 @@ def run_build(config: BuildConfig) -> BuildResult:
         TextColumn("{task.fields[status]}"),
         disable=config.quiet,
     ) as progress:
-        task = progress.add_task("scenes", total=len(selected), status="")
-        for ref in selected:
-            done = part_info(config.out, source.name, ref.scene_id)
-            if done is not None:
-                infos[ref.scene_id] = done
-                resumed += 1
+        task = progress.add_task("scenes", total=len(selected), completed=resumed, status="")
+        for outcome in executor.map_unordered(run_scene, todo):
+            if outcome.info is not None:
+                infos[outcome.ref.scene_id] = outcome.info
             else:
-                try:
-                    infos[ref.scene_id] = build_scene(source, ref, recipe, options, config)
-                except SceneError as exc:  # listed in the summary and failures.jsonl
-                    failures.append({"scene_id": ref.scene_id, "source": source.name, "error": str(exc)})
-                    log.debug("scene %s failed: %s", ref.scene_id, exc)
-                except Exception as exc:  # a bug or an unforeseen input: report it, build the rest
-                    message = f"{ref.path}: unexpected {type(exc).__name__}: {' '.join(str(exc).split())}"
-                    failures.append({"scene_id": ref.scene_id, "source": source.name, "error": message})
-                    log.exception("scene %s failed unexpectedly", ref.scene_id)
+                failures.append(outcome.failure)
+                if outcome.traceback:
+                    log.error("scene %s failed unexpectedly:\n%s", outcome.ref.scene_id, outcome.traceback)
+                log.debug("scene %s failed: %s", outcome.ref.scene_id, outcome.failure["error"])
             rows = sum(i["rows"] for i in infos.values())
             progress.update(task, advance=1, status=f"{rows} questions, {len(failures)} failed")
+    order = {ref.scene_id: i for i, ref in enumerate(selected)}
+    failures.sort(key=lambda f: order[f["scene_id"]])
     elapsed = time.perf_counter() - started
     return _finish(config, recipe, source, listed, selected, excluded, infos, failures, resumed, elapsed)
 
 
 def _finish(config, recipe, source, listed, selected, excluded, infos, failures, resumed, elapsed) -> BuildResult:
     out = config.out
-    tables = [read_part(out, source.name, ref.scene_id) for ref in selected if ref.scene_id in infos]
-    shards = write_shards(out, tables, config.shard_rows)
-    per_type: Counter[str] = Counter()
-    per_split: Counter[str] = Counter()
+    table = pa.concat_tables(
+        [SCHEMA.empty_table()]
+        + [read_part(out, source.name, ref.scene_id) for ref in selected if ref.scene_id in infos]
+    )
+    cleanup: dict[str, Any] = {"duplicates_dropped": 0, "balance_dropped": {}}
+    if not config.exhaustive:
+        if recipe.balance.dedup:
+            table, cleanup["duplicates_dropped"] = deduplicate(table)
+        table, cleanup["balance_dropped"] = balance_answers(table, recipe.balance, config.seed)
+    shards = write_shards(out, [table], config.shard_rows)
+    per_type = Counter(table.column("question_type").to_pylist())
+    per_split = Counter(table.column("split").to_pylist())
     stats: Counter[str] = Counter()
     timings: Counter[str] = Counter()
     for info in infos.values():
-        per_type.update(info["per_type"])
-        per_split[info["split"]] += info["rows"]
         stats.update(info["stats"])
         timings.update(info["timings"])
     manifest = {
@@ -301,7 +365,9 @@ def _finish(config, recipe, source, listed, selected, excluded, infos, failures,
             "invalid_poses": sum(i.get("invalid_poses", 0) for i in infos.values()),
         },
         "excluded_benchmark_scenes": [f"{r.dataset}/{r.scene_id}" for r in excluded],
-        "rows": sum(per_split.values()),
+        "rows": table.num_rows,
+        "rows_before_cleanup": sum(info["rows"] for info in infos.values()),
+        "cleanup": cleanup,
         "per_type": dict(sorted(per_type.items())),
         "per_split": dict(sorted(per_split.items())),
         "shards": shards,

@@ -21,15 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from vsi_data.geometry.distance import DISTANCE_METRICS
+from vsi_data.output.balance import Balance, TypeBalance
 from vsi_data.qa.generators import GENERATORS, Generator
 from vsi_data.qa.templates import TemplateSet, load_templates
 from vsi_data.resources import load_yaml, resolve_named
 from vsi_data.sources.base import ParseOptions
 from vsi_data.vocabulary import Vocabulary, load_vocabulary
 
-_TOP_KEYS = {"name", "description", "vocabulary", "templates", "options", "geometry", "room", "types"}
+_TOP_KEYS = {"name", "description", "vocabulary", "templates", "options", "geometry", "room", "types", "balance"}
 _GEOMETRY_KEYS = {"box_fit", "distance", "min_object_points"}
 _ROOM_KEYS = {"alpha", "max_points"}
+_BALANCE_KEYS = {"dedup", "types"}
+_TYPE_BALANCE_KEYS = {"max_share", "bin"}
 
 
 class RecipeError(ValueError):
@@ -49,6 +52,7 @@ class Recipe:
     room_alpha: float
     room_max_points: int | None
     generators: tuple[Generator, ...]
+    balance: Balance  # dataset-wide, after all scenes; skipped by --exhaustive
 
     def parse_options(self, seed: int) -> ParseOptions:
         return ParseOptions(
@@ -75,6 +79,7 @@ class Recipe:
             },
             "room": {"alpha": self.room_alpha, "max_points": self.room_max_points},
             "types": {g.question_type: _jsonable(dataclasses.asdict(g.params)) for g in self.generators},
+            "balance": _jsonable(dataclasses.asdict(self.balance)),
         }
 
 
@@ -102,6 +107,31 @@ def _number(value: Any, kind: type, name: str) -> Any:
     if value < 0:
         raise ValueError(f"{name} must not be negative, not {value!r}")
     return kind(value)
+
+
+def _balance(data: dict, path: Path) -> Balance:
+    section = _section(data, "balance", _BALANCE_KEYS, path)
+    dedup = section.get("dedup", True)
+    if not isinstance(dedup, bool):
+        raise RecipeError(f"{path}: balance.dedup must be true or false, not {dedup!r}")
+    rules = section.get("types") or {}
+    if not isinstance(rules, dict):
+        raise RecipeError(f"{path}: balance.types must map question types to {{max_share, bin}}")
+    types = {}
+    for question_type, rule in rules.items():
+        where = f"balance.types.{question_type}"
+        if question_type not in GENERATORS:
+            raise RecipeError(f"{path}: {where}: unknown question type; known: {sorted(GENERATORS)}")
+        rule = _section({where: rule}, where, _TYPE_BALANCE_KEYS, path)
+        try:
+            share = _number(rule.get("max_share"), float, f"{where}.max_share")
+            width = None if rule.get("bin") is None else _number(rule["bin"], float, f"{where}.bin")
+        except ValueError as exc:
+            raise RecipeError(f"{path}: {exc}") from exc
+        if not 0 < share <= 1 or (width is not None and width <= 0):
+            raise RecipeError(f"{path}: {where} needs 0 < max_share <= 1 and bin > 0")
+        types[question_type] = TypeBalance(share, width)
+    return Balance(dedup=dedup, types=types)
 
 
 def load_recipe(name_or_path: str | Path) -> Recipe:
@@ -165,4 +195,5 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         room_alpha=alpha,
         room_max_points=max_points,
         generators=tuple(generators),
+        balance=_balance(data, path),
     )

@@ -7,11 +7,10 @@ from pathlib import Path
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource
 
 SOURCES = ("scannet", "arkitscenes", "scannetpp", "vsibench-meta", "synthetic")
-_PLANNED = {"scannetpp"}
 
 
 class SourceUnavailable(ValueError):
-    """A source name this version cannot read yet, or one given without the root it needs."""
+    """An unknown source name, or one given without the root it needs."""
 
 
 def open_source(
@@ -57,10 +56,12 @@ def open_source(
         if root is None:
             raise SourceUnavailable("--source vsibench-meta needs --root (a *_meta_info_val.json file or a folder)")
         return VsiBenchMetaSource(VsiBenchMetaConfig(root=root))
-    if name in _PLANNED:
-        raise SourceUnavailable(
-            f"--source {name} is not available in this version yet (planned); use scannet or synthetic"
-        )
+    if name == "scannetpp":
+        from vsi_data.sources.scannetpp import ScannetppConfig, ScannetppSource
+
+        if root is None:
+            raise SourceUnavailable("--source scannetpp needs --root (the ScanNet++ folder holding data/)")
+        return ScannetppSource(ScannetppConfig(root=root))
     raise SourceUnavailable(f"unknown source {name!r}; expected one of {', '.join(SOURCES)}")
 
 

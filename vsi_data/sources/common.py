@@ -1,9 +1,5 @@
-"""What several source parsers share: the room measurement and the PLY mesh writer.
-
-Every source measures its room the same way (VSI-Bench's alpha shape of all mesh vertices, optionally
-a seeded subsample), so the numbers are comparable across datasets; the message of a failure names the
-mesh file the vertices came from.
-"""
+"""What several source parsers share: how a scene's room area is measured from its mesh, and the PLY
+mesh writer of the synthetic formats."""
 
 from __future__ import annotations
 
@@ -20,7 +16,8 @@ from vsi_data.sources.base import ParseOptions, SceneError
 
 
 def measure_scene_room(vertices: np.ndarray, scene_id: str, options: ParseOptions, mesh_path: Path) -> Room:
-    """The room of a scene from its mesh vertices (scene frame), under the recipe's alpha and subsample."""
+    """The room as VSI-Bench measured it: an alpha shape of the xy projection of every mesh vertex (or of the
+    recipe's seeded random sample of them). A room that cannot be measured fails the scene, naming the mesh."""
     points = vertices
     method = f"alpha shape (alpha={options.room_alpha:g}) of the xy projection of all {len(points)} mesh vertices"
     if options.room_max_points is not None and len(points) > options.room_max_points:

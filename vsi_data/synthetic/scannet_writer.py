@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vsi_data.output.shards import write_atomic
 from vsi_data.seeding import rng_for
 from vsi_data.sources.scannet import formats
 from vsi_data.sources.scannet.parser import LABEL_TABLE_NAME, ScanNetConfig, ScanNetSource
@@ -26,6 +27,7 @@ from vsi_data.synthetic.writer import (
     finish_scene,
     random_rigid_z,
     synthesize,
+    write_text_if_changed,
 )
 
 DEPTH_SHIFT = 1000.0
@@ -47,9 +49,9 @@ class ScanNetFormat:
         (root / "scans").mkdir(parents=True, exist_ok=True)
         table = root / LABEL_TABLE_NAME
         if not table.is_file():
-            formats.write_label_table(table, label_table_rows())
+            write_atomic(table, lambda tmp: formats.write_label_table(tmp, label_table_rows()))
         for split, ids in splits.items():
-            (root / f"scannetv2_{split}.txt").write_text("".join(f"{i}\n" for i in ids))
+            write_text_if_changed(root / f"scannetv2_{split}.txt", "".join(f"{i}\n" for i in ids))
 
     def write_scene(self, root: Path, scene_id: str, split: str, seed: int, num_frames: int) -> SyntheticScene:
         return write_scene(root / "scans", scene_id, seed, num_frames)

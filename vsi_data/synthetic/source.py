@@ -22,6 +22,7 @@ from vsi_data.synthetic.writer import SyntheticScene, is_written
 # format name → "module:class" of its writer; imported on use so a format's dependencies load only when asked.
 FORMATS = {
     "scannet": "vsi_data.synthetic.scannet_writer:ScanNetFormat",
+    "scannetpp": "vsi_data.synthetic.scannetpp_writer:ScannetppFormat",
     "arkitscenes": "vsi_data.synthetic.arkitscenes_writer:ArkitScenesFormat",
 }
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vsi_data.output.shards import write_atomic
 from vsi_data.seeding import rng_for
 from vsi_data.synthetic.layout import Layout, PlacedObject, make_layout, rotation_z
 from vsi_data.synthetic.mesh import build_mesh
@@ -73,6 +74,15 @@ def random_rigid_z(vertices: np.ndarray, rng: np.random.Generator) -> np.ndarray
 
 def apply(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ transform[:3, :3].T + transform[:3, 3]
+
+
+def write_text_if_changed(path: Path, text: str) -> None:
+    """Release-level files (split lists, label tables) are prepared by every worker of a parallel build:
+    an unchanged file is left alone and a changed one replaced atomically, so no reader sees it half-written."""
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def begin_scene(folder: Path, *stale: Path) -> None:

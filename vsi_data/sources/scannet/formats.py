@@ -103,7 +103,12 @@ def read_segments(path: Path, vertex_count: int) -> np.ndarray:
 
 def read_aggregation(path: Path) -> list[dict]:
     """`segGroups` of `<id>.aggregation.json`, each checked to have an integer id, a label and segments."""
-    groups = _read_json(path).get("segGroups")
+    return check_seg_groups(_read_json(path).get("segGroups"), path)
+
+
+def check_seg_groups(groups: object, path: Path) -> list[dict]:
+    """{object_id, label, segments} of each `segGroups` entry (ScanNet's and ScanNet++'s shared form), in file
+    order; a group without an integer id, a string label or an integer segment list fails the file."""
     if not isinstance(groups, list):
         raise SceneError(path, "no `segGroups` list")
     checked = []

@@ -1,0 +1,359 @@
+"""ScanNet++ files, byte for byte: readers for the parser and writers for the synthetic generator.
+
+Scene folder `data/<scene>/` (docs/sources.md): `scans/mesh_aligned_0.05.ply` (the annotation mesh, already in
+the aligned frame, z up), `scans/segments.json` (`segIndices`, one segment id per vertex),
+`scans/segments_anno.json` (`segGroups` with an optional oriented box `obb`), and the iPhone stream:
+`iphone/rgb.mkv` (older releases: `rgb.mp4`) with `iphone/pose_intrinsic_imu.json`. Every reader raises
+`SceneError(path, problem)` on bad input and checks what the format promises before anything is used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import plyfile
+
+from vsi_data.geometry.boxes import OrientedBox
+from vsi_data.output.shards import write_atomic
+from vsi_data.sources.base import SceneError
+from vsi_data.sources.scannet.formats import _read_json, check_seg_groups, read_mesh_vertices, read_segments
+from vsi_data.video.encode import _codec
+
+SCENE_ID = re.compile(r"^[0-9a-f]{10}$")
+SPLIT_NAMES = ("train", "val")
+VIDEO_NAMES = ("rgb.mkv", "rgb.mp4")  # the release switched from mp4 to mkv in 2024-12
+FRAME_KEY = re.compile(r"^frame_(\d+)$")
+# `aligned_pose` (camera → aligned world) times this is the camera in the project's convention (OpenCV: x right,
+# y down, z forward). Not stated by the toolkit; identity because public code that uses these poses projects
+# and ray-casts with them as OpenCV cameras (docs/sources.md). Were they ARKit's (x right, y up, z backwards),
+# this would be diag(1, -1, -1, 1): one line to change, and the synthetic writer follows it.
+ALIGNED_POSE_TO_OPENCV = np.eye(4)
+
+__all__ = [
+    "ALIGNED_POSE_TO_OPENCV",
+    "IphonePoses",
+    "VideoInfo",
+    "VideoReader",
+    "probe_video",
+    "read_mesh_vertices",
+    "read_pose_file",
+    "read_segments",
+    "read_segments_anno",
+    "read_split_lists",
+    "scene_files",
+    "write_mesh",
+    "write_pose_file",
+    "write_segments",
+    "write_segments_anno",
+    "write_split_lists",
+    "write_video",
+]
+
+
+def scene_files(scene_dir: Path) -> dict[str, Path]:
+    """The files of one scene; `video` is whichever of rgb.mkv / rgb.mp4 exists (rgb.mkv when neither)."""
+    iphone = scene_dir / "iphone"
+    video = next((iphone / name for name in VIDEO_NAMES if (iphone / name).is_file()), iphone / VIDEO_NAMES[0])
+    return {
+        "mesh": scene_dir / "scans" / "mesh_aligned_0.05.ply",
+        "segments": scene_dir / "scans" / "segments.json",
+        "anno": scene_dir / "scans" / "segments_anno.json",
+        "iphone": iphone,
+        "poses": iphone / "pose_intrinsic_imu.json",
+        "video": video,
+    }
+
+
+# --- mesh -------------------------------------------------------------------------------------------
+
+
+def write_mesh(path: Path, vertices: np.ndarray, colors: np.ndarray, faces: np.ndarray) -> None:
+    """`mesh_aligned_0.05.ply`: binary little-endian, float xyz, uchar rgb, triangles as uchar-int lists."""
+    vertex = np.empty(
+        len(vertices), dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")]
+    )
+    vertex["x"], vertex["y"], vertex["z"] = np.asarray(vertices, dtype=np.float64).T
+    vertex["red"], vertex["green"], vertex["blue"] = np.asarray(colors, dtype=np.uint8).T
+    face = np.empty(len(faces), dtype=[("vertex_indices", "<i4", (3,))])
+    face["vertex_indices"] = faces
+    elements = [
+        plyfile.PlyElement.describe(vertex, "vertex"),
+        plyfile.PlyElement.describe(face, "face", len_types={"vertex_indices": "u1"}),
+    ]
+    plyfile.PlyData(elements, text=False, byte_order="<").write(str(path))
+
+
+# --- segments and annotation ------------------------------------------------------------------------
+
+
+def read_segments_anno(path: Path) -> list[dict]:
+    """`segGroups` of `segments_anno.json`: {object_id, label, segments, obb}, `obb` an `OrientedBox` or None.
+
+    An `obb` that is present must be a usable box (finite numbers, every extent positive, orthonormal axes):
+    VSI-Bench took its ScanNet++ boxes from it, so a broken one fails the scene rather than being replaced."""
+    raw = _read_json(path).get("segGroups")
+    groups = check_seg_groups(raw, path)
+    for i, (group, entry) in enumerate(zip(groups, raw, strict=True)):
+        obb = entry.get("obb")
+        group["obb"] = None if obb is None else _parse_obb(obb, path, f"segGroups[{i}] ({group['label']!r})")
+    return groups
+
+
+def _parse_obb(obb: object, path: Path, where: str) -> OrientedBox:
+    if not isinstance(obb, dict) or not {"centroid", "axesLengths", "normalizedAxes"} <= set(obb):
+        raise SceneError(path, f"{where} has an `obb` without centroid, axesLengths and normalizedAxes")
+    try:
+        centroid = np.asarray(obb["centroid"], dtype=np.float64)
+        lengths = np.asarray(obb["axesLengths"], dtype=np.float64)
+        axes = np.asarray(obb["normalizedAxes"], dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise SceneError(path, f"{where} has an `obb` with values that are not numbers ({exc})") from exc
+    if centroid.shape != (3,) or lengths.shape != (3,) or axes.size != 9:
+        raise SceneError(path, f"{where} has an `obb` that is not 3 + 3 + 9 numbers")
+    if not (np.isfinite(centroid).all() and np.isfinite(lengths).all() and np.isfinite(axes).all()):
+        raise SceneError(path, f"{where} has an `obb` with non-finite numbers")
+    if np.any(lengths <= 0):
+        raise SceneError(path, f"{where} has an `obb` with a zero or negative extent {lengths.tolist()}")
+    try:
+        return OrientedBox.from_axes_rows(centroid, lengths, axes)
+    except ValueError as exc:  # axes that are not orthonormal
+        raise SceneError(path, f"{where} has an unusable `obb`: {exc}") from exc
+
+
+def write_segments(path: Path, seg_indices: np.ndarray) -> None:
+    _write_json(path, {"segIndices": [int(s) for s in seg_indices]})
+
+
+def write_segments_anno(
+    path: Path, scene_id: str, groups: Sequence[tuple[str, Sequence[int], OrientedBox | None]]
+) -> None:
+    """groups: (raw label, segment ids, annotated box or None) per object, in objectId order."""
+    seg_groups = []
+    for i, (label, segments, box) in enumerate(groups):
+        group = {"id": i, "objectId": i, "label": label, "segments": [int(s) for s in segments]}
+        if box is not None:
+            group["obb"] = box.as_dict()
+        seg_groups.append(group)
+    _write_json(path, {"sceneId": scene_id, "segGroups": seg_groups})
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+
+
+# --- iPhone poses -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IphonePoses:
+    """`pose_intrinsic_imu.json` as arrays indexed by frame number (`frame_000012` → 12)."""
+
+    aligned_poses: np.ndarray  # (N, 4, 4) as written; NaN where an entry or its aligned_pose is missing/non-finite
+    timestamps: np.ndarray  # (N,) seconds; NaN where missing
+    intrinsic: np.ndarray  # (3, 3) of the first frame that has one
+    missing_entries: int  # frame numbers below the highest with no entry at all
+    missing_poses: int  # entries without a finite aligned_pose
+    other_intrinsics: int  # entries whose intrinsic differs from the first one
+    ignored_keys: int  # top-level keys that are not frame_NNNNNN
+
+
+def read_pose_file(path: Path, video: Path, count: int) -> IphonePoses:
+    """The entries of the `count` frames of `video`. Entries must reach its last frame and go no further: frame i
+    is the video's i-th frame, so a pose file of another length means the two do not belong together."""
+    data = _read_json(path)
+    entries = {int(m.group(1)): value for key, value in data.items() if (m := FRAME_KEY.match(key))}
+    if not entries:
+        raise SceneError(path, "no frame_NNNNNN entries")
+    if max(entries) + 1 != count:
+        raise SceneError(
+            path,
+            f"has entries up to frame_{max(entries):06d} ({max(entries) + 1} frames), but {video} has {count} frames",
+        )
+    poses = np.full((count, 4, 4), np.nan)
+    timestamps = np.full(count, np.nan)
+    intrinsics = np.full((count, 3, 3), np.nan)
+    for index, entry in sorted(entries.items()):
+        name = f"frame_{index:06d}"
+        if not isinstance(entry, dict):
+            raise SceneError(path, f"{name} is not a JSON object")
+        poses[index] = _matrix(entry.get("aligned_pose"), (4, 4), path, f"{name} aligned_pose")
+        intrinsics[index] = _matrix(entry.get("intrinsic"), (3, 3), path, f"{name} intrinsic")
+        stamp = entry.get("timestamp")
+        if stamp is not None:
+            if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+                raise SceneError(path, f"{name} timestamp is not a number")
+            timestamps[index] = stamp
+    valid = np.isfinite(poses.reshape(count, -1)).all(axis=1)
+    _check_rigid(poses[valid], np.flatnonzero(valid), path)
+    has_k = np.isfinite(intrinsics.reshape(count, -1)).all(axis=1)
+    if not has_k.any():
+        raise SceneError(path, "no frame has a finite 3x3 intrinsic")
+    first = intrinsics[np.argmax(has_k)]
+    if first[0, 0] <= 0 or first[1, 1] <= 0 or not np.allclose(first[2], [0, 0, 1]):
+        raise SceneError(path, f"intrinsic {first.tolist()} is not a pinhole camera matrix")
+    other = has_k & ~np.isclose(intrinsics, first, rtol=1e-6, atol=1e-9).all(axis=(1, 2))
+    poses[~valid] = np.nan
+    return IphonePoses(
+        aligned_poses=poses,
+        timestamps=timestamps,
+        intrinsic=first,
+        missing_entries=count - len(entries),
+        missing_poses=int(np.count_nonzero(~valid)) - (count - len(entries)),
+        other_intrinsics=int(np.count_nonzero(other)),
+        ignored_keys=len(data) - len(entries),
+    )
+
+
+def _matrix(value: object, shape: tuple[int, int], path: Path, what: str) -> np.ndarray:
+    """A nested list of numbers of `shape`; None (absent) becomes NaNs, anything else malformed fails the file."""
+    if value is None:
+        return np.full(shape, np.nan)
+    try:
+        matrix = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise SceneError(path, f"{what} is not a matrix of numbers ({exc})") from exc
+    if matrix.shape != shape:
+        raise SceneError(path, f"{what} has shape {matrix.shape}, expected {shape}")
+    return matrix
+
+
+def _check_rigid(poses: np.ndarray, indices: np.ndarray, path: Path) -> None:
+    rotations = poses[:, :3, :3]
+    gram_error = np.abs(np.einsum("nji,njk->nik", rotations, rotations) - np.eye(3)).max(axis=(1, 2), initial=0)
+    bottom_error = np.abs(poses[:, 3] - [0, 0, 0, 1]).max(axis=1, initial=0)
+    bad = (gram_error > 1e-3) | (bottom_error > 1e-6) | (np.linalg.det(rotations) < 0)
+    if bad.any():
+        raise SceneError(path, f"frame_{indices[np.argmax(bad)]:06d} aligned_pose is not a rigid transform")
+
+
+def write_pose_file(path: Path, aligned_poses: np.ndarray, timestamps: np.ndarray, intrinsic: np.ndarray) -> None:
+    """One entry per frame; `pose` (the raw ARKit pose) is written equal to `aligned_pose` and `imu` empty, since
+    a synthetic scan has no separate raw frame or inertial data."""
+    frames = {
+        f"frame_{i:06d}": {
+            "timestamp": float(stamp),
+            "pose": pose.tolist(),
+            "aligned_pose": pose.tolist(),
+            "intrinsic": np.asarray(intrinsic, dtype=np.float64).tolist(),
+            "imu": {},
+        }
+        for i, (pose, stamp) in enumerate(zip(np.asarray(aligned_poses, dtype=np.float64), timestamps, strict=True))
+    }
+    _write_json(path, frames)
+
+
+# --- iPhone video -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    frames: int
+    width: int
+    height: int
+
+
+def probe_video(path: Path) -> VideoInfo:
+    """Frame count and size. Matroska stores no frame count, so packets are counted (demuxed, not decoded)."""
+    if not path.is_file():
+        raise SceneError(path, "file is missing")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise SceneError(path, "no video stream")
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            frames = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
+    except av.error.FFmpegError as exc:
+        raise SceneError(path, f"unreadable video ({exc})") from exc
+    if frames == 0 or width <= 0 or height <= 0:
+        raise SceneError(path, f"video has {frames} frames of {width}x{height}")
+    return VideoInfo(frames, width, height)
+
+
+class VideoReader:
+    """Frame i of a video as H×W×3 RGB. Reading forward keeps one open decoder and a cursor, so a whole pass
+    decodes each frame once; only a step backwards reopens the file and decodes from the start."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._container = None
+        self._frames = None
+        self._next = 0  # the index of the frame the decoder yields next
+
+    def __call__(self, index: int) -> np.ndarray:
+        if self._frames is None or index < self._next:
+            self._open()
+        try:
+            for frame in self._frames:
+                self._next += 1
+                if self._next - 1 == index:
+                    return frame.to_ndarray(format="rgb24")
+        except av.error.FFmpegError as exc:
+            raise SceneError(self.path, f"cannot decode frame {index} ({exc})") from exc
+        self.close()
+        raise SceneError(self.path, f"video ends before frame {index}")
+
+    def _open(self) -> None:
+        self.close()
+        self._container = av.open(str(self.path))
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        self._frames = self._container.decode(stream)
+        self._next = 0
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+        self._container, self._frames = None, None
+
+
+def write_video(path: Path, frames: Iterable[np.ndarray], fps: int) -> int:
+    """RGB frames (all the same size) as a Matroska H.264 video (MPEG-4 where no H.264 encoder exists); the file
+    appears only when complete. Returns the number of frames written."""
+    written = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal written
+        with av.open(str(tmp), mode="w", format="matroska") as container:
+            stream = None
+            for rgb in frames:
+                if stream is None:
+                    stream = container.add_stream(_codec(), rate=fps)
+                    stream.height, stream.width = rgb.shape[:2]
+                    stream.pix_fmt = "yuv420p"
+                    stream.options = {"crf": "18"} if stream.codec_context.name in {"libx264", "h264"} else {}
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+                written += 1
+            if stream is not None:
+                container.mux(stream.encode())
+
+    write_atomic(path, write)
+    return written
+
+
+# --- splits -----------------------------------------------------------------------------------------
+
+
+def read_split_lists(folder: Path) -> dict[str, str]:
+    """scene id → split from `nvs_sem_{train,val}.txt` in `folder` (empty when none are there)."""
+    by_scene: dict[str, str] = {}
+    for split in SPLIT_NAMES:
+        path = folder / f"nvs_sem_{split}.txt"
+        if path.is_file():
+            for scene_id in path.read_text(encoding="utf-8").split():
+                by_scene[scene_id] = split
+    return by_scene
+
+
+def write_split_lists(folder: Path, splits: dict[str, list[str]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, ids in splits.items():
+        (folder / f"nvs_sem_{split}.txt").write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")

@@ -1,0 +1,162 @@
+"""ScanNet++ parser: `data/<scene>/` files → one `Scene` in the release's aligned frame (metres, z up).
+
+Instances are the `segGroups` of `segments_anno.json`; an instance's vertices are those whose segment
+(`segments.json`) the group lists. Its box is the annotated `obb` when there is one (VSI-Bench's ScanNet++ boxes
+are these), otherwise one fitted to its vertices. Groups may share vertices (ScanNet++ allows multi-label
+vertices); that changes no box and is counted. Free-text labels map through the recipe's vocabulary. The room
+is measured from every mesh vertex; the iPhone stream, where present, gives the frames. Any inconsistency
+fails the scene with a one-line `SceneError` naming the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import chain
+from pathlib import Path
+
+import numpy as np
+
+from vsi_data.geometry.boxes import BoxFitError, fit_box
+from vsi_data.scene import FrameStream, Scene, SceneObject
+from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource, SplitInfo
+from vsi_data.sources.common import measure_scene_room
+from vsi_data.sources.scannetpp import formats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScannetppConfig:
+    root: Path  # the release root holding `data/` (and `splits/`), or `data/` itself
+
+
+class ScannetppSource(SceneSource):
+    name = "scannetpp"
+    label_namespace = "scannetpp"
+
+    def __init__(self, config: ScannetppConfig) -> None:
+        self.config = config
+        root = Path(config.root)
+        self.data_dir = root if (root.name == "data" or not (root / "data").is_dir()) else root / "data"
+        if not self.data_dir.is_dir():
+            raise SceneError(root, "ScanNet++ root not found (expected a folder holding data/)")
+
+    @cached_property
+    def splits(self) -> SplitInfo:
+        return SplitInfo(formats.read_split_lists(self.data_dir.parent / "splits"))
+
+    def list_scenes(self) -> list[SceneRef]:
+        scene_dirs = sorted(p for p in self.data_dir.iterdir() if p.is_dir() and formats.SCENE_ID.match(p.name))
+        return [SceneRef(p.name, self.splits.split_of(p.name), p, self.name) for p in scene_dirs]
+
+    def load(self, ref: SceneRef, options: ParseOptions) -> Scene:
+        files = formats.scene_files(ref.path)
+        stats: Counter[str] = Counter()
+        vertices, _ = formats.read_mesh_vertices(files["mesh"])
+        seg_indices = formats.read_segments(files["segments"], len(vertices))
+        groups = formats.read_segments_anno(files["anno"])
+        members, bounds = _group_members(seg_indices, groups, files["anno"], stats)
+        unreliable: set[str] = set()
+        objects = []
+        for g, group in enumerate(groups):
+            points = vertices[members[bounds[g] : bounds[g + 1]]]
+            obj = self._object(group, points, files["anno"], options, stats)
+            if isinstance(obj, SceneObject):
+                objects.append(obj)
+            elif obj is not None:  # the category of an instance that could not be measured
+                unreliable.add(obj)
+        has_stream = files["poses"].is_file() or files["video"].is_file()
+        return Scene(
+            scene_id=ref.scene_id,
+            dataset=self.name,
+            split=ref.split,
+            objects=objects,
+            room=measure_scene_room(vertices, ref.scene_id, options, files["mesh"]),
+            frames=_frames(files, stats) if has_stream else None,
+            unreliable_categories=unreliable,
+            stats=stats,
+        )
+
+    def _object(
+        self, group: dict, points: np.ndarray, anno_path: Path, options: ParseOptions, stats: Counter[str]
+    ) -> SceneObject | str | None:
+        """The instance, or its category when it cannot be measured, or None when the vocabulary drops it."""
+        category = options.vocabulary.categorize(self.label_namespace, group["label"])
+        if category is None:
+            stats["objects_outside_vocabulary"] += 1
+            return None
+        box = group["obb"]
+        if box is not None:
+            stats["boxes_from_obb"] += 1
+        else:
+            try:
+                if len(points) < options.min_object_points:
+                    raise BoxFitError(f"{len(points)} vertices, fewer than {options.min_object_points}")
+                box = fit_box(points, options.box_fit, stats)
+            except BoxFitError as exc:
+                log.warning("%s: object %s (%r) left out: %s", anno_path, group["object_id"], group["label"], exc)
+                stats["objects_unmeasurable"] += 1
+                return category
+            stats["boxes_fitted"] += 1
+        return SceneObject(
+            group["object_id"], category, group["label"], box, points.astype(np.float32) if len(points) else None
+        )
+
+
+def _group_members(
+    seg_indices: np.ndarray, groups: list[dict], anno_path: Path, stats: Counter[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every group's vertex indices, concatenated in group order, and where each group's run starts and ends.
+
+    One argsort puts each segment's vertices in a contiguous run; a group's vertices are its segments' runs
+    laid end to end, gathered for all groups at once. A vertex may appear in several groups."""
+    order = np.argsort(seg_indices, kind="stable")
+    seg_ids, starts, counts = np.unique(seg_indices[order], return_index=True, return_counts=True)
+    lengths = np.array([len(group["segments"]) for group in groups], dtype=np.int64)
+    listed = np.fromiter(chain.from_iterable(g["segments"] for g in groups), dtype=np.int64, count=int(lengths.sum()))
+    owner = np.repeat(np.arange(len(groups)), lengths)
+    pos = np.clip(np.searchsorted(seg_ids, listed), 0, len(seg_ids) - 1)
+    unknown = np.flatnonzero(seg_ids[pos] != listed)
+    if len(unknown):
+        group = groups[owner[unknown[0]]]
+        raise SceneError(
+            anno_path,
+            f"object {group['object_id']} ({group['label']!r}) refers to segment {int(listed[unknown[0]])}, "
+            "which no mesh vertex has in segments.json",
+        )
+    pairs = np.unique(owner * len(seg_ids) + pos)  # (group, segment) once each, in group order
+    owner, pos = pairs // len(seg_ids), pairs % len(seg_ids)
+    run = counts[pos]
+    first = np.cumsum(run) - run  # where each segment's run lands in the output
+    members = order[np.repeat(starts[pos] - first, run) + np.arange(int(run.sum()))]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(owner, weights=run, minlength=len(groups)))]).astype(np.int64)
+    shared = int(np.count_nonzero(np.bincount(members, minlength=len(seg_indices)) > 1))
+    if shared:
+        stats["vertices_in_several_groups"] += shared
+    return members, bounds
+
+
+def _frames(files: dict[str, Path], stats: Counter[str]) -> FrameStream:
+    """The iPhone stream: frame i is the video's i-th frame and `frame_%06d` i of the pose file."""
+    video = formats.probe_video(files["video"])
+    table = formats.read_pose_file(files["poses"], files["video"], video.frames)
+    for key, value in (
+        ("frames_without_pose", table.missing_entries + table.missing_poses),
+        ("frames_with_other_intrinsics", table.other_intrinsics),  # the first frame's intrinsic is kept
+        ("pose_file_keys_ignored", table.ignored_keys),
+    ):
+        if value:
+            stats[key] += value
+    with np.errstate(invalid="ignore"):  # NaN poses stay NaN, which marks them invalid
+        poses = table.aligned_poses @ formats.ALIGNED_POSE_TO_OPENCV
+    return FrameStream(
+        poses=poses,
+        timestamps=table.timestamps,
+        intrinsics=table.intrinsic,
+        width=video.width,
+        height=video.height,
+        read_color=formats.VideoReader(files["video"]),
+    )
