@@ -192,7 +192,8 @@ def test_split_lists_select_scenes(tmp_path):
         (["--source", "scannet", "--root", "{tmp}/missing", "--out", "{tmp}/o"], "ScanNet root not found"),
         (["--source", "scannet", "--root", "{tmp}", "--out", "{tmp}/o"], "no scenes found"),
         (["--source", "synthetic", "--out", "{tmp}/o", "--scene-list", "{tmp}/none.txt"], "cannot read the scene list"),
-        (["--source", "arkitscenes", "--root", "{tmp}", "--out", "{tmp}/o"], "not available in this version yet"),
+        (["--source", "arkitscenes", "--root", "{tmp}", "--out", "{tmp}/o"], "ARKitScenes root not found"),
+        (["--source", "arkitscenes", "--out", "{tmp}/o"], "--source arkitscenes needs --root"),
         (["--source", "synthetic", "--out", "{tmp}/o", "--recipe", "nope"], "unknown recipe 'nope'"),
     ],
 )

@@ -7,11 +7,10 @@ from pathlib import Path
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource
 
 SOURCES = ("scannet", "arkitscenes", "scannetpp", "vsibench-meta", "synthetic")
-_PLANNED = {"arkitscenes"}
 
 
 class SourceUnavailable(ValueError):
-    """A source name this version cannot read yet, or one given without the root it needs."""
+    """An unknown source name, or one given without the root it needs."""
 
 
 def open_source(
@@ -30,6 +29,12 @@ def open_source(
         if root is None:
             raise SourceUnavailable("--source scannet needs --root (the folder holding scans/)")
         return ScanNetSource(ScanNetConfig(root=root, label_table=label_table))
+    if name == "arkitscenes":
+        from vsi_data.sources.arkitscenes import ArkitScenesConfig, ArkitScenesSource
+
+        if root is None:
+            raise SourceUnavailable("--source arkitscenes needs --root (the folder holding 3dod/ or raw/)")
+        return ArkitScenesSource(ArkitScenesConfig(root=root))
     if name == "synthetic":
         from vsi_data.synthetic import FORMATS, SyntheticConfig, SyntheticSource
 
@@ -57,10 +62,6 @@ def open_source(
         if root is None:
             raise SourceUnavailable("--source scannetpp needs --root (the ScanNet++ folder holding data/)")
         return ScannetppSource(ScannetppConfig(root=root))
-    if name in _PLANNED:
-        raise SourceUnavailable(
-            f"--source {name} is not available in this version yet (planned); use scannet or synthetic"
-        )
     raise SourceUnavailable(f"unknown source {name!r}; expected one of {', '.join(SOURCES)}")
 
 

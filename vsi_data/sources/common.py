@@ -1,10 +1,13 @@
-"""Helpers every scan parser shares: how a scene's room area is measured from its mesh."""
+"""What several source parsers share: how a scene's room area is measured from its mesh, and the PLY
+mesh writer of the synthetic formats."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import plyfile
 
 from vsi_data.geometry.area import RoomAreaError, measure_room
 from vsi_data.scene import Room
@@ -29,3 +32,31 @@ def measure_scene_room(vertices: np.ndarray, scene_id: str, options: ParseOption
     except RoomAreaError as exc:
         raise SceneError(mesh_path, f"cannot measure the room: {exc}") from exc
     return Room(area=area, footprint=footprint, method=method)
+
+
+def write_ply_mesh(
+    path: Path,
+    vertices: np.ndarray,
+    colors: np.ndarray,
+    faces: np.ndarray,
+    *,
+    alpha: bool,
+    comments: Sequence[str] = (),
+) -> None:
+    """A binary little-endian triangle mesh: float xyz, uchar rgb (and alpha = 255 when asked), faces as
+    `vertex_indices` lists with a uchar count and int indices."""
+    channels = ("red", "green", "blue", "alpha") if alpha else ("red", "green", "blue")
+    vertex = np.empty(len(vertices), dtype=[*((axis, "<f4") for axis in "xyz"), *((c, "u1") for c in channels)])
+    for i, axis in enumerate("xyz"):
+        vertex[axis] = vertices[:, i]
+    for i, channel in enumerate(channels):
+        vertex[channel] = colors[:, i] if i < 3 else 255
+    face = np.empty(len(faces), dtype=[("vertex_indices", "O")])
+    face["vertex_indices"] = list(np.asarray(faces, dtype="<i4"))
+    elements = [
+        plyfile.PlyElement.describe(vertex, "vertex"),
+        plyfile.PlyElement.describe(
+            face, "face", len_types={"vertex_indices": "u1"}, val_types={"vertex_indices": "i4"}
+        ),
+    ]
+    plyfile.PlyData(elements, text=False, byte_order="<", comments=list(comments)).write(str(path))

@@ -23,6 +23,7 @@ from vsi_data.synthetic.writer import SyntheticScene, is_written
 FORMATS = {
     "scannet": "vsi_data.synthetic.scannet_writer:ScanNetFormat",
     "scannetpp": "vsi_data.synthetic.scannetpp_writer:ScannetppFormat",
+    "arkitscenes": "vsi_data.synthetic.arkitscenes_writer:ArkitScenesFormat",
 }
 
 

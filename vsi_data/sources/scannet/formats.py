@@ -17,6 +17,7 @@ import numpy as np
 import plyfile
 
 from vsi_data.sources.base import SceneError
+from vsi_data.sources.common import write_ply_mesh
 from vsi_data.vocabulary import normalize_label
 
 LABEL_TABLE_COLUMNS = (
@@ -80,32 +81,7 @@ def read_mesh_vertices(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 def write_mesh(path: Path, vertices: np.ndarray, colors: np.ndarray, faces: np.ndarray) -> None:
     """A `_vh_clean_2.ply` as ScanNet ships it: binary LE, float xyz, uchar rgba, uchar-int face lists."""
-    vertex = np.empty(
-        len(vertices),
-        dtype=[
-            ("x", "<f4"),
-            ("y", "<f4"),
-            ("z", "<f4"),
-            ("red", "u1"),
-            ("green", "u1"),
-            ("blue", "u1"),
-            ("alpha", "u1"),
-        ],
-    )
-    for i, axis in enumerate("xyz"):
-        vertex[axis] = vertices[:, i]
-    for i, channel in enumerate(("red", "green", "blue")):
-        vertex[channel] = colors[:, i]
-    vertex["alpha"] = 255
-    face = np.empty(len(faces), dtype=[("vertex_indices", "O")])
-    face["vertex_indices"] = list(np.asarray(faces, dtype="<i4"))
-    elements = [
-        plyfile.PlyElement.describe(vertex, "vertex"),
-        plyfile.PlyElement.describe(
-            face, "face", len_types={"vertex_indices": "u1"}, val_types={"vertex_indices": "i4"}
-        ),
-    ]
-    plyfile.PlyData(elements, text=False, byte_order="<", comments=["VCGLIB generated"]).write(str(path))
+    write_ply_mesh(path, vertices, colors, faces, alpha=True, comments=["VCGLIB generated"])
 
 
 # --- segments and aggregation ----------------------------------------------------------------------
