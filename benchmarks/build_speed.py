@@ -80,8 +80,9 @@ def main() -> None:
                 r = json.loads(run.stdout.strip().splitlines()[-1])
                 stages = r["stages_per_scene_s"]
                 work = stages.get("parse", 0) + stages.get("questions", 0)
+                wall = r["wall_s"]
                 print(
-                    f"{workers:>7} {('yes' if video else 'no'):>5} {r['wall_s']:>7.2f} {r['wall_s'] / r['scenes']:>7.2f} "
+                    f"{workers:>7} {('yes' if video else 'no'):>5} {wall:>7.2f} {wall / r['scenes']:>7.2f} "
                     f"{stages.get('parse', 0):>6.2f} {stages.get('questions', 0):>6.2f} {stages.get('video', 0):>6.2f} "
                     f"{r['rows'] / r['wall_s']:>6.0f} {r['peak_rss_mib']:>8.0f} {work / floor:>24.1f}"
                 )

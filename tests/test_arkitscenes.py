@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import av
 import cv2
 import handmade_arkit as hm
 import numpy as np
@@ -381,6 +382,13 @@ def test_synthetic_arkit_build_and_rebuild_from_its_files(tmp_path):
     assert first.manifest["scenes"]["with_video"] == 2
     assert first.manifest["rows"] > 0
     assert (out / ".synthetic/3dod/Training/90000000/.complete").is_file()
+    # Video 90000000 is held upright (landscape), 90000001 sideways (sky Left): portrait, never stretched.
+    sizes = []
+    for video_id in ("90000000", "90000001"):
+        with av.open(str(out / f"videos/synthetic/{video_id}.mp4")) as container:
+            stream = container.streams.video[0]
+            sizes.append((stream.width, stream.height))
+    assert sizes == [(640, 480), (480, 640)]
 
     second = run_build(BuildConfig(source="arkitscenes", root=out / ".synthetic", out=tmp_path / "o2", quiet=True))
     assert second.exit_code == 0, second.failures

@@ -27,10 +27,17 @@ def video_codec() -> str:
     raise RuntimeError("no H.264 or MPEG-4 encoder in this PyAV build")
 
 
-def encode_stream(frames: FrameStream, path: Path, fps: int = VIDEO_FPS, size: tuple[int, int] = VIDEO_SIZE) -> int:
-    """Write every colour frame of `frames` to `path`; returns the number of frames written."""
+def encode_stream(
+    frames: FrameStream, path: Path, fps: int = VIDEO_FPS, size: tuple[int, int] | None = None
+) -> int:
+    """Write every colour frame of `frames` to `path`; returns the number of frames written.
+
+    The default size is 640×480, or 480×640 for a portrait stream (an ARKitScenes video turned upright),
+    so frames are never stretched."""
     if frames.read_color is None:
         raise ValueError("this frame stream has no colour images")
+    if size is None:
+        size = VIDEO_SIZE if frames.width >= frames.height else VIDEO_SIZE[::-1]
     path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(tmp: Path) -> None:
