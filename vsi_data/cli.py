@@ -63,8 +63,9 @@ def build(
     root: Annotated[
         Path | None,
         typer.Option(
-            help="ScanNet: the folder holding scans/. vsibench-meta: a *_meta_info_val.json file or a folder of them. "
-            "Synthetic: where to write its scans (default: OUT/.synthetic)."
+            help="ScanNet: the folder holding scans/. ARKitScenes: the folder holding 3dod/ (or raw/). "
+            "ScanNet++: the release root holding data/. vsibench-meta: a *_meta_info_val.json file or a folder of "
+            "them. Synthetic: where to write its scans (default: OUT/.synthetic)."
         ),
     ] = None,
     recipe: Annotated[str, typer.Option(help="vsi100k, vsibench, or a path to a recipe YAML.")] = "vsi100k",

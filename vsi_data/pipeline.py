@@ -40,6 +40,12 @@ log = logging.getLogger(__name__)
 BUILD_FILE = "build.json"
 SYNTHETIC_DIR = ".synthetic"  # default home of the synthetic source's ScanNet files, reused across builds
 EXIT_OK, EXIT_NOTHING, EXIT_PARTIAL = 0, 1, 2
+EXPECTED_LAYOUT = {
+    "scannet": "scene folders such as scans/scene0000_00/",
+    "arkitscenes": "video folders such as 3dod/Training/<video_id>/",
+    "scannetpp": "scene folders such as data/<scene_id>/scans/",
+    "vsibench-meta": "scene entries in the meta info",
+}
 
 
 class BuildError(Exception):
@@ -275,7 +281,7 @@ def run_build(config: BuildConfig) -> BuildResult:
     listed = source.list_scenes()
     root = config.root if config.root is not None else config.out / SYNTHETIC_DIR
     if not listed:
-        raise BuildError(f"{root}: no scenes found (expected scene folders such as scans/scene0000_00/)")
+        raise BuildError(f"{root}: no scenes found (expected {EXPECTED_LAYOUT.get(config.source, 'scene folders')})")
     if config.split == "val" and config.source == "scannet" and not source.splits.by_scene:
         raise BuildError(f"{root}: no ScanNet split lists (scannetv2_val.txt) found, so --split val is unknown")
     if source.label_namespace not in recipe.vocabulary.rules:

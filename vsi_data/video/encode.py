@@ -27,9 +27,7 @@ def video_codec() -> str:
     raise RuntimeError("no H.264 or MPEG-4 encoder in this PyAV build")
 
 
-def encode_stream(
-    frames: FrameStream, path: Path, fps: int = VIDEO_FPS, size: tuple[int, int] | None = None
-) -> int:
+def encode_stream(frames: FrameStream, path: Path, fps: int = VIDEO_FPS, size: tuple[int, int] | None = None) -> int:
     """Write every colour frame of `frames` to `path`; returns the number of frames written.
 
     The default size is 640×480, or 480×640 for a portrait stream (an ARKitScenes video turned upright),
