@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 
 @dataclass(frozen=True)
@@ -151,3 +152,31 @@ def write_handmade_scene(scans: Path, scene_id: str, room: Room) -> Path:
     matrix = " ".join(f"{v:.6f}" for v in room.alignment.reshape(-1))
     (folder / f"{scene_id}.txt").write_text(f"axisAlignment = {matrix}\ncolorHeight = 968\ncolorWidth = 1296\n")
     return folder
+
+
+# --- what a hand-made room's questions must answer (shared by the parser tests of every format) -----------
+
+
+def expected_distance(recipe_name: str, boxes_a: list[Box], boxes_b: list[Box]) -> float:
+    """vsi100k: centre to centre. vsibench: closest points of the two solid boxes, from 2 cm surface samples.
+    Between categories, the nearest pair of instances."""
+    pairs = [(x, y) for x in boxes_a for y in boxes_b]
+    if recipe_name == "vsi100k":
+        return min(float(np.linalg.norm(np.subtract(x.center, y.center))) for x, y in pairs)
+    return min(float(cKDTree(surface_samples(y, 0.02)).query(surface_samples(x, 0.02))[0].min()) for x, y in pairs)
+
+
+def sector(standing: Box, facing: Box, queried: Box, level: str) -> str:
+    f = np.subtract(facing.center, standing.center)[:2]
+    q = np.subtract(queried.center, standing.center)[:2]
+    angle = math.degrees(math.atan2(f[0] * q[1] - f[1] * q[0], f @ q)) % 360
+    if level == "hard":
+        return ["front-left", "back-left", "back-right", "front-right"][int(angle // 90)]
+    return "left" if angle < 135 else "back" if angle < 225 else "right"
+
+
+def answer_text(q) -> str:
+    """The answer as words: the option text for lettered questions."""
+    if q.options is None:
+        return q.answer
+    return next(o.split(". ", 1)[1] for o in q.options if o.startswith(q.answer + "."))

@@ -8,11 +8,12 @@ from collections import Counter
 
 import av
 import cv2
-import handmade_arkit as hm
 import numpy as np
 import pytest
 import shapely
 
+import handmade_arkit as hm
+from handmade import answer_text
 from vsi_data.pipeline import BuildConfig, run_build
 from vsi_data.qa import generate_questions, load_recipe
 from vsi_data.sources import open_source
@@ -46,12 +47,6 @@ def load(root, recipe_name: str = "vsi100k"):
     source = ArkitScenesSource(ArkitScenesConfig(root))
     (ref,) = source.list_scenes()
     return source.load(ref, recipe.parse_options(seed=0))
-
-
-def answer_text(q) -> str:
-    if q.options is None:
-        return q.answer
-    return next(o.split(". ", 1)[1] for o in q.options if o.startswith(q.answer + "."))
 
 
 # --- (a) a hand-made video ------------------------------------------------------------------------

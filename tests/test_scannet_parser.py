@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import re
 
 import numpy as np
 import pytest
-from scipy.spatial import cKDTree
 
-from handmade import HANDMADE_ROOM, Box, surface_samples
+from handmade import HANDMADE_ROOM, Box, answer_text, expected_distance, sector
 from vsi_data.qa import generate_questions, load_recipe
 from vsi_data.sources.base import SceneError
 from vsi_data.sources.scannet import ScanNetConfig, ScanNetSource
@@ -43,27 +41,8 @@ def truth(recipe_name: str) -> dict[str, list[Box]]:
 
 @functools.cache
 def distance(recipe_name: str, category_a: str, category_b: str) -> float:
-    """vsi100k: centre to centre. vsibench: closest points of the two solid boxes, from 2 cm surface samples."""
     boxes = truth(recipe_name)
-    pairs = [(x, y) for x in boxes[category_a] for y in boxes[category_b]]
-    if recipe_name == "vsi100k":
-        return min(float(np.linalg.norm(np.subtract(x.center, y.center))) for x, y in pairs)
-    return min(float(cKDTree(surface_samples(y, 0.02)).query(surface_samples(x, 0.02))[0].min()) for x, y in pairs)
-
-
-def sector(standing: Box, facing: Box, queried: Box, level: str) -> str:
-    f = np.subtract(facing.center, standing.center)[:2]
-    q = np.subtract(queried.center, standing.center)[:2]
-    angle = math.degrees(math.atan2(f[0] * q[1] - f[1] * q[0], f @ q)) % 360
-    if level == "hard":
-        return ["front-left", "back-left", "back-right", "front-right"][int(angle // 90)]
-    return "left" if angle < 135 else "back" if angle < 225 else "right"
-
-
-def answer_text(q) -> str:
-    if q.options is None:
-        return q.answer
-    return next(o.split(". ", 1)[1] for o in q.options if o.startswith(q.answer + "."))
+    return expected_distance(recipe_name, boxes[category_a], boxes[category_b])
 
 
 @pytest.mark.parametrize("recipe_name", ["vsibench", "vsi100k"])

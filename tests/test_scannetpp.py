@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from scipy.spatial import cKDTree
 from typer.testing import CliRunner
 
-from handmade import Box, surface_samples
+from handmade import Box, answer_text, expected_distance, sector, surface_samples
 from handmade_scannetpp import (
     FRAME_COLORS,
     HANDMADE_ROOM,
@@ -28,7 +27,6 @@ from handmade_scannetpp import (
     write_handmade_scene,
     write_handmade_stream,
 )
-from test_scannet_parser import answer_text, sector
 from vsi_data.cli import app
 from vsi_data.output.shards import read_rows
 from vsi_data.qa import generate_questions, load_recipe
@@ -79,12 +77,8 @@ def truth(recipe_name: str) -> dict[str, list[Box]]:
 
 @functools.cache
 def distance(recipe_name: str, category_a: str, category_b: str) -> float:
-    """vsi100k: centre to centre. vsibench: closest points of the two solid boxes, from 2 cm surface samples."""
     boxes = truth(recipe_name)
-    pairs = [(x, y) for x in boxes[category_a] for y in boxes[category_b]]
-    if recipe_name == "vsi100k":
-        return min(float(np.linalg.norm(np.subtract(x.center, y.center))) for x, y in pairs)
-    return min(float(cKDTree(surface_samples(y, 0.02)).query(surface_samples(x, 0.02))[0].min()) for x, y in pairs)
+    return expected_distance(recipe_name, boxes[category_a], boxes[category_b])
 
 
 # --- a hand-made scene ------------------------------------------------------------------------------
