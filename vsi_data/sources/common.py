@@ -1,5 +1,5 @@
-"""What several source parsers share: how a scene's room area is measured from its mesh, and the PLY
-mesh writer of the synthetic formats."""
+"""What several source parsers share: finding the release folder, how a scene's room area is measured from
+its mesh, and the PLY mesh writer of the synthetic formats."""
 
 from __future__ import annotations
 
@@ -13,6 +13,16 @@ from vsi_data.geometry.area import RoomAreaError, measure_room
 from vsi_data.scene import Room
 from vsi_data.seeding import rng_for
 from vsi_data.sources.base import ParseOptions, SceneError
+
+
+def release_folder(root: Path | str, name: str, dataset: str) -> Path:
+    """The release's `name/` folder (ScanNet's `scans/`, ScanNet++'s `data/`), whether `root` is the folder
+    holding it or the folder itself; a missing one fails with the layout the user should point at."""
+    root = Path(root)
+    folder = root if (root.name == name or not (root / name).is_dir()) else root / name
+    if not folder.is_dir():
+        raise SceneError(root, f"{dataset} root not found (expected a folder holding {name}/)")
+    return folder
 
 
 def measure_scene_room(vertices: np.ndarray, scene_id: str, options: ParseOptions, mesh_path: Path) -> Room:

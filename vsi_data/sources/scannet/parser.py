@@ -20,7 +20,7 @@ import numpy as np
 from vsi_data.geometry.boxes import BoxFitError, fit_box
 from vsi_data.scene import FrameStream, Scene, SceneObject
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource, SplitInfo
-from vsi_data.sources.common import measure_scene_room
+from vsi_data.sources.common import measure_scene_room, release_folder
 from vsi_data.sources.scannet import formats
 from vsi_data.sources.scannet.sens import SensFile
 from vsi_data.vocabulary import normalize_label
@@ -42,10 +42,7 @@ class ScanNetSource(SceneSource):
 
     def __init__(self, config: ScanNetConfig) -> None:
         self.config = config
-        root = Path(config.root)
-        self.scans_dir = root if (root.name == "scans" or not (root / "scans").is_dir()) else root / "scans"
-        if not self.scans_dir.is_dir():
-            raise SceneError(root, "ScanNet root not found (expected a folder holding scans/)")
+        self.scans_dir = release_folder(config.root, "scans", "ScanNet")
         self._search_dirs = [self.scans_dir.parent, self.scans_dir.parent / "meta", self.scans_dir]
 
     @cached_property

@@ -22,7 +22,7 @@ import numpy as np
 from vsi_data.geometry.boxes import BoxFitError, fit_box
 from vsi_data.scene import FrameStream, Scene, SceneObject
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource, SplitInfo
-from vsi_data.sources.common import measure_scene_room
+from vsi_data.sources.common import measure_scene_room, release_folder
 from vsi_data.sources.scannetpp import formats
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,7 @@ class ScannetppSource(SceneSource):
 
     def __init__(self, config: ScannetppConfig) -> None:
         self.config = config
-        root = Path(config.root)
-        self.data_dir = root if (root.name == "data" or not (root / "data").is_dir()) else root / "data"
-        if not self.data_dir.is_dir():
-            raise SceneError(root, "ScanNet++ root not found (expected a folder holding data/)")
+        self.data_dir = release_folder(config.root, "data", "ScanNet++")
 
     @cached_property
     def splits(self) -> SplitInfo:
