@@ -1,0 +1,87 @@
+"""The tiny local Qwen2-VL and the prompt builders that training and prediction share."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vsi_data.prompts import benchmark_prompt, is_multiple_choice, training_prompt
+
+pytest.importorskip("transformers")
+
+
+def test_benchmark_prompt_is_vsibench_wording():
+    assert benchmark_prompt("How many chairs are in the room?", None) == (
+        "These are frames of a video.\nHow many chairs are in the room?\n"
+        "Please answer the question using a single word or phrase."
+    )
+    assert benchmark_prompt("Which is closest to the bed?", ["A. sofa", "B. lamp"]) == (
+        "These are frames of a video.\nWhich is closest to the bed?\nOptions:\nA. sofa\nB. lamp\n"
+        "Answer with the option's letter from the given choices directly."
+    )
+
+
+def test_training_prompt_modes():
+    assert training_prompt("How big is the room?", None) == (
+        "How big is the room?\nPlease provide the short answer with one or two words or a number."
+    )
+    think = training_prompt("Q?", ["A. x"], mode="think")
+    assert think.startswith("Q?\nOptions:\nA. x\nPlease think step by step")
+    assert think.endswith("in <answer> </answer>.")
+    with pytest.raises(ValueError, match="shout"):
+        training_prompt("Q?", None, mode="shout")
+    assert is_multiple_choice("object_rel_direction_hard")
+    assert not is_multiple_choice("object_counting")
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    from vsi_data.models import build_tiny_qwen2vl
+
+    return build_tiny_qwen2vl(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def test_tiny_model_loads_and_generates_deterministically(tiny_model_dir):
+    import torch
+    from PIL import Image
+
+    from vsi_data.models import load_model, load_processor
+
+    processor, model = load_processor(tiny_model_dir), load_model(tiny_model_dir)
+    assert sum(p.numel() for p in model.parameters()) < 200_000
+    images = [Image.fromarray(np.full((56, 84, 3), 40 * i, dtype=np.uint8)) for i in range(2)]
+    content = [{"type": "image"}, {"type": "image"}, {"type": "text", "text": benchmark_prompt("Count?", None)}]
+    text = processor.apply_chat_template(
+        [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
+    )
+    assert text.count("<|image_pad|>") == 2
+    assert text.endswith("<|im_start|>assistant\n")
+    inputs = processor(text=[text], images=images, return_tensors="pt")
+    # a 56×84 frame is 2×3 cells of 28 px: 6 image tokens each
+    assert inputs["image_grid_thw"].tolist() == [[1, 4, 6], [1, 4, 6]]
+    assert int((inputs["input_ids"] == model.config.image_token_id).sum()) == 12
+    with torch.no_grad():
+        first = model.generate(**inputs, max_new_tokens=4, do_sample=False)
+        second = model.generate(**inputs, max_new_tokens=4, do_sample=False)
+    assert torch.equal(first, second)
+
+
+def test_same_seed_same_weights(tiny_model_dir, tmp_path):
+    from safetensors.numpy import load_file
+
+    from vsi_data.models import build_tiny_qwen2vl
+
+    again = load_file(build_tiny_qwen2vl(tmp_path / "again") / "model.safetensors")
+    original = load_file(tiny_model_dir / "model.safetensors")
+    assert again.keys() == original.keys()
+    assert all(np.array_equal(again[k], original[k]) for k in original)
+
+
+def test_missing_model_folder_is_named(tmp_path):
+    from vsi_data.models import ModelLoadError, load_model, load_processor
+
+    with pytest.raises(ModelLoadError, match="nowhere: model folder not found"):
+        load_model(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match=r"no config\.json"):
+        load_processor(tmp_path / "empty")
