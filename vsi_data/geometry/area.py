@@ -26,6 +26,11 @@ def _xy(points: np.ndarray) -> np.ndarray:
         raise RoomAreaError(f"expected N×2 or N×3 points, got shape {points.shape}")
     xy = points[:, :2]
     xy = xy[np.all(np.isfinite(xy), axis=1)]
+    # Mesh vertices stacked on one xy (walls) add nothing to a planar triangulation but its cost; qhull
+    # would merge them anyway, so dropping them leaves every triangle, and the area, as it was.
+    # (x, y) as one complex number: a plain 1-D sort, several times faster than np.unique(axis=0).
+    unique = np.unique(np.ascontiguousarray(xy).view(np.complex128).ravel())
+    xy = np.stack([unique.real, unique.imag], axis=1)
     if len(xy) < 3:
         raise RoomAreaError(f"need at least 3 finite points, got {len(xy)}")
     return xy
