@@ -93,10 +93,14 @@ def read_segments(path: Path, vertex_count: int) -> np.ndarray:
     seg = data.get("segIndices")
     if not isinstance(seg, list):
         raise SceneError(path, "no `segIndices` list")
-    if not all(type(s) is int and 0 <= s < 2**63 for s in seg):
+    try:  # one vectorised check: a list of Python ints becomes an integer array, anything else does not
+        seg_indices = np.asarray(seg) if seg else np.zeros(0, dtype=np.int64)
+    except (ValueError, OverflowError):
+        seg_indices = np.zeros(1, dtype=object)
+    if seg_indices.dtype.kind not in "iu" or seg_indices.ndim != 1 or (seg_indices.size and seg_indices.min() < 0):
         raise SceneError(path, "`segIndices` holds values that are not non-negative integers")
-    seg_indices = np.asarray(seg, dtype=np.int64)
-    if seg_indices.ndim != 1 or len(seg_indices) != vertex_count:
+    seg_indices = seg_indices.astype(np.int64, copy=False)
+    if len(seg_indices) != vertex_count:
         raise SceneError(path, f"{len(seg_indices)} segment indices for a mesh of {vertex_count} vertices")
     return seg_indices
 
