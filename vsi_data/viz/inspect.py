@@ -150,7 +150,10 @@ def reopen_scene(out_dir: Path, row: dict[str, Any]) -> tuple[SceneContext, dict
             )
         scene = source.load(refs[0], recipe.parse_options(manifest["seed"]))
     except (SceneError, SourceUnavailable, OSError) as exc:
-        raise InspectError(f"cannot re-open scene {row['scene_id']}: {exc}") from None
+        raise InspectError(
+            f"cannot re-open scene {row['scene_id']} from the build's source: {exc} "
+            "(were the source files moved since the build?)"
+        ) from None
     context = SceneContext(scene, recipe.distance_metric, recipe.vocabulary)
     return context, manifest["recipe"]["types"].get(row["question_type"], {})
 
