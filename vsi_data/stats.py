@@ -110,13 +110,13 @@ def numeric_summary(values: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _answer_texts(answers: list[str], options: list[list[str] | None]) -> list[str]:
-    """The answer as words: the lettered option's text where there are options, else the answer itself."""
-    out = []
-    for answer, opts in zip(answers, options, strict=True):
-        chosen = [o.split(". ", 1)[1] for o in opts or [] if o.split(".", 1)[0] == answer and ". " in o]
-        out.append(chosen[0] if chosen else answer)
-    return out
+def answer_words(answer: str, options: list[str] | None) -> str:
+    """The answer as words: the chosen option's text where there are lettered options, else the answer."""
+    for option in options or []:
+        letter, _, text = option.partition(". ")
+        if letter == answer and text:
+            return text
+    return answer
 
 
 def _answer_distributions(types: list[str], texts: list[str], values: list[float | None]) -> dict[str, Any]:
@@ -186,7 +186,9 @@ def dataset_stats(path: Path) -> dict[str, Any]:
         if len(per_scene)
         else {},
         "answers": _answer_distributions(
-            types, _answer_texts(answers, options), table.column("answer_value").to_pylist()
+            types,
+            [answer_words(a, o) for a, o in zip(answers, options, strict=True)],
+            table.column("answer_value").to_pylist(),
         ),
         "letter_balance": {
             **{t: dict(sorted(c.items())) for t, c in sorted(letters.items())},

@@ -30,6 +30,7 @@ from vsi_data.geometry.distance import box_grid_points
 from vsi_data.output.shards import DATA_DIR, read_rows, write_atomic
 from vsi_data.qa.context import SceneContext
 from vsi_data.scene import Scene, SceneObject
+from vsi_data.stats import answer_words
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +107,15 @@ def find_row(out_dir: Path, question_id: str) -> dict[str, Any]:
 def _manifest(out_dir: Path) -> dict[str, Any]:
     path = out_dir / "manifest.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InspectError(f"{path}: missing; inspect needs the build's manifest to re-open its scenes") from None
     except json.JSONDecodeError as exc:
         raise InspectError(f"{path}: not valid JSON ({exc.msg})") from None
+    missing = [key for key in ("source", "recipe", "seed", "config") if key not in manifest]
+    if missing:
+        raise InspectError(f"{path}: not a vsi-data manifest (no {', '.join(missing)})")
+    return manifest
 
 
 def reopen_scene(out_dir: Path, row: dict[str, Any]) -> tuple[SceneContext, dict[str, Any]]:
@@ -208,12 +213,7 @@ def _check_distance(row: dict[str, Any], measured: float, recorded: float, what:
 
 
 def _answer_text(row: dict[str, Any]) -> str:
-    """The answer in words: the chosen option's text for lettered questions."""
-    for option in row["options"] or []:
-        letter, _, text = option.partition(". ")
-        if letter == row["answer"]:
-            return text
-    return row["answer"]
+    return answer_words(row["answer"], row["options"])
 
 
 def explain(row: dict[str, Any], context: SceneContext, type_settings: dict[str, Any]) -> Evidence:

@@ -59,7 +59,10 @@ def plot_numeric_answers(report: dict[str, Any], path: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(numeric), figsize=(3.6 * len(numeric), 3.0), squeeze=False)
     for ax, (question_type, entry) in zip(axes[0], numeric.items(), strict=True):
         edges = np.array(entry["histogram"]["edges"])
-        ax.stairs(entry["histogram"]["counts"], edges, fill=True, color="#55a868")
+        ax.bar(
+            edges[:-1], entry["histogram"]["counts"], width=np.diff(edges), align="edge", color="#55a868", ec="white"
+        )
+        ax.yaxis.get_major_locator().set_params(integer=True)
         ax.axvline(
             entry["quantiles"]["p50"], color="black", lw=1, ls="--", label=f"median {entry['quantiles']['p50']:g}"
         )
