@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="3D indoor scans → VSI-style spatial QA → training.")
 console = Console(stderr=True)
@@ -139,31 +138,30 @@ def build(
 
 @app.command()
 def stats(
-    directory: Annotated[Path, typer.Argument(help="A build output folder.")],
+    directory: Annotated[
+        Path, typer.Argument(help="A build output folder, or VSI-Bench's test parquet (file or folder).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")] = False,
-    plots: Annotated[Path | None, typer.Option(help="Write PNG figures to this folder (not available yet).")] = None,
+    plots: Annotated[Path | None, typer.Option(help="Also write PNG figures to this folder.")] = None,
 ) -> None:
-    """Count the questions of a build by type, split, source, answer letter and category."""
-    from vsi_data.stats import dataset_stats
+    """Questions per type, source and split; answer distributions, letter balance, categories, failures."""
+    from vsi_data.stats import NotADataset, dataset_stats
 
-    if plots is not None:
-        raise _fail("--plots is not available in this version yet")
     try:
         report = dataset_stats(directory)
-    except FileNotFoundError as exc:
+    except NotADataset as exc:
         raise _fail(str(exc)) from None
     if as_json:
         typer.echo(json.dumps(report, indent=2))
-        return
-    table = Table(title=f"{report['rows']} questions, {report['scenes']} scenes")
-    table.add_column("question type")
-    table.add_column("rows", justify="right")
-    table.add_column("answer letters")
-    for question_type, count in report["per_type"].items():
-        letters = report["letter_balance"].get(question_type, {})
-        table.add_row(question_type, str(count), " ".join(f"{k}:{v}" for k, v in letters.items()))
-    Console().print(table)
-    Console().print("splits: " + ", ".join(f"{k} {v}" for k, v in report["per_split"].items()), highlight=False)
+    else:
+        from vsi_data.viz.report import print_stats
+
+        print_stats(report)
+    if plots is not None:
+        from vsi_data.viz.plots import write_plots
+
+        for figure in write_plots(report, plots):
+            console.print(f"wrote {figure}", highlight=False)
 
 
 def _not_yet(command: str) -> typer.Exit:
@@ -172,12 +170,19 @@ def _not_yet(command: str) -> typer.Exit:
 
 @app.command()
 def inspect(
-    directory: Annotated[Path, typer.Argument()],
-    id: Annotated[str, typer.Option("--id", help="Question id.")],
+    directory: Annotated[Path, typer.Argument(help="A build output folder.")],
+    id: Annotated[str, typer.Option("--id", help="Question id (the `id` column).")],
     out: Annotated[Path, typer.Option(help="PNG to write.")],
 ) -> None:
-    """Draw one question over its scene (not available yet)."""
-    raise _not_yet("inspect")
+    """Draw one question over its scene: top-down boxes, the quantity behind the answer, a few video frames."""
+    from vsi_data.viz.inspect import InspectError, inspect_question
+
+    _logging(quiet=True)
+    try:
+        written = inspect_question(directory, id, out)
+    except InspectError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"wrote {written}", highlight=False)
 
 
 @app.command("train-grpo")

@@ -1,32 +1,206 @@
-"""Counts over a build output (the core of `vsi-data stats`)."""
+"""What a question set holds (the core of `vsi-data stats`): pure counting, no printing or plotting.
+
+The report is a plain JSON-able dict so that the terminal tables, the `--json` output and the figures
+all read the same numbers. It answers the questions one asks before training on a set: how many
+questions of each type and from where, whether one answer dominates a type (is "2" most counts? is "A"
+right too often?), which categories dominate, and which scenes failed to build.
+
+Two inputs are understood: a `vsi-data build` output folder, and VSI-Bench's own test parquet (columns
+id, dataset, scene_name, question_type, question, options, ground_truth), so a build can be compared
+with the benchmark it imitates.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from vsi_data.output.shards import read_rows
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vsi_data.output.shards import DATA_DIR, read_rows
+from vsi_data.prompts import NUMERIC_TYPES
+
+VSIBENCH_COLUMNS = ("id", "dataset", "scene_name", "question_type", "question", "options", "ground_truth")
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+HISTOGRAM_BINS = 20
+TOP_ANSWERS = 10
 
 
-def dataset_stats(out_dir: Path) -> dict[str, Any]:
-    table = read_rows(out_dir)
+class NotADataset(ValueError):
+    """A path that is neither a build output nor a VSI-Bench parquet; the message names it."""
+
+
+def load_questions(path: Path) -> tuple[pa.Table, str]:
+    """The questions at `path` as (table with the build's column names, "build" or "vsibench").
+
+    VSI-Bench rows are mapped onto the build's names (scene_name → scene_id, ground_truth → answer, the
+    number in answer_value for numeric types, split "test"); they name no objects, so `objects` is empty.
+    """
+    if path.is_dir() and any((path / DATA_DIR).glob("*.parquet")):
+        return read_rows(path), "build"
+    files = [path] if path.is_file() else sorted(path.glob("*.parquet")) if path.is_dir() else []
+    if not files or not all(_has_vsibench_columns(f) for f in files):
+        raise NotADataset(
+            f"{path}: not a vsi-data build output (no {DATA_DIR}/*.parquet) "
+            f"and not a VSI-Bench parquet (columns {', '.join(VSIBENCH_COLUMNS)})"
+        )
+    table = pa.concat_tables([pq.read_table(f, columns=list(VSIBENCH_COLUMNS)) for f in files])
+    types = table.column("question_type").to_pylist()
+    truths = [str(v) for v in table.column("ground_truth").to_pylist()]
+    values = [_number(v) if t in NUMERIC_TYPES else None for t, v in zip(types, truths, strict=True)]
+    return (
+        pa.table(
+            {
+                "id": table.column("id").cast(pa.string()),
+                "dataset": table.column("dataset"),
+                "scene_id": table.column("scene_name"),
+                "split": pa.array(["test"] * table.num_rows, pa.string()),
+                "question_type": table.column("question_type"),
+                "question": table.column("question"),
+                "options": table.column("options"),
+                "answer": pa.array(truths, pa.string()),
+                "answer_value": pa.array(values, pa.float64()),
+                "objects": pa.array([[] for _ in range(table.num_rows)], pa.list_(pa.string())),
+            }
+        ),
+        "vsibench",
+    )
+
+
+def _has_vsibench_columns(path: Path) -> bool:
+    if path.suffix != ".parquet":
+        return False
+    try:
+        names = set(pq.read_schema(path).names)
+    except (OSError, pa.ArrowInvalid):
+        return False
+    return set(VSIBENCH_COLUMNS) <= names
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def numeric_summary(values: np.ndarray) -> dict[str, Any]:
+    """Quantiles and an even-width histogram: enough to see a skewed or lumpy answer distribution.
+
+    Whole numbers over a short range (counts) get one bin per number, centred on it, so "2" is a bar."""
+    lo, hi = float(values.min()), float(values.max())
+    if np.all(values == np.round(values)) and hi - lo < HISTOGRAM_BINS:
+        bins: int | np.ndarray = np.arange(lo - 0.5, hi + 1.0)
+    else:
+        bins = min(HISTOGRAM_BINS, len(np.unique(values)))
+    counts, edges = np.histogram(values, bins=bins)
+    return {
+        "n": len(values),
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "mean": float(values.mean()),
+        "quantiles": {
+            f"p{round(q * 100):02d}": float(v) for q, v in zip(QUANTILES, np.quantile(values, QUANTILES), strict=True)
+        },
+        "histogram": {"edges": edges.round(6).tolist(), "counts": counts.tolist()},
+    }
+
+
+def answer_words(answer: str, options: list[str] | None) -> str:
+    """The answer as words: the chosen option's text where there are lettered options, else the answer."""
+    for option in options or []:
+        letter, _, text = option.partition(". ")
+        if letter == answer and text:
+            return text
+    return answer
+
+
+def _answer_distributions(types: list[str], texts: list[str], values: list[float | None]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for question_type in sorted(set(types)):
+        picked = [i for i, t in enumerate(types) if t == question_type]
+        top = Counter(texts[i] for i in picked).most_common(TOP_ANSWERS)
+        numbers = np.array([values[i] for i in picked if values[i] is not None], dtype=np.float64)
+        entry: dict[str, Any] = {"kind": "numeric" if len(numbers) else "choice", "top": dict(top)}
+        if len(numbers):
+            entry.update(numeric_summary(numbers))
+        out[question_type] = entry
+    return out
+
+
+def read_failures(out_dir: Path) -> list[dict[str, Any]]:
+    """failures.jsonl of a build (empty when there is none); a damaged line is reported, not skipped."""
+    path = out_dir / "failures.jsonl"
+    if not path.is_file():
+        return []
+    failures = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                failures.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise NotADataset(f"{path}:{number}: not a JSON line ({exc.msg})") from exc
+    return failures
+
+
+def dataset_stats(path: Path) -> dict[str, Any]:
+    table, kind = load_questions(path)
     types = table.column("question_type").to_pylist()
     answers = table.column("answer").to_pylist()
     options = table.column("options").to_pylist()
+    sources = table.column("dataset").to_pylist()
+    splits = table.column("split").to_pylist()
+    objects = table.column("objects").to_pylist()
     letters: dict[str, Counter[str]] = {}
     for question_type, answer, opts in zip(types, answers, options, strict=True):
-        if opts is not None:
+        if opts:
             letters.setdefault(question_type, Counter())[answer] += 1
-    categories = Counter(c for objs in table.column("objects").to_pylist() for c in objs)
-    scenes = Counter(table.column("scene_id").to_pylist())
+    overall_letters = sum(letters.values(), Counter())
+    per_type_categories: dict[str, Counter[str]] = {}
+    for question_type, objs in zip(types, objects, strict=True):
+        per_type_categories.setdefault(question_type, Counter()).update(objs)
+    per_source_split: dict[str, Counter[str]] = {}
+    for source, split in zip(sources, splits, strict=True):
+        per_source_split.setdefault(source, Counter())[split] += 1
+    scenes = Counter(zip(sources, table.column("scene_id").to_pylist(), strict=True))
+    per_scene = np.array(list(scenes.values()))
+    failures = read_failures(path) if kind == "build" else []
     return {
+        "input": kind,
         "rows": table.num_rows,
         "per_type": dict(sorted(Counter(types).items())),
-        "per_split": dict(sorted(Counter(table.column("split").to_pylist()).items())),
-        "per_source": dict(sorted(Counter(table.column("dataset").to_pylist()).items())),
+        "per_split": dict(sorted(Counter(splits).items())),
+        "per_source": dict(sorted(Counter(sources).items())),
+        "per_source_split": {s: dict(sorted(c.items())) for s, c in sorted(per_source_split.items())},
         "scenes": len(scenes),
-        "questions_per_scene": {"min": min(scenes.values()), "max": max(scenes.values())} if scenes else {},
-        "letter_balance": {t: dict(sorted(c.items())) for t, c in sorted(letters.items())},
-        "categories": dict(categories.most_common()),
+        "questions_per_scene": {
+            "min": int(per_scene.min()),
+            "median": float(np.median(per_scene)),
+            "mean": round(float(per_scene.mean()), 3),
+            "max": int(per_scene.max()),
+        }
+        if len(per_scene)
+        else {},
+        "answers": _answer_distributions(
+            types,
+            [answer_words(a, o) for a, o in zip(answers, options, strict=True)],
+            table.column("answer_value").to_pylist(),
+        ),
+        "letter_balance": {
+            **{t: dict(sorted(c.items())) for t, c in sorted(letters.items())},
+            **({"overall": dict(sorted(overall_letters.items()))} if overall_letters else {}),
+        },
+        "categories": dict(Counter(c for objs in objects for c in objs).most_common()),
+        "categories_per_type": {
+            t: dict(c.most_common(TOP_ANSWERS)) for t, c in sorted(per_type_categories.items()) if c
+        },
+        "failures": {
+            "count": len(failures),
+            "per_source": dict(sorted(Counter(f.get("source", "?") for f in failures).items())),
+            "scenes": [{k: f.get(k) for k in ("scene_id", "source", "error")} for f in failures],
+        },
     }

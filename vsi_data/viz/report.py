@@ -1,0 +1,81 @@
+"""`vsi-data stats` in the terminal: the report dict of `vsi_data.stats` as rich tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+TOP_CATEGORIES = 15
+TOP_ANSWERS_SHOWN = 3
+
+
+def _share(counts: dict[str, int], total: int | None = None) -> str:
+    """`key:count (percent)` items; percentages of `total` (default: of these counts)."""
+    total = total or sum(counts.values()) or 1
+    return " ".join(f"{k}:{v} ({100 * v / total:.0f}%)" for k, v in counts.items())
+
+
+def _spread(entry: dict[str, Any]) -> str:
+    if entry["kind"] != "numeric":
+        return ""
+    q = entry["quantiles"]
+    return f"{q['p50']:.4g} ({entry['min']:g}–{entry['max']:g}), IQR {q['p25']:.4g}–{q['p75']:.4g}"
+
+
+def stats_tables(report: dict[str, Any]) -> Group:
+    """One renderable for the whole report, so the CLI prints it in one call."""
+    types = Table(title=f"{report['rows']} questions, {report['scenes']} scenes ({report['input']})")
+    types.add_column("question type")
+    types.add_column("rows", justify="right")
+    types.add_column("median (range), IQR")
+    types.add_column(f"most common answers (top {TOP_ANSWERS_SHOWN}, share of the type)", max_width=36)
+    types.add_column("answer letters", max_width=30)
+    for question_type, count in report["per_type"].items():
+        entry = report["answers"][question_type]
+        top = dict(list(entry["top"].items())[:TOP_ANSWERS_SHOWN])
+        types.add_row(
+            question_type,
+            str(count),
+            _spread(entry),
+            _share(top, count),
+            _share(report["letter_balance"].get(question_type, {})),
+        )
+    if "overall" in report["letter_balance"]:
+        types.add_row("[bold]all lettered[/bold]", "", "", "", _share(report["letter_balance"]["overall"]))
+
+    sources = Table(title="per source and split")
+    splits = sorted(report["per_split"])
+    sources.add_column("source")
+    for split in splits:
+        sources.add_column(split, justify="right")
+    sources.add_column("total", justify="right")
+    for source, counts in report["per_source_split"].items():
+        sources.add_row(source, *(str(counts.get(s, 0)) for s in splits), str(sum(counts.values())))
+
+    shown = min(TOP_CATEGORIES, len(report["categories"]))
+    categories = Table(title=f"categories named (top {shown} of {len(report['categories'])})")
+    categories.add_column("category")
+    categories.add_column("mentions", justify="right")
+    for category, count in list(report["categories"].items())[:TOP_CATEGORIES]:
+        categories.add_row(category, str(count))
+
+    per_scene = report["questions_per_scene"]
+    lines = [types, sources]
+    if report["categories"]:
+        lines.append(categories)
+    if per_scene:
+        lines.append(
+            f"questions per scene: min {per_scene['min']}, median {per_scene['median']:g}, "
+            f"mean {per_scene['mean']:g}, max {per_scene['max']}"
+        )
+    failures = report["failures"]
+    lines.append(f"failed scenes: {failures['count']}")
+    lines.extend(Text(f"  {f['source']}/{f['scene_id']}: {f['error']}") for f in failures["scenes"])  # no markup
+    return Group(*lines)
+
+
+def print_stats(report: dict[str, Any], console: Console | None = None) -> None:
+    (console or Console()).print(stats_tables(report), highlight=False)
