@@ -100,7 +100,6 @@ def run_predict(config: PredictConfig, progress: Callable[[int, int], None] | No
 
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     processor = load_processor(config.model)
-    processor.tokenizer.padding_side = "left"  # generation continues every row from its last token
     model = load_model(config.model, config.dtype, device).eval()
     budget = pixel_budget(processor, config.min_pixels, config.max_pixels)
     generation = {
@@ -148,9 +147,8 @@ class _FrameCache:
         return self.frames
 
 
-def _answer(model, processor, batch: list[tuple[EvalItem, list]], generation: dict) -> list[str]:
-    import torch
-
+def model_inputs(processor, batch: list[tuple[EvalItem, list]]):
+    """One left-padded batch: per question, its frames as images and VSI-Bench's prompt."""
     texts, images = [], []
     for item, frames in batch:
         content = [{"type": "image"}] * len(frames) + [
@@ -162,7 +160,14 @@ def _answer(model, processor, batch: list[tuple[EvalItem, list]], generation: di
             )
         )
         images.extend(frames)
-    inputs = processor(text=texts, images=images, padding=True, return_tensors="pt").to(model.device)
+    processor.tokenizer.padding_side = "left"  # generation continues every row from its own last token
+    return processor(text=texts, images=images, padding=True, return_tensors="pt")
+
+
+def _answer(model, processor, batch: list[tuple[EvalItem, list]], generation: dict) -> list[str]:
+    import torch
+
+    inputs = model_inputs(processor, batch).to(model.device)
     with torch.inference_mode():
         output = model.generate(**inputs, **generation)
     new_tokens = output[:, inputs["input_ids"].shape[1] :]
