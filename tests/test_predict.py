@@ -129,3 +129,13 @@ def test_predict_errors_are_one_clear_line(build_dir, model_dir, tmp_path):
         assert message in result.output
         assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "p.jsonl").exists()  # nothing is written before the model answers
+
+
+def test_frame_budget_stays_inside_the_checkpoint_processor(model_dir):
+    from vsi_data.eval.predict import pixel_budget
+    from vsi_data.models import TINY_MAX_PIXELS, TINY_MIN_PIXELS, load_processor
+
+    processor = load_processor(model_dir)  # the image-only fallback here keeps the saved 4..16-cell budget
+    assert pixel_budget(processor, None, None) == (TINY_MIN_PIXELS, TINY_MAX_PIXELS)
+    assert pixel_budget(processor, None, 4 * 28 * 28) == (4 * 28 * 28, 4 * 28 * 28)
+    assert pixel_budget(processor, 8 * 28 * 28, 10**9) == (8 * 28 * 28, TINY_MAX_PIXELS)

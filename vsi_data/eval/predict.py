@@ -19,7 +19,7 @@ from pathlib import Path
 from vsi_data.eval.items import EvalItem, load_items
 from vsi_data.eval.predictions import open_for_append, prediction_line
 from vsi_data.prompts import benchmark_prompt
-from vsi_data.video.sampler import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, SampledFrames, sample_frames
+from vsi_data.video.sampler import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, sample_frames
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class _FrameCache:
     def __init__(self, num_frames: int, budget: tuple[int, int], backend: str):
         self.num_frames, self.budget, self.backend = num_frames, budget, backend
         self.path: Path | None = None
-        self.frames: SampledFrames | None = None
+        self.frames: list | None = None  # PIL images
 
     def get(self, path: Path):
         from PIL import Image
