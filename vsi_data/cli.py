@@ -197,25 +197,104 @@ def train_grpo(
     raise _not_yet("train-grpo")
 
 
+class Dtype(StrEnum):
+    auto = "auto"
+    bf16 = "bf16"
+    fp16 = "fp16"
+    fp32 = "fp32"
+
+
 @app.command()
 def predict(
-    model: Annotated[Path, typer.Option()],
-    data: Annotated[Path, typer.Option()],
-    out: Annotated[Path, typer.Option()],
-    frames: Annotated[int, typer.Option()] = 16,
+    model: Annotated[Path, typer.Option(help="Local Qwen2-VL / Qwen2.5-VL checkpoint folder.")],
+    data: Annotated[Path, typer.Option(help="A build folder, a shard, or VSI-Bench's test .parquet/.jsonl.")],
+    out: Annotated[Path, typer.Option(help="Predictions JSONL; appended to, ids already there are skipped.")],
+    frames: Annotated[int, typer.Option(min=1, help="Frames sampled uniformly per video.")] = 16,
+    batch_size: Annotated[int, typer.Option(min=1, help="Questions per generate call.")] = 4,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Generated tokens at most (VSI-Bench: 16).")] = 16,
+    device: Annotated[str | None, typer.Option(help="torch device (default: cuda when available, else cpu).")] = None,
+    dtype: Annotated[Dtype, typer.Option(help="Model weights' dtype.")] = Dtype.auto,
+    min_pixels: Annotated[int | None, typer.Option(min=1, help="Per-frame pixel budget, lower bound.")] = None,
+    max_pixels: Annotated[int | None, typer.Option(min=1, help="Per-frame pixel budget, upper bound.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Answer at most this many new questions.")] = None,
+    video_root: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where videos live: VSI-Bench's as ROOT/<dataset>/<scene_name>.mp4 (default: beside the file)."
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar; warnings and errors only.")] = False,
 ) -> None:
-    """Answer a build's questions with a model (not available yet)."""
-    raise _not_yet("predict")
+    """Answer the questions with a local model: VSI-Bench's prompt, greedy decoding, N frames per video."""
+    from rich.progress import Progress
+
+    from vsi_data.eval import DataError, PredictionsError
+    from vsi_data.eval.predict import PredictConfig, PredictError, run_predict
+    from vsi_data.models import ModelLoadError
+    from vsi_data.video.sampler import VideoReadError
+
+    _logging(quiet)
+    config = PredictConfig(
+        model=model,
+        data=data,
+        out=out,
+        frames=frames,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        device=device,
+        dtype=dtype.value,
+        min_pixels=min_pixels,
+        max_pixels=max_pixels,
+        limit=limit,
+        video_root=video_root,
+    )
+    with Progress(console=console, disable=quiet, transient=True) as progress:
+        task = progress.add_task("predicting", total=None)
+        try:
+            result = run_predict(config, lambda done, total: progress.update(task, completed=done, total=total))
+        except (DataError, PredictionsError, PredictError, ModelLoadError, VideoReadError) as exc:
+            raise _fail(str(exc)) from None
+    console.print(
+        f"[bold]{result.written}[/bold] questions answered, {result.already} already in {out} "
+        f"({result.total} in the data)",
+        highlight=False,
+    )
 
 
 @app.command("eval")
 def evaluate(
-    data: Annotated[Path, typer.Option()],
-    predictions: Annotated[Path, typer.Option()],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    data: Annotated[Path, typer.Option(help="A build folder, a shard, or VSI-Bench's test .parquet/.jsonl.")],
+    predictions: Annotated[Path, typer.Option(help='JSONL with {"id", "prediction"} per line.')],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")] = False,
+    compare: Annotated[
+        Path | None, typer.Option(help="A baseline predictions file: per-task scores side by side, with the change.")
+    ] = None,
 ) -> None:
-    """Score predictions the VSI-Bench way (not available yet)."""
-    raise _not_yet("eval")
+    """Score predictions the VSI-Bench way: first token, letters, MRA, tasks averaged into overall."""
+    from vsi_data.eval import DataError, PredictionsError, load_items, read_predictions
+    from vsi_data.eval.report import comparison_table, report_footer, report_table
+    from vsi_data.eval.scoring import compare as compare_reports
+    from vsi_data.eval.scoring import evaluate as score
+
+    _logging(quiet=as_json)
+    try:
+        items = load_items(data)
+        report = score(items, read_predictions(predictions).answers)
+        baseline = score(items, read_predictions(compare).answers) if compare else None
+    except (DataError, PredictionsError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        result = report.to_json()
+        if baseline is not None:
+            result["baseline"] = {"predictions": str(compare), **baseline.to_json()}
+            result["comparison"] = compare_reports(baseline, report)
+        typer.echo(json.dumps(result, indent=2))
+        return
+    stdout = Console()
+    stdout.print(report_table(report, f"VSI-Bench scores of {predictions.name} on {data.name}"))
+    stdout.print(report_footer(report), highlight=False)
+    if baseline is not None:
+        stdout.print(comparison_table(compare_reports(baseline, report), compare.name, predictions.name))
 
 
 if __name__ == "__main__":

@@ -165,11 +165,9 @@ def _image_only_processor(path: Path):
                 return None
             return super().check_argument_for_proper_class(argument_name, argument)
 
-    preprocessor = path / "preprocessor_config.json"
-    settings = json.loads(preprocessor.read_text()) if preprocessor.is_file() else {}
-    image_processor = Qwen2VLImageProcessorPil(
-        **{key: settings[key] for key in ("min_pixels", "max_pixels", "patch_size", "merge_size") if key in settings}
-    )
+    # from_pretrained keeps the checkpoint's pixel budget (`size`, or older min_pixels/max_pixels keys)
+    has_settings = (path / "preprocessor_config.json").is_file()
+    image_processor = Qwen2VLImageProcessorPil.from_pretrained(path) if has_settings else Qwen2VLImageProcessorPil()
     tokenizer = AutoTokenizer.from_pretrained(path)
     template = tokenizer.chat_template or qwen_vl_chat_template()
     return ImageOnlyProcessor(
