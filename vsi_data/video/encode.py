@@ -79,7 +79,7 @@ def copy_video(source: Path, path: Path) -> int | None:
             in_stream = src.streams.video[0]
             out_stream = dst.add_stream_from_template(in_stream)
             for packet in src.demux(in_stream):
-                if packet.dts is None:  # the demuxer's end-of-stream flush packet
+                if not packet.size:  # the demuxer's end-of-stream flush packet
                     continue
                 packet.stream = out_stream
                 dst.mux(packet)
