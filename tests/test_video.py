@@ -214,3 +214,52 @@ def test_appearance_order_needs_no_video_file_but_a_video_build(parsed):
     assert generate_questions(scene, recipe, seed=0, exhaustive=True, video=False) == []
     ctx = SceneContext(scene, recipe.distance_metric, recipe.vocabulary)
     assert "trash bin" in ctx.askable  # asked about if it were visible: left out only because it is hidden
+
+
+def synthetic_build(tmp_path, fmt: str, *extra: str):
+    out = tmp_path / fmt
+    args = ["build", "--source", "synthetic", "--synthetic-format", fmt, "--out", str(out), "--scenes", "1"]
+    result = runner.invoke(app, [*args, "--frames", "8", "--recipe", "vsibench", "--workers", "1", "--quiet", *extra])
+    assert result.exit_code == 0, result.output
+    (video,) = set(read_rows(out).column("video").to_pylist())
+    return out, out / video
+
+
+def stream_facts(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        count = sum(1 for _ in container.decode(stream))
+        return count, stream.width, stream.height, stream.codec_context.name
+
+
+def test_scannetpp_iphone_video_is_copied_as_is_unless_reencoding_is_asked(tmp_path):
+    out, video = synthetic_build(tmp_path / "copy", "scannetpp")
+    (source,) = (out / ".synthetic" / "data").glob("*/iphone/rgb.mkv")
+    count, width, height, codec = stream_facts(source)
+    assert stream_facts(video) == (count, width, height, codec) == (8, width, height, "h264")
+    with av.open(str(source)) as src, av.open(str(video)) as dst:  # the very packets, not a re-encode
+        packets = [bytes(p) for p in src.demux(src.streams.video[0]) if p.size]
+        assert [bytes(p) for p in dst.demux(dst.streams.video[0]) if p.size] == packets
+    table = read_frame_table(sidecar_path(video))
+    assert (len(table), table.fps, table.video_size) == (8, 60.0, (width, height))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parse_stats"]["appearance_order_no_depth"] == 1  # said, not silently skipped
+
+    _, reencoded = synthetic_build(tmp_path / "reencode", "scannetpp", "--reencode-video")
+    assert stream_facts(reencoded) == (8, 640, 480, "h264")
+    with av.open(str(reencoded)) as container:
+        assert container.streams.video[0].average_rate == 60
+        assert [bytes(p) for p in container.demux(container.streams.video[0]) if p.size] != packets
+
+
+def test_arkitscenes_video_runs_at_the_capture_rate_upright_with_depth(tmp_path):
+    out, video = synthetic_build(tmp_path, "arkitscenes")
+    with av.open(str(video)) as container:
+        assert container.streams.video[0].average_rate == 10  # lowres_wide frames 0.1 s apart
+    assert stream_facts(video)[:3] in ((8, 480, 640), (8, 640, 480))
+    table = read_frame_table(sidecar_path(video))
+    assert table.fps == 10.0
+    assert table.video_size == stream_facts(video)[1:3]
+    np.testing.assert_allclose(table.video_times, np.arange(8) / 10)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parse_stats"].get("videos_without_depth", 0) == 0
