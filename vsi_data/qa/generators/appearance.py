@@ -5,7 +5,8 @@ visible (`vsi_data.geometry.visibility`: projected into the frame, not hidden be
 depth stream, covering a minimum area). As in VSI-Bench, times are rounded to whole seconds and a set of four
 is asked only when every two of its categories' times differ by more than `min_gap_s`; the categories are
 listed in the question in random order and the three distractors are other orders, drawn at random.
-Streams without depth are not asked about (counted in the scene's stats as `appearance_order_no_depth`).
+Scenes without frames or without depth are not asked about (counted in the scene's stats as
+`appearance_order_no_frames` / `appearance_order_no_depth`).
 """
 
 from __future__ import annotations
@@ -93,9 +94,8 @@ class AppearanceOrder(Generator):
         p: AppearanceParams = self.params
         frames = ctx.scene.frames
         seed = int(rng.integers(2**63))
-        if frames is None or frames.depth is None:
-            if frames is not None:
-                ctx.scene.stats["appearance_order_no_depth"] += 1
+        if frames is None or frames.depth is None:  # said in the manifest's parse_stats, not silently skipped
+            ctx.scene.stats["appearance_order_no_frames" if frames is None else "appearance_order_no_depth"] += 1
             return []
         objects = [obj for c in ctx.askable for obj in ctx.objects(c)]
         first = first_visible_frames(frames, objects, p.rule)
