@@ -263,3 +263,18 @@ def test_arkitscenes_video_runs_at_the_capture_rate_upright_with_depth(tmp_path)
     np.testing.assert_allclose(table.video_times, np.arange(8) / 10)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parse_stats"].get("videos_without_depth", 0) == 0
+
+
+def test_vsi100k_leaves_appearance_order_out_but_a_user_recipe_can_enable_it(tmp_path, parsed):
+    assert "obj_appearance_order" not in {g.question_type for g in load_recipe("vsi100k").generators}
+    user = tmp_path / "mine.yaml"
+    user.write_text(
+        "name: mine\nvocabulary: vsibench\ntemplates: vsi100k\noptions: none\n"
+        "types:\n  obj_appearance_order: {min_gap_s: 0.25, whole_seconds: false}\n"
+    )
+    scene, _ = parsed
+    questions = generate_questions(scene, load_recipe(user), seed=0, exhaustive=True)
+    assert len(questions) == 5
+    for q in questions:
+        assert q.options is None
+        assert q.answer == ", ".join(c for c in REVEAL_ORDER if c in q.objects)  # the order itself, no letter
