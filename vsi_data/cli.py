@@ -78,6 +78,10 @@ def build(
     seed: Annotated[int, typer.Option(help="Global seed; every scene derives its own from it.")] = 0,
     exhaustive: Annotated[bool, typer.Option(help="Every question that passes the filters; no sampling.")] = False,
     video: Annotated[bool, typer.Option("--video/--no-video", help="Encode scene videos where streams exist.")] = True,
+    reencode_video: Annotated[
+        bool,
+        typer.Option(help="ScanNet++: re-encode the iPhone video at 640×480 instead of copying it as is."),
+    ] = False,
     allow_benchmark_scenes: Annotated[bool, typer.Option(help="Include the VSI-Bench evaluation scenes.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Delete an earlier build in --out and start afresh.")] = False,
     label_table: Annotated[
@@ -109,6 +113,7 @@ def build(
         seed=seed,
         exhaustive=exhaustive,
         video=video,
+        reencode_video=reencode_video,
         allow_benchmark_scenes=allow_benchmark_scenes,
         overwrite=overwrite,
         label_table=label_table,

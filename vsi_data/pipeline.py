@@ -33,7 +33,7 @@ from vsi_data.output.shards import PARTS_DIR, SCHEMA, part_info, read_part, writ
 from vsi_data.qa import Recipe, generate_questions, load_recipe, question_id
 from vsi_data.sources import SceneError, SceneRef, SceneSource, open_source
 from vsi_data.sources.base import ParseOptions
-from vsi_data.video import encode_stream
+from vsi_data.video import write_scene_video
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ class BuildConfig:
     seed: int = 0
     exhaustive: bool = False
     video: bool = True
+    reencode_video: bool = False  # ScanNet++: re-encode the iPhone video instead of copying it
     allow_benchmark_scenes: bool = False
     overwrite: bool = False
     label_table: Path | None = None
@@ -89,14 +90,15 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
     scene = source.load(ref, options)
     timings["parse"] = time.perf_counter() - start
     start = time.perf_counter()
-    questions = generate_questions(scene, recipe, config.seed, config.exhaustive)
+    questions = generate_questions(scene, recipe, config.seed, config.exhaustive, video=config.video)
     timings["questions"] = time.perf_counter() - start
     video = None
-    if config.video and scene.frames is not None and scene.frames.read_color is not None:
+    frames = scene.frames
+    if config.video and frames is not None and (frames.read_color is not None or frames.source_video is not None):
         start = time.perf_counter()
         video = f"videos/{scene.dataset}/{scene.scene_id}.mp4"
-        encode_stream(scene.frames, config.out / video)
-        timings["video"] = time.perf_counter() - start
+        if write_scene_video(frames, config.out / video, reencode=config.reencode_video):
+            timings["video"] = time.perf_counter() - start
     per_type = Counter(q.question_type for q in questions)
     index: Counter[str] = Counter()
     rows = []
@@ -142,6 +144,7 @@ def _fingerprint(config: BuildConfig, recipe: Recipe) -> dict[str, Any]:
         "seed": config.seed,
         "exhaustive": config.exhaustive,
         "video": config.video,
+        "reencode_video": config.reencode_video,
         "synthetic_frames": config.synthetic_frames if config.source == "synthetic" else None,
         "synthetic_format": config.synthetic_format if config.source == "synthetic" else None,
     }
@@ -332,6 +335,17 @@ def run_build(config: BuildConfig) -> BuildResult:
     return _finish(config, recipe, source, listed, selected, excluded, infos, failures, resumed, elapsed)
 
 
+def _skipped_types(config: BuildConfig, recipe: Recipe) -> dict[str, str]:
+    """The recipe's types this build does not ask at all, and why (per-scene gaps are in parse_stats)."""
+    if config.video:
+        return {}
+    return {
+        g.question_type: "built with --no-video: questions about a scene's video need the video"
+        for g in recipe.generators
+        if g.needs_video
+    }
+
+
 def _finish(config, recipe, source, listed, selected, excluded, infos, failures, resumed, elapsed) -> BuildResult:
     out = config.out
     table = pa.concat_tables(
@@ -360,6 +374,7 @@ def _finish(config, recipe, source, listed, selected, excluded, infos, failures,
         "split": config.split,
         "exhaustive": config.exhaustive,
         "video": config.video,
+        "skipped_types": _skipped_types(config, recipe),
         "scenes": {
             "listed": len(listed),
             "selected": len(selected),

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import shapely
@@ -35,11 +36,23 @@ class Room:
 
 
 @dataclass(frozen=True, eq=False)
+class DepthStream:
+    """A stream's depth camera: frame i's depth map is seen from frame i's pose (the colour camera's; ScanNet
+    and the iPhone register depth to colour) through these intrinsics."""
+
+    intrinsics: np.ndarray  # (3, 3)
+    width: int
+    height: int
+    read: Callable[[int], np.ndarray]  # frame index → H×W float32 metres, 0 where nothing was measured
+
+
+@dataclass(frozen=True, eq=False)
 class FrameStream:
     """The scan's camera stream: poses in the scene frame, intrinsics, and a lazy colour-image reader.
 
     Frames whose pose is not finite (ScanNet writes -inf for tracking failures) stay in the stream, so
-    frame i is still the i-th image of the video, but `valid` marks them unusable for geometry.
+    frame i is still the i-th image of the video, but `valid` marks them unusable for geometry. Frame i is
+    shown at i / `fps` seconds of the scene's video; questions about the video use that clock.
     """
 
     poses: np.ndarray  # (N, 4, 4) camera-to-world
@@ -48,6 +61,9 @@ class FrameStream:
     width: int
     height: int
     read_color: Callable[[int], np.ndarray] | None = None  # frame index → H×W×3 uint8 RGB
+    fps: float = 24.0  # the video's frame rate: VSI-Bench's 24 for ScanNet, the capture's own elsewhere
+    depth: DepthStream | None = None
+    source_video: Path | None = None  # a video whose i-th frame is frame i, copied as is unless re-encoding is asked
 
     @property
     def valid(self) -> np.ndarray:
@@ -55,6 +71,10 @@ class FrameStream:
 
     def __len__(self) -> int:
         return len(self.poses)
+
+    def video_time(self, index: np.ndarray | int) -> np.ndarray | float:
+        """Seconds into the scene's video at which frame `index` is shown."""
+        return np.asarray(index) / self.fps
 
 
 @dataclass(eq=False)

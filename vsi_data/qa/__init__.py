@@ -9,15 +9,20 @@ from vsi_data.scene import Scene
 from vsi_data.seeding import rng_for
 
 
-def generate_questions(scene: Scene, recipe: Recipe, seed: int, exhaustive: bool = False) -> list[Question]:
+def generate_questions(
+    scene: Scene, recipe: Recipe, seed: int, exhaustive: bool = False, video: bool = True
+) -> list[Question]:
     """All questions of one scene, type by type, each type with its own seeded generator.
 
     A type's questions depend only on (seed, dataset, scene, type), so adding a type to a recipe or
-    running scenes in another order changes nothing else.
+    running scenes in another order changes nothing else. Without `video`, types that ask about the
+    scene's video (appearance order) are not generated: the rows would refer to a video that is not there.
     """
     ctx = SceneContext(scene, recipe.distance_metric, recipe.vocabulary)
     questions: list[Question] = []
     for generator in recipe.generators:
+        if generator.needs_video and not video:
+            continue
         rng = rng_for(seed, scene.dataset, scene.scene_id, generator.question_type)
         questions.extend(generator.generate(ctx, rng, exhaustive))
     return questions

@@ -75,12 +75,17 @@ def look_pose(position: np.ndarray, yaw: float, pitch_deg: float = PITCH_DEG) ->
     return pose
 
 
-def camera_path(layout: Layout, num_frames: int, rng: np.random.Generator) -> np.ndarray:
-    """(N, 4, 4) camera-to-world poses in the room frame: one full turn from a spot inside the room."""
+def camera_path(
+    layout: Layout, num_frames: int, rng: np.random.Generator, start_yaw: float | None = None
+) -> np.ndarray:
+    """(N, 4, 4) camera-to-world poses in the room frame: one full counter-clockwise turn from a spot inside the
+    room, starting at `start_yaw` (default: drawn from `rng`). Objects thus enter the view one after another, in
+    the order of their bearing from the camera counted counter-clockwise from the start."""
     poly = layout.polygon
     anchor = poly.centroid if poly.buffer(-0.6).contains(poly.centroid) else poly.buffer(-0.6).representative_point()
     center = np.array([anchor.x, anchor.y])
     start = rng.uniform(0, 2 * math.pi)
+    start = start if start_yaw is None else start_yaw
     phases = np.linspace(0, 2 * math.pi, num_frames, endpoint=False)
     poses = []
     for phase in phases:

@@ -18,6 +18,7 @@ from vsi_data.sources.scannet import formats
 from vsi_data.sources.scannet.parser import LABEL_TABLE_NAME, ScanNetConfig, ScanNetSource
 from vsi_data.sources.scannet.sens import SensFile, SensFrame, SensHeader, write_sens
 from vsi_data.synthetic.catalog import label_table_rows
+from vsi_data.synthetic.layout import Layout
 from vsi_data.synthetic.render import Cameras
 from vsi_data.synthetic.writer import (
     SyntheticGeometry,
@@ -59,12 +60,20 @@ class ScanNetFormat:
         return ScanNetSource(ScanNetConfig(root=root))
 
 
-def write_scene(scans_dir: Path, scene_id: str, seed: int, num_frames: int) -> SyntheticScene:
-    """Generate scene `scene_id` deterministically from `seed` and write all its ScanNet files."""
+def write_scene(
+    scans_dir: Path,
+    scene_id: str,
+    seed: int,
+    num_frames: int,
+    layout: Layout | None = None,
+    start_yaw: float | None = None,
+) -> SyntheticScene:
+    """Generate scene `scene_id` deterministically from `seed` (or from a staged `layout` and camera start)
+    and write all its ScanNet files."""
     folder = scans_dir / scene_id
     files = formats.scene_files(folder, scene_id)
     begin_scene(folder, files["sens"])
-    geometry = synthesize(scene_id, seed, num_frames)
+    geometry = synthesize(scene_id, seed, num_frames, layout, start_yaw)
     to_raw = random_rigid_z(geometry.vertices, rng_for(seed, "synthetic-alignment", scene_id))
     alignment = np.linalg.inv(to_raw)
     formats.write_mesh(files["mesh"], apply(to_raw, geometry.vertices), geometry.colors, geometry.faces)

@@ -51,12 +51,16 @@ class SyntheticScene:
     scene_from_layout: np.ndarray  # 4×4: layout frame → the frame the source's parser returns
 
 
-def synthesize(scene_id: str, seed: int, num_frames: int) -> SyntheticGeometry:
-    """The scene `scene_id` of `seed`, identical whichever format it is written in."""
-    layout = make_layout(scene_id, rng_for(seed, "synthetic-layout", scene_id))
+def synthesize(
+    scene_id: str, seed: int, num_frames: int, layout: Layout | None = None, start_yaw: float | None = None
+) -> SyntheticGeometry:
+    """The scene `scene_id` of `seed`, identical whichever format it is written in. A given `layout` (and the
+    camera's `start_yaw`) replaces the generated one: tests stage scenes whose answers they know."""
+    layout = layout or make_layout(scene_id, rng_for(seed, "synthetic-layout", scene_id))
     mesh = build_mesh(layout, rng_for(seed, "synthetic-mesh", scene_id))
     vertices, colors, faces, segments = mesh.arrays()
-    poses = camera_path(layout, num_frames, rng_for(seed, "synthetic-camera", scene_id)) if num_frames else None
+    camera_rng = rng_for(seed, "synthetic-camera", scene_id)
+    poses = camera_path(layout, num_frames, camera_rng, start_yaw) if num_frames else None
     return SyntheticGeometry(
         layout, vertices, colors, faces, segments, mesh.groups, poses if poses is not None else np.zeros((0, 4, 4))
     )

@@ -1,5 +1,6 @@
 """Question generators by VSI-Bench question type."""
 
+from vsi_data.qa.generators.appearance import AppearanceOrder
 from vsi_data.qa.generators.base import Candidate, Generator, Params
 from vsi_data.qa.generators.counting import ObjectCounting
 from vsi_data.qa.generators.direction import RelativeDirection
@@ -15,6 +16,7 @@ GENERATORS: dict[str, type[Generator]] = {
     "object_rel_direction_easy": RelativeDirection,
     "object_rel_direction_medium": RelativeDirection,
     "object_rel_direction_hard": RelativeDirection,
+    "obj_appearance_order": AppearanceOrder,
 }
 
 __all__ = ["GENERATORS", "Candidate", "Generator", "Params"]

@@ -21,7 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vsi_data.scene import FrameStream, Scene, SceneObject
+from vsi_data.geometry.visibility import scale_intrinsics
+from vsi_data.scene import DepthStream, FrameStream, Scene, SceneObject
 from vsi_data.sources.arkitscenes import formats
 from vsi_data.sources.arkitscenes.formats import CLOCKWISE_TURNS, FOLDER_OF_SPLIT, SPLIT_FOLDERS
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource
@@ -31,6 +32,7 @@ VIDEO_ID = re.compile(r"^\d+$")
 POSE_TOLERANCE_S = 0.005  # the release's loader takes the nearest pose within this when no exact one exists
 INTRINSICS_STEP_S = 0.001  # ... and looks for a frame's .pincam one millisecond either side
 MIN_POSED_FRACTION = 0.5  # fewer frames with a pose than this: the trajectory belongs to something else
+DEFAULT_FPS = 10.0  # 3DOD's lowres_wide rate, for a video of one frame
 # One quarter turn clockwise of the image turns the camera by -90° about its optical axis (new x = old -y,
 # new y = old x); as a camera-to-world right factor it is this matrix.
 _QUARTER_TURN = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
@@ -175,13 +177,17 @@ class ArkitScenesSource(SceneSource):
         stats["sky_direction_disagrees_with_poses"] += sky != from_poses
         turns = CLOCKWISE_TURNS[sky]
         turn, k_upright, width_upright, height_upright = upright_camera(turns, width, height, k)
+        depth = _depth(files.depth_dir, video_id, frame_ids, turns, (width, height), k)
+        stats["videos_without_depth"] += depth is None
         return FrameStream(
             poses=poses @ turn,
             timestamps=timestamps,
             intrinsics=k_upright,
             width=width_upright,
             height=height_upright,
-            read_color=functools.partial(_read_upright, tuple(paths), turns, (width, height)),
+            read_color=functools.partial(_read_upright, tuple(paths), turns, (width, height), cv2.IMREAD_COLOR),
+            fps=_frame_rate(timestamps),
+            depth=depth,
         )
 
 
@@ -234,11 +240,38 @@ def _poses(traj_path: Path, timestamps: np.ndarray, stats: Counter[str]) -> np.n
     return poses
 
 
-def _read_upright(paths: tuple[Path, ...], turns: int, size: tuple[int, int], index: int) -> np.ndarray:
+def _frame_rate(timestamps: np.ndarray) -> float:
+    """The stream's real rate: one over the median spacing of its frames, to the millihertz."""
+    steps = np.diff(timestamps)
+    steps = steps[steps > 0]
+    return round(1.0 / float(np.median(steps)), 3) if len(steps) else DEFAULT_FPS
+
+
+def _depth(
+    folder: Path, video_id: str, frame_ids: list[str], turns: int, color_size: tuple[int, int], k: np.ndarray
+) -> DepthStream | None:
+    """`lowres_depth/` (uint16 millimetres, registered to `lowres_wide`) turned upright like the colour frames;
+    None unless every frame has one."""
+    paths = tuple(folder / formats.frame_name(video_id, i, ".png") for i in frame_ids)
+    if not all(p.is_file() for p in paths):
+        return None
+    first = cv2.imread(str(paths[0]), cv2.IMREAD_UNCHANGED)
+    if first is None or first.ndim != 2 or first.dtype != np.uint16:
+        raise SceneError(paths[0], "depth is not a 16-bit single-channel PNG")
+    size = (first.shape[1], first.shape[0])
+    _, k_depth, width, height = upright_camera(turns, *size, scale_intrinsics(k, color_size, size))
+    read = functools.partial(_read_upright, paths, turns, size, cv2.IMREAD_UNCHANGED)
+    return DepthStream(k_depth, width, height, lambda i: read(i).astype(np.float32) / np.float32(1000.0))
+
+
+def _read_upright(paths: tuple[Path, ...], turns: int, size: tuple[int, int], flags: int, index: int) -> np.ndarray:
+    """Frame `index` turned upright: RGB for colour, the raw values for depth."""
     path = paths[index]
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = cv2.imread(str(path), flags)
     if image is None:
         raise SceneError(path, "unreadable image")
     if (image.shape[1], image.shape[0]) != size:
-        raise SceneError(path, f"image is {image.shape[1]}×{image.shape[0]}, its intrinsics say {size[0]}×{size[1]}")
-    return np.ascontiguousarray(np.rot90(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), k=-turns))
+        raise SceneError(path, f"image is {image.shape[1]}×{image.shape[0]}, expected {size[0]}×{size[1]}")
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(np.rot90(image, k=-turns))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from vsi_data.geometry.boxes import BoxFitError, fit_box
-from vsi_data.scene import FrameStream, Scene, SceneObject
+from vsi_data.scene import DepthStream, FrameStream, Scene, SceneObject
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource, SplitInfo
 from vsi_data.sources.common import measure_scene_room, release_folder
 from vsi_data.sources.scannet import formats
@@ -144,14 +144,20 @@ class ScanNetSource(SceneSource):
 
 
 def _frames(sens_path: Path, alignment: np.ndarray) -> FrameStream:
+    """The `.sens` stream: its video runs at VSI-Bench's 24 fps (frame i at i/24 s, though the sensor records at
+    30 Hz), and its depth maps are registered to the colour camera's pose."""
     sens = SensFile(sens_path)
+    header = sens.header
     with np.errstate(invalid="ignore"):  # -inf poses stay non-finite, which marks them invalid
         poses = np.einsum("ij,njk->nik", alignment, sens.poses)
     return FrameStream(
         poses=poses,
         timestamps=sens.timestamps_us.astype(np.float64) / 1e6,
-        intrinsics=sens.header.intrinsic_color[:3, :3].copy(),
-        width=sens.header.color_width,
-        height=sens.header.color_height,
+        intrinsics=header.intrinsic_color[:3, :3].copy(),
+        width=header.color_width,
+        height=header.color_height,
         read_color=sens.read_color,
+        depth=DepthStream(
+            header.intrinsic_depth[:3, :3].copy(), header.depth_width, header.depth_height, sens.read_depth
+        ),
     )

@@ -258,6 +258,7 @@ class VideoInfo:
     frames: int
     width: int
     height: int
+    fps: float
 
 
 def probe_video(path: Path) -> VideoInfo:
@@ -270,12 +271,13 @@ def probe_video(path: Path) -> VideoInfo:
                 raise SceneError(path, "no video stream")
             stream = container.streams.video[0]
             width, height = stream.codec_context.width, stream.codec_context.height
+            rate = stream.average_rate or stream.guessed_rate
             frames = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
     except av.error.FFmpegError as exc:
         raise SceneError(path, f"unreadable video ({exc})") from exc
-    if frames == 0 or width <= 0 or height <= 0:
-        raise SceneError(path, f"video has {frames} frames of {width}x{height}")
-    return VideoInfo(frames, width, height)
+    if frames == 0 or width <= 0 or height <= 0 or not rate:
+        raise SceneError(path, f"video has {frames} frames of {width}x{height} at {rate} fps")
+    return VideoInfo(frames, width, height, float(rate))
 
 
 class VideoReader:

@@ -137,7 +137,8 @@ def _group_members(
 
 
 def _frames(files: dict[str, Path], stats: Counter[str]) -> FrameStream:
-    """The iPhone stream: frame i is the video's i-th frame and `frame_%06d` i of the pose file."""
+    """The iPhone stream: frame i is the video's i-th frame and `frame_%06d` i of the pose file; the scene's
+    video is that video as is, at its own rate. No depth stream is read, so nothing here asks about visibility."""
     video = formats.probe_video(files["video"])
     table = formats.read_pose_file(files["poses"], files["video"], video.frames)
     for key, value in (
@@ -156,4 +157,6 @@ def _frames(files: dict[str, Path], stats: Counter[str]) -> FrameStream:
         width=video.width,
         height=video.height,
         read_color=formats.VideoReader(files["video"]),
+        fps=video.fps,
+        source_video=files["video"],
     )
