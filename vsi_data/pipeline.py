@@ -217,8 +217,8 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _open(config: BuildConfig) -> SceneSource:
-    """The build's source, opened identically in the parent and in every worker."""
+def open_build_source(config: BuildConfig) -> SceneSource:
+    """The build's source, opened identically in the parent, in every worker, and by `inspect` later."""
     root = config.root
     if root is None and config.source == "synthetic":
         root = config.out / SYNTHETIC_DIR
@@ -259,7 +259,7 @@ def run_scene(job: SceneJob) -> SceneOutcome:
     if key not in _WORKER_CONTEXT:
         recipe = load_recipe(job.config.recipe)
         _WORKER_CONTEXT.clear()
-        _WORKER_CONTEXT[key] = (_open(job.config), recipe, recipe.parse_options(job.config.seed))
+        _WORKER_CONTEXT[key] = (open_build_source(job.config), recipe, recipe.parse_options(job.config.seed))
     source, recipe, options = _WORKER_CONTEXT[key]
     ref = job.ref
     try:
@@ -280,7 +280,7 @@ def run_build(config: BuildConfig) -> BuildResult:
     recipe = load_recipe(config.recipe)
     fingerprint = _fingerprint(config, recipe)
     executor = make_executor(config.executor, config.workers)  # fails early when Ray is missing
-    source = _open(config)
+    source = open_build_source(config)
     listed = source.list_scenes()
     root = config.root if config.root is not None else config.out / SYNTHETIC_DIR
     if not listed:

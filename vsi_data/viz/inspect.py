@@ -120,8 +120,7 @@ def _manifest(out_dir: Path) -> dict[str, Any]:
 
 def reopen_scene(out_dir: Path, row: dict[str, Any]) -> tuple[SceneContext, dict[str, Any]]:
     """The row's scene as the build saw it (with the recipe's distance metric), and the type's settings."""
-    from vsi_data.pipeline import BuildConfig
-    from vsi_data.pipeline import _open as open_build_source
+    from vsi_data.pipeline import BuildConfig, open_build_source
     from vsi_data.qa import RecipeError, load_recipe
     from vsi_data.sources import SceneError, SourceUnavailable
 
