@@ -36,34 +36,11 @@ _LETTER = re.compile(r"\(?([A-Za-z])\)?(?=$|[\s.:)])")
 _OPTION = re.compile(r"\s*([A-Za-z])[.:)]\s*(.*)", re.DOTALL)
 # A decimal number; "1,250" is one thousand two hundred and fifty, "2,5" is two and a half.
 _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:[.,]\d+)?|\.\d+)")
-_NUMBER_WORDS = {
-    word: value
-    for value, word in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-}
+_NUMBER_WORD_TEXT = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty"
+)
+_NUMBER_WORDS = {word: value for value, word in enumerate(_NUMBER_WORD_TEXT.split())}
 _WORD = re.compile(r"[a-z]+")
 _ARTICLES = ("the ", "a ", "an ")
 _EDGE_PUNCTUATION = " \t\n.,;:!?\"'`()[]"
