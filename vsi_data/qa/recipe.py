@@ -140,6 +140,8 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         data = load_yaml(path)
     except (FileNotFoundError, ValueError) as exc:
         raise RecipeError(str(exc)) from exc
+    if "kind" in data:
+        raise RecipeError(f"{path}: a training recipe (kind: {data['kind']}); use `vsi-data train-grpo`")
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise RecipeError(f"{path}: unknown recipe keys {sorted(unknown)}; known: {sorted(_TOP_KEYS)}")

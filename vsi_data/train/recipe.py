@@ -122,14 +122,15 @@ def load_train_recipe(name_or_path: str | Path) -> TrainRecipe:
     if unknown:
         raise TrainRecipeError(f"{path}: unknown training recipe keys {sorted(unknown)}; known: {sorted(_TOP_KEYS)}")
     try:
+        prompt = _prompt(data)
         return TrainRecipe(
             name=_string(data.get("name", path.stem), "name"),
             path=path,
             description=_string(data.get("description", ""), "description"),
             model=_optional_string(data.get("model"), "model"),
-            **_prompt(data),
+            **prompt,
             frames=_frames(data),
-            rewards=_rewards(data),
+            rewards=_rewards(data, prompt["prompt_mode"]),
             lora=_lora(data),
             grpo=_grpo(data),
         )
@@ -182,7 +183,7 @@ def _frames(data: dict) -> FrameSettings:
     return frames
 
 
-def _rewards(data: dict) -> dict[str, float]:
+def _rewards(data: dict, mode: PromptMode) -> dict[str, float]:
     section = _section(data, "rewards", set(REWARD_FUNCTIONS))
     if not section:
         raise ValueError(f"`rewards` must name at least one of {sorted(REWARD_FUNCTIONS)} with its weight")
@@ -191,8 +192,7 @@ def _rewards(data: dict) -> dict[str, float]:
         if isinstance(weight, bool) or not isinstance(weight, int | float):
             raise ValueError(f"rewards.{name} must be a number (its weight), not {weight!r}")
         rewards[name] = float(weight)
-    mode = data.get("prompt", {}).get("mode", PromptMode.vanilla.value) if isinstance(data.get("prompt"), dict) else ""
-    if "format" in rewards and mode == PromptMode.vanilla.value:
+    if "format" in rewards and mode is PromptMode.vanilla:
         raise ValueError("the format reward needs prompt.mode think or observe (the vanilla prompt asks for no tags)")
     return rewards
 
