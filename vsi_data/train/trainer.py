@@ -85,6 +85,11 @@ def train_grpo(
     output_dir.mkdir(parents=True, exist_ok=True)
     model_path = resolve_model(recipe, model, output_dir)
     processor = load_processor(model_path)
+    # TRL pads generated prompts on the left but takes the image-token map from a plain processor call, which
+    # pads on the tokenizer's side: unless that is also the left, M-RoPE positions shift for shorter prompts.
+    processor.tokenizer.padding_side = "left"
+    if not config.use_vllm:
+        config.generation_kwargs = _suppress_vision_tokens(model_path, config.generation_kwargs)
     trainer = _trainer_class()(
         model=str(model_path),
         reward_funcs=[REWARD_FUNCTIONS[name] for name in recipe.rewards],
@@ -116,6 +121,19 @@ def train_grpo(
         resumed_from=Path(last_checkpoint) if last_checkpoint else None,
         last_log=logged[-1] if logged else {},
     )
+
+
+def _suppress_vision_tokens(model_path: Path, generation_kwargs: dict | None) -> dict:
+    """Generation never emits a vision token. TRL suppresses the image token only; a completion holding
+    `<|video_pad|>` or `<|vision_start|>` asks Qwen2-VL for visual features that do not exist (a random model
+    emits them; a trained one should not, and then this costs nothing).
+    With vLLM, TRL passes generation_kwargs to vLLM, which has no such option; the setting is left alone there."""
+    config = json.loads((model_path / "config.json").read_text())
+    keys = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
+    vision = [config[key] for key in keys if isinstance(config.get(key), int)]
+    kwargs = dict(generation_kwargs or {})
+    kwargs["suppress_tokens"] = sorted({*vision, *(kwargs.get("suppress_tokens") or [])})
+    return kwargs
 
 
 def _trainer_class():
