@@ -204,6 +204,8 @@ def train_grpo(
         result = run_training(recipe, data, output, model=model, max_steps=max_steps)
     except (TrainRecipeError, TrainDataError, ModelLoadError) as exc:
         raise _fail(str(exc)) from None
+    if not result.is_main_process:
+        return
     last = result.last_log
     summary = ", ".join(f"{key} {last[key]:.4g}" for key in ("loss", "kl", "reward") if key in last)
     resumed = f" (resumed from {result.resumed_from.name})" if result.resumed_from else ""

@@ -45,6 +45,7 @@ class TrainResult:
     global_step: int
     resumed_from: Path | None
     last_log: dict[str, float]
+    is_main_process: bool  # under torchrun/accelerate every process returns; one should report
 
 
 def resolve_model(recipe: TrainRecipe, model: Path | None, output_dir: Path) -> Path:
@@ -120,6 +121,7 @@ def train_grpo(
         global_step=trainer.state.global_step,
         resumed_from=Path(last_checkpoint) if last_checkpoint else None,
         last_log=logged[-1] if logged else {},
+        is_main_process=trainer.is_world_process_zero(),
     )
 
 
