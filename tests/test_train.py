@@ -272,11 +272,15 @@ def test_paper_recipe_without_model_asks_for_one(tmp_path):
 
 @pytest.mark.slow
 def test_the_loop_learns_an_always_right_answer(tmp_path):
-    """Every question's answer is "2": GRPO must raise the mean accuracy reward of a random tiny model."""
+    """Every question's answer is "8": GRPO must raise the mean accuracy reward of a random tiny model.
+
+    8 rather than a smaller count because MRA gives partial credit to 4..12, so the first completions that
+    hold any of the digits 4-9 are rewarded and the signal is dense enough for 20 steps (checked with
+    training seeds 0, 1 and 2: first five steps 0.03-0.10, last five 0.26-0.54)."""
     from vsi_data.train.recipe import load_train_recipe
     from vsi_data.train.trainer import train_grpo
 
-    build = _write_build(tmp_path / "b", _counting_rows(8))
+    build = _write_build(tmp_path / "b", _counting_rows(8, answer="8"))
     recipe = load_train_recipe("tiny-cpu")
     recipe = dataclasses.replace(
         recipe,
@@ -284,7 +288,7 @@ def test_the_loop_learns_an_always_right_answer(tmp_path):
         grpo={
             **recipe.grpo,
             "learning_rate": 0.01,
-            "max_completion_length": 3,
+            "max_completion_length": 4,
             "num_generations": 8,
             "per_device_train_batch_size": 16,
             "save_strategy": "no",
