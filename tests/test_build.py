@@ -260,7 +260,6 @@ def test_stats_on_a_folder_that_is_not_a_dataset(tmp_path):
     "args",
     [
         ["inspect", "x", "--id", "q", "--out", "q.png"],
-        ["train-grpo", "--recipe", "tiny-cpu", "--data", "x", "--output", "run"],
         ["predict", "--model", "m", "--data", "x", "--out", "p.jsonl"],
         ["eval", "--data", "x", "--predictions", "p.jsonl"],
     ],

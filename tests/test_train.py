@@ -99,6 +99,8 @@ def test_build_and_training_recipes_are_told_apart():
         load_recipe("tiny-cpu")
     with pytest.raises(TrainRecipeError, match="not a training recipe"):
         load_train_recipe("vsi100k")
+    with pytest.raises(TrainRecipeError, match=r"bundled ones: tiny-cpu, vsgrpo-qwen2vl-2b, vsgrpo-qwen2vl-7b$"):
+        load_train_recipe("tiny-gpu")
 
 
 def test_accelerate_configs_are_valid_yaml():

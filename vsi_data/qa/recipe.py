@@ -136,7 +136,7 @@ def _balance(data: dict, path: Path) -> Balance:
 
 def load_recipe(name_or_path: str | Path) -> Recipe:
     try:
-        path = resolve_named("recipes", name_or_path)
+        path = resolve_named("recipes", name_or_path, listed=lambda p: "kind" not in load_yaml(p))
         data = load_yaml(path)
     except (FileNotFoundError, ValueError) as exc:
         raise RecipeError(str(exc)) from exc

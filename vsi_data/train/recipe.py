@@ -109,7 +109,7 @@ class TrainRecipe:
 def load_train_recipe(name_or_path: str | Path) -> TrainRecipe:
     """A bundled training recipe by name (`tiny-cpu`, `vsgrpo-qwen2vl-2b`) or a YAML file, fully checked."""
     try:
-        path = resolve_named("recipes", name_or_path)
+        path = resolve_named("recipes", name_or_path, listed=lambda p: load_yaml(p).get("kind") == KIND)
         data = load_yaml(path)
     except (FileNotFoundError, ValueError) as exc:
         raise TrainRecipeError(str(exc)) from exc
