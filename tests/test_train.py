@@ -200,6 +200,29 @@ def test_rows_without_video_or_with_a_missing_file_are_refused(tmp_path):
         load_training_rows(missing)
     with pytest.raises(TrainDataError, match="no shards"):
         load_training_rows(tmp_path / "nowhere")
+    bad_answer = _write_build(tmp_path / "c", _counting_rows(2, answer="several"))
+    with pytest.raises(TrainDataError, match="row q0 is a numeric question whose answer 'several' is no number"):
+        load_training_rows(bad_answer)
+
+
+@pytest.mark.slow
+def test_lora_run_writes_a_merged_model_and_the_adapter(tmp_path):
+    from vsi_data.models import load_model, load_processor
+    from vsi_data.train.recipe import LoraSettings, load_train_recipe
+    from vsi_data.train.trainer import train_grpo
+
+    build = _write_build(tmp_path / "b", _counting_rows(4))
+    recipe = dataclasses.replace(
+        load_train_recipe("tiny-cpu"),
+        lora=LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=("q_proj", "v_proj")),
+        grpo={**load_train_recipe("tiny-cpu").grpo, "save_strategy": "no"},
+    )
+    result = train_grpo(recipe, build, tmp_path / "run", max_steps=2)
+    assert result.global_step == 2
+    assert (tmp_path / "run" / "final-adapter" / "adapter_config.json").is_file()
+    merged = load_model(tmp_path / "run" / "final")
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    assert load_processor(tmp_path / "run" / "final").image_processor.size.longest_edge == 16 * 28 * 28
 
 
 # --- the loop ------------------------------------------------------------------------------------------------

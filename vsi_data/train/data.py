@@ -21,8 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vsi_data.output.shards import read_rows
-from vsi_data.prompts import PromptMode, training_prompt
+from vsi_data.prompts import NUMERIC_TYPES, PromptMode, training_prompt
 from vsi_data.train.recipe import FrameSettings
+from vsi_data.train.rewards import parse_number
 from vsi_data.video.sampler import VideoReadError, sample_frames
 
 # The columns reward functions receive (TRL passes every column but `prompt` to them).
@@ -64,6 +65,10 @@ def load_training_rows(data_dir: Path) -> pa.Table:
             f"{data_dir}: {len(ids)} of {table.num_rows} train rows have no video (first: {ids[0]}); "
             "GRPO trains on the frames, so build with --video from a source with colour streams"
         )
+    numeric = table.filter(pc.is_in(table.column("question_type"), pa.array(sorted(NUMERIC_TYPES))))
+    for row_id, answer in zip(numeric.column("id").to_pylist(), numeric.column("answer").to_pylist(), strict=True):
+        if parse_number(answer) is None:  # the accuracy reward would fail mid-run; say so before training
+            raise TrainDataError(f"{data_dir}: row {row_id} is a numeric question whose answer {answer!r} is no number")
     for video in sorted(set(table.column("video").to_pylist())):
         if not (data_dir / video).is_file():
             first = table.filter(pc.equal(table.column("video"), video)).column("id")[0].as_py()

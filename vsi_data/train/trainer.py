@@ -1,7 +1,8 @@
 """`vsi-data train-grpo`: a recipe, a build and a model folder in; checkpoints, logs and a final model out.
 
     OUTPUT/checkpoint-N/        TRL/transformers checkpoints (model or LoRA adapter, optimiser, trainer state)
-    OUTPUT/final/               the trained model (LoRA runs: the adapter) with the tokenizer and image processor
+    OUTPUT/final/               the trained model (LoRA runs: merged into the base) with tokenizer and image processor
+    OUTPUT/final-adapter/       LoRA runs: the adapter alone
     OUTPUT/trainer_state.json   transformers' state: `log_history` holds loss, kl and rewards per step
     OUTPUT/metrics.jsonl        one JSON line per logged step, written as training goes
     OUTPUT/run.json             the resolved recipe, model, data folder and library versions
@@ -35,6 +36,7 @@ METRICS_FILE = "metrics.jsonl"
 STATE_FILE = "trainer_state.json"
 RUN_FILE = "run.json"
 FINAL_DIR = "final"
+ADAPTER_DIR = "final-adapter"
 TINY_MODEL_DIR = "tiny-model"
 _VERSIONED = ("vsi-data", "torch", "transformers", "trl", "accelerate", "peft", "datasets")
 
@@ -104,7 +106,7 @@ def train_grpo(
     if last_checkpoint:
         log.info("resuming from %s", last_checkpoint)
     trainer.train(resume_from_checkpoint=last_checkpoint)
-    trainer.save_model(str(output_dir / FINAL_DIR))
+    _save_final(trainer, processor, output_dir)
     if trainer.is_world_process_zero():
         trainer.state.save_to_json(str(output_dir / STATE_FILE))
         run = {
@@ -160,6 +162,26 @@ def _trainer_class():
             return None
 
     return Trainer
+
+
+def _save_final(trainer, processor, output_dir: Path) -> None:
+    """OUTPUT/final is always a whole checkpoint that `--model` (here, or in `predict`) loads. LoRA runs also
+    keep the adapter in OUTPUT/final-adapter; where the weights are sharded (DeepSpeed, FSDP) the adapter
+    cannot be merged on one process, so only the adapter is written."""
+    from peft import PeftModel
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if not isinstance(model, PeftModel):
+        trainer.save_model(str(output_dir / FINAL_DIR))
+        return
+    trainer.save_model(str(output_dir / ADAPTER_DIR))
+    if trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled:
+        log.warning("sharded LoRA run: merge %s into the base model to get a whole checkpoint", ADAPTER_DIR)
+        return
+    if trainer.is_world_process_zero():
+        merged = model.merge_and_unload()
+        merged.save_pretrained(output_dir / FINAL_DIR)
+        processor.save_pretrained(output_dir / FINAL_DIR)
 
 
 def _lora_config(recipe: TrainRecipe):
