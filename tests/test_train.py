@@ -270,6 +270,13 @@ def test_cli_trains_three_steps_then_resumes(video_build, tmp_path):
     # the resumed policy carries the trained weights, so it already differs from the reference model
     assert history[3]["kl"] > 0
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    # another recipe never continues this run
+    other = _write_recipe(
+        tmp_path / "other.yaml", (REPO / "recipes" / "tiny-cpu.yaml").read_text().replace("0.04", "0.05")
+    )
+    result = runner.invoke(app, [*args[:2], str(other), *args[3:], "--max-steps", "5"])
+    assert result.exit_code == 1
+    assert "holds a run with another recipe" in result.output
     # the resumed file holds steps 1-3 from the checkpoint once, then step 4 and the run's summary line
     assert steps == [1, 2, 3, 4, 4]
 

@@ -5,7 +5,7 @@
     OUTPUT/final-adapter/       LoRA runs: the adapter alone
     OUTPUT/trainer_state.json   transformers' state: `log_history` holds loss, kl and rewards per step
     OUTPUT/metrics.jsonl        one JSON line per logged step, written as training goes
-    OUTPUT/run.json             the resolved recipe, model, data folder and library versions
+    OUTPUT/run.json             the resolved recipe, model and data folder (a resume must match), steps, versions
     OUTPUT/tiny-model/          the tiny random Qwen2-VL (`model: tiny` recipes only)
 
 Re-running the command on the same OUTPUT resumes from its last checkpoint; a larger --max-steps trains on.
@@ -87,6 +87,8 @@ def train_grpo(
     dataset = training_dataset(Path(data_dir), recipe.frames, recipe.prompt_mode, recipe.system_prompt)
     output_dir.mkdir(parents=True, exist_ok=True)
     model_path = resolve_model(recipe, model, output_dir)
+    identity = {"recipe": recipe.resolved(), "model": str(model_path.resolve()), "data": str(Path(data_dir).resolve())}
+    _claim_output(output_dir, identity)
     processor = load_processor(model_path)
     # TRL pads generated prompts on the left but takes the image-token map from a plain processor call, which
     # pads on the tokenizer's side: unless that is also the left, M-RoPE positions shift for shorter prompts.
@@ -109,14 +111,7 @@ def train_grpo(
     _save_final(trainer, processor, output_dir)
     if trainer.is_world_process_zero():
         trainer.state.save_to_json(str(output_dir / STATE_FILE))
-        run = {
-            "recipe": recipe.resolved(),
-            "model": str(model_path),
-            "data": str(data_dir),
-            "max_steps": config.max_steps,
-            "versions": _versions(),
-        }
-        write_atomic(output_dir / RUN_FILE, lambda tmp: tmp.write_text(json.dumps(run, indent=2)))
+        _write_run(output_dir, identity, config.max_steps, trainer.state.global_step)
     logged = [entry for entry in trainer.state.log_history if "loss" in entry]
     return TrainResult(
         output_dir=output_dir,
@@ -162,6 +157,28 @@ def _trainer_class():
             return None
 
     return Trainer
+
+
+def _claim_output(output_dir: Path, identity: dict[str, Any]) -> None:
+    """Resume only the same run: checkpoints of another recipe, model or data in OUTPUT are never mixed in."""
+    from accelerate import PartialState
+
+    run_file = output_dir / RUN_FILE
+    if run_file.is_file():
+        recorded = json.loads(run_file.read_text())
+        changed = [key for key in identity if json.loads(json.dumps(identity[key])) != recorded.get(key)]
+        if changed:
+            raise TrainRecipeError(
+                f"{output_dir}: holds a run with another {', '.join(changed)} (see {RUN_FILE}); "
+                "resume it with the same settings or pass a new --output"
+            )
+    elif PartialState().is_main_process:
+        _write_run(output_dir, identity, None, 0)
+
+
+def _write_run(output_dir: Path, identity: dict[str, Any], max_steps: int | None, global_step: int) -> None:
+    run = {**identity, "max_steps": max_steps, "global_step": global_step, "versions": _versions()}
+    write_atomic(output_dir / RUN_FILE, lambda tmp: tmp.write_text(json.dumps(run, indent=2)))
 
 
 def _save_final(trainer, processor, output_dir: Path) -> None:
