@@ -254,15 +254,3 @@ def test_stats_on_a_folder_that_is_not_a_dataset(tmp_path):
     result = runner.invoke(app, ["stats", str(tmp_path)])
     assert result.exit_code == 1
     assert "not a vsi-data build output" in result.output
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["train-grpo", "--recipe", "tiny-cpu", "--data", "x", "--output", "run"],
-    ],
-)
-def test_later_commands_say_they_are_not_available(args):
-    result = runner.invoke(app, args)
-    assert result.exit_code == 1
-    assert "not available in this version yet" in result.output

@@ -85,3 +85,23 @@ def test_missing_model_folder_is_named(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelLoadError, match=r"no config\.json"):
         load_processor(tmp_path / "empty")
+
+
+def test_image_only_processor_keeps_the_pixel_budget_and_saves(tiny_model_dir, tmp_path):
+    """Checkpoints written during training hold the processor; it must save without a video processor and
+    reload with the checkpoint's pixel budget (the tiny model's 4..16 cells of 28 px)."""
+    import shutil
+
+    from vsi_data.models import TINY_MAX_PIXELS, TINY_MIN_PIXELS, load_processor
+
+    processor = load_processor(tiny_model_dir)
+    assert (processor.image_processor.size.shortest_edge, processor.image_processor.size.longest_edge) == (
+        TINY_MIN_PIXELS,
+        TINY_MAX_PIXELS,
+    )
+    saved = tmp_path / "checkpoint"
+    processor.save_pretrained(saved)
+    shutil.copy(tiny_model_dir / "config.json", saved / "config.json")
+    again = load_processor(saved)
+    assert again.image_processor.size.longest_edge == TINY_MAX_PIXELS
+    assert again.tokenizer.chat_template == processor.tokenizer.chat_template

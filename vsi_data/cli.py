@@ -169,10 +169,6 @@ def stats(
             console.print(f"wrote {figure}", highlight=False)
 
 
-def _not_yet(command: str) -> typer.Exit:
-    return _fail(f"`vsi-data {command}` is not available in this version yet")
-
-
 @app.command()
 def inspect(
     directory: Annotated[Path, typer.Argument(help="A build output folder.")],
@@ -192,14 +188,34 @@ def inspect(
 
 @app.command("train-grpo")
 def train_grpo(
-    recipe: Annotated[str, typer.Option()],
-    data: Annotated[Path, typer.Option()],
-    output: Annotated[Path, typer.Option()],
-    model: Annotated[Path | None, typer.Option()] = None,
-    max_steps: Annotated[int | None, typer.Option()] = None,
+    recipe: Annotated[
+        str, typer.Option(help="Training recipe: tiny-cpu, vsgrpo-qwen2vl-2b, vsgrpo-qwen2vl-7b, or a path to a YAML.")
+    ],
+    data: Annotated[Path, typer.Option(help="A build output folder (its train-split rows, with video).")],
+    output: Annotated[Path, typer.Option(help="Run folder: checkpoints, logs, final model. Re-running resumes.")],
+    model: Annotated[
+        Path | None, typer.Option(help="Local checkpoint folder (Qwen2-VL / Qwen2.5-VL); overrides the recipe's.")
+    ] = None,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many optimiser steps.")] = None,
+    quiet: Annotated[bool, typer.Option(help="Warnings and errors only.")] = False,
 ) -> None:
-    """GRPO fine-tuning on a build (not available yet)."""
-    raise _not_yet("train-grpo")
+    """GRPO fine-tuning (vsGRPO) of a Qwen-VL model on a build's questions, with TRL."""
+    from vsi_data.models import ModelLoadError
+    from vsi_data.train.data import TrainDataError
+    from vsi_data.train.recipe import TrainRecipeError
+    from vsi_data.train.trainer import train_grpo as run_training
+
+    _logging(quiet)
+    try:
+        result = run_training(recipe, data, output, model=model, max_steps=max_steps)
+    except (TrainRecipeError, TrainDataError, ModelLoadError) as exc:
+        raise _fail(str(exc)) from None
+    if not result.is_main_process:
+        return
+    last = result.last_log
+    summary = ", ".join(f"{key} {last[key]:.4g}" for key in ("loss", "kl", "reward") if key in last)
+    resumed = f" (resumed from {result.resumed_from.name})" if result.resumed_from else ""
+    console.print(f"step {result.global_step}{resumed}: {summary} → {output}", highlight=False)
 
 
 class Dtype(StrEnum):

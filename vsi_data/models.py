@@ -165,9 +165,21 @@ def _image_only_processor(path: Path):
                 return None
             return super().check_argument_for_proper_class(argument_name, argument)
 
-    # from_pretrained keeps the checkpoint's pixel budget (`size`, or older min_pixels/max_pixels keys)
-    has_settings = (path / "preprocessor_config.json").is_file()
-    image_processor = Qwen2VLImageProcessorPil.from_pretrained(path) if has_settings else Qwen2VLImageProcessorPil()
+        def save_pretrained(self, save_directory, *args: Any, **kwargs: Any) -> list[str]:
+            """The base class saves every sub-processor and fails on the absent video one; the tokenizer (with
+            the chat template) and the image processor are all `load_processor` needs to rebuild this one.
+            Trainers call this when they write a checkpoint."""
+            Path(save_directory).mkdir(parents=True, exist_ok=True)
+            tokenizer_files = self.tokenizer.save_pretrained(save_directory)
+            image_files = self.image_processor.save_pretrained(save_directory)
+            return [str(f) for f in (*tokenizer_files, *image_files)]
+
+    # from_pretrained reads both layouts of the pixel budget: transformers 5's `size` {shortest_edge,
+    # longest_edge} and the min_pixels/max_pixels keys of Qwen's released checkpoints.
+    if (path / "preprocessor_config.json").is_file():
+        image_processor = Qwen2VLImageProcessorPil.from_pretrained(path)
+    else:
+        image_processor = Qwen2VLImageProcessorPil()
     tokenizer = AutoTokenizer.from_pretrained(path)
     template = tokenizer.chat_template or qwen_vl_chat_template()
     return ImageOnlyProcessor(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -19,8 +20,11 @@ def resource_dir(kind: str) -> Path:
     raise FileNotFoundError(f"cannot find the bundled {kind}/ folder next to {_PACKAGE}")
 
 
-def resolve_named(kind: str, name_or_path: str | Path, subdir: str = "") -> Path:
-    """A bundled name (`vsi100k`) or a path to a user's YAML file."""
+def resolve_named(
+    kind: str, name_or_path: str | Path, subdir: str = "", listed: Callable[[Path], bool] | None = None
+) -> Path:
+    """A bundled name (`vsi100k`) or a path to a user's YAML file. `listed` picks which bundled files an
+    unknown name's error offers (build and training recipes share `recipes/`)."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
@@ -29,7 +33,7 @@ def resolve_named(kind: str, name_or_path: str | Path, subdir: str = "") -> Path
     folder = resource_dir(kind) / subdir if subdir else resource_dir(kind)
     bundled = folder / f"{name_or_path}.yaml"
     if not bundled.is_file():
-        known = sorted(p.stem for p in folder.glob("*.yaml"))
+        known = sorted(p.stem for p in folder.glob("*.yaml") if listed is None or listed(p))
         raise FileNotFoundError(f"unknown {subdir or kind[:-1]} {name_or_path!r}; bundled ones: {', '.join(known)}")
     return bundled
 

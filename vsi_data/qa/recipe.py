@@ -136,10 +136,12 @@ def _balance(data: dict, path: Path) -> Balance:
 
 def load_recipe(name_or_path: str | Path) -> Recipe:
     try:
-        path = resolve_named("recipes", name_or_path)
+        path = resolve_named("recipes", name_or_path, listed=lambda p: "kind" not in load_yaml(p))
         data = load_yaml(path)
     except (FileNotFoundError, ValueError) as exc:
         raise RecipeError(str(exc)) from exc
+    if "kind" in data:
+        raise RecipeError(f"{path}: a training recipe (kind: {data['kind']}); use `vsi-data train-grpo`")
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise RecipeError(f"{path}: unknown recipe keys {sorted(unknown)}; known: {sorted(_TOP_KEYS)}")

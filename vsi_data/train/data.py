@@ -1,0 +1,122 @@
+"""A build's shards as GRPO prompts: chat messages, the video's frames as images, and the answer columns.
+
+TRL 1.16 trains vision-language models on images only, so each question's video reaches the model as
+`frames.num_frames` uniformly sampled frames, all one size (sides multiples of 28, inside the recipe's
+pixel budget). Message contents stay plain strings: TRL inserts one image slot per frame before the user
+text, and Arrow cannot store a column that mixes string and list contents.
+
+Frames are decoded lazily (`set_transform`) when the trainer asks for a row, never up front, so memory does
+not grow with the dataset. TRL fetches every question once per generation and neighbouring questions share a
+scene's video, so the last few videos' frames are cached.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vsi_data.output.shards import read_rows
+from vsi_data.prompts import NUMERIC_TYPES, PromptMode, training_prompt
+from vsi_data.train.recipe import FrameSettings
+from vsi_data.train.rewards import parse_number
+from vsi_data.video.sampler import VideoReadError, sample_frames
+
+# The columns reward functions receive (TRL passes every column but `prompt` to them).
+PASS_THROUGH = ("id", "answer", "question_type", "options")
+_CACHED_VIDEOS = 8
+
+
+class TrainDataError(ValueError):
+    """A build that cannot be trained on; the message names the folder, file or row."""
+
+
+def training_messages(
+    question: str, options: Sequence[str] | None, mode: PromptMode, system_prompt: str | None
+) -> list[dict[str, str]]:
+    """The conversation for one row: an optional system message and the user's question with the options
+    and the answer instruction of the prompt mode."""
+    user = {"role": "user", "content": training_prompt(question, options, mode)}
+    return [{"role": "system", "content": system_prompt}, user] if system_prompt else [user]
+
+
+def load_training_rows(data_dir: Path) -> pa.Table:
+    """The build's train-split rows, refused with a clear message when a row has no video or its file is
+    missing (GRPO on these questions needs what the question is about: the video)."""
+    data_dir = Path(data_dir)
+    try:
+        table = read_rows(data_dir)
+    except FileNotFoundError as exc:
+        raise TrainDataError(str(exc)) from None
+    splits = set(table.column("split").to_pylist())
+    if "train" not in splits:
+        raise TrainDataError(
+            f"{data_dir}: no train-split rows (splits found: {sorted(splits)}); build with --split train"
+        )
+    table = table.filter(pc.equal(table.column("split"), "train"))
+    no_video = pc.is_null(table.column("video"))
+    if pc.any(no_video).as_py():
+        ids = table.filter(no_video).column("id").to_pylist()
+        raise TrainDataError(
+            f"{data_dir}: {len(ids)} of {table.num_rows} train rows have no video (first: {ids[0]}); "
+            "GRPO trains on the frames, so build with --video from a source with colour streams"
+        )
+    numeric = table.filter(pc.is_in(table.column("question_type"), pa.array(sorted(NUMERIC_TYPES))))
+    for row_id, answer in zip(numeric.column("id").to_pylist(), numeric.column("answer").to_pylist(), strict=True):
+        if parse_number(answer) is None:  # the accuracy reward would fail mid-run; say so before training
+            raise TrainDataError(f"{data_dir}: row {row_id} is a numeric question whose answer {answer!r} is no number")
+    for video in sorted(set(table.column("video").to_pylist())):
+        if not (data_dir / video).is_file():
+            first = table.filter(pc.equal(table.column("video"), video)).column("id")[0].as_py()
+            raise TrainDataError(f"{data_dir / video}: video file missing (needed by row {first} and others)")
+    return table
+
+
+def training_dataset(
+    data_dir: Path, frames: FrameSettings, mode: PromptMode = PromptMode.vanilla, system_prompt: str | None = None
+):
+    """A `datasets.Dataset` whose rows read as {"prompt", "images", "id", "answer", "question_type",
+    "options"}, the frames decoded on access."""
+    from datasets import Dataset
+
+    data_dir = Path(data_dir)
+    table = load_training_rows(data_dir).select(["question", "video", *PASS_THROUGH])
+    dataset = Dataset(table)
+    read_video = _frame_reader(data_dir, frames)
+
+    def to_prompts(batch: dict[str, list]) -> dict[str, list]:
+        prompts = [
+            training_messages(q, o, mode, system_prompt)
+            for q, o in zip(batch["question"], batch["options"], strict=True)
+        ]
+        images = [read_video(video) for video in batch["video"]]
+        return {"prompt": prompts, "images": images, **{key: batch[key] for key in PASS_THROUGH}}
+
+    dataset.set_transform(to_prompts)
+    return dataset
+
+
+def _frame_reader(data_dir: Path, frames: FrameSettings):
+    @functools.lru_cache(maxsize=_CACHED_VIDEOS)
+    def decode(video: str) -> tuple[Any, ...]:
+        try:
+            sampled = sample_frames(
+                data_dir / video,
+                num_frames=frames.num_frames,
+                min_pixels=frames.min_pixels,
+                max_pixels=frames.max_pixels,
+            )
+        except VideoReadError as exc:
+            raise TrainDataError(str(exc)) from None
+        return tuple(sampled.images)
+
+    def read(video: str) -> list:
+        from PIL import Image
+
+        return [Image.fromarray(frame) for frame in decode(video)]
+
+    return read

@@ -1,0 +1,253 @@
+"""Training recipes: the model, frames, prompt, rewards, LoRA and TRL `GRPOConfig` settings of a GRPO run.
+
+    kind: grpo                    # tells a training recipe from a build recipe (recipes/vsi100k.yaml)
+    name: vsgrpo-qwen2vl-2b
+    model: null                   # a local checkpoint folder, `tiny` (a random tiny Qwen2-VL), or --model
+    prompt: {mode: vanilla, system: null}
+    frames: {num_frames: 16, min_pixels: 3136, max_pixels: 200704}
+    rewards: {accuracy: 1.0}      # name: weight; `format` needs the think or observe prompt
+    lora: {r: 64, alpha: 128, dropout: 0.05, target_modules: [q_proj, v_proj]}   # or null: full fine-tuning
+    grpo: {beta: 1.0e-4, loss_type: grpo, ...}   # passed to trl.GRPOConfig
+
+Every key is checked on load, `grpo:` keys against GRPOConfig's fields and their types; a misspelt key is an
+error naming the file and the key, never silently ignored. `beta` and `loss_type` must be set in every
+recipe because TRL's defaults (0.0 and "dapo") are not the paper's GRPO.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vsi_data.prompts import PromptMode
+from vsi_data.resources import load_yaml, resolve_named
+from vsi_data.train.rewards import REWARD_FUNCTIONS
+
+KIND = "grpo"
+TINY_MODEL = "tiny"
+_TOP_KEYS = {"kind", "name", "description", "model", "prompt", "frames", "rewards", "lora", "grpo"}
+_PROMPT_KEYS = {"mode", "system"}
+_FRAME_KEYS = {"num_frames", "min_pixels", "max_pixels"}
+_LORA_KEYS = {"r", "alpha", "dropout", "target_modules"}
+_REQUIRED_GRPO = {
+    "beta": "TRL's default 0.0 drops the KL term, which the paper found necessary (β = 1e-4)",
+    "loss_type": "TRL's default is 'dapo'; the paper's GRPO is 'grpo'",
+}
+# Set by the command line or derived from the recipe's other sections.
+_RESERVED_GRPO = {
+    "output_dir": "--output",
+    "reward_weights": "the `rewards:` section",
+    "resume_from_checkpoint": "re-running the command on the same --output",
+}
+
+
+class TrainRecipeError(ValueError):
+    """A training recipe that cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class FrameSettings:
+    num_frames: int = 16
+    min_pixels: int = 4 * 28 * 28
+    max_pixels: int = 256 * 28 * 28
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    r: int
+    alpha: int
+    dropout: float
+    target_modules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    name: str
+    path: Path
+    model: str | None
+    prompt_mode: PromptMode
+    system_prompt: str | None
+    frames: FrameSettings
+    rewards: dict[str, float]
+    lora: LoraSettings | None
+    grpo: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def grpo_config(self, output_dir: Path, max_steps: int | None = None):
+        """TRL's GRPOConfig for this recipe; GRPOConfig's own checks are reported against the recipe file."""
+        from trl import GRPOConfig
+
+        settings = {"logging_steps": 1, **self.grpo}
+        if max_steps is not None:
+            settings["max_steps"] = max_steps
+        try:
+            return GRPOConfig(output_dir=str(output_dir), reward_weights=list(self.rewards.values()), **settings)
+        except (ValueError, TypeError) as exc:
+            raise TrainRecipeError(f"{self.path}: grpo settings rejected by TRL: {exc}") from exc
+
+    def resolved(self) -> dict[str, Any]:
+        """The recipe with defaults filled in, as recorded next to a run."""
+        return {
+            "kind": KIND,
+            "name": self.name,
+            "source_file": str(self.path),
+            "model": self.model,
+            "prompt": {"mode": self.prompt_mode.value, "system": self.system_prompt},
+            "frames": dataclasses.asdict(self.frames),
+            "rewards": dict(self.rewards),
+            "lora": None
+            if self.lora is None
+            else {**dataclasses.asdict(self.lora), "target_modules": list(self.lora.target_modules)},
+            "grpo": dict(self.grpo),
+        }
+
+
+def load_train_recipe(name_or_path: str | Path) -> TrainRecipe:
+    """A bundled training recipe by name (`tiny-cpu`, `vsgrpo-qwen2vl-2b`) or a YAML file, fully checked."""
+    try:
+        path = resolve_named("recipes", name_or_path, listed=lambda p: load_yaml(p).get("kind") == KIND)
+        data = load_yaml(path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise TrainRecipeError(str(exc)) from exc
+    if data.get("kind") != KIND:
+        raise TrainRecipeError(
+            f"{path}: not a training recipe (`kind: {KIND}` missing); "
+            "build recipes such as vsi100k go to `vsi-data build`"
+        )
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise TrainRecipeError(f"{path}: unknown training recipe keys {sorted(unknown)}; known: {sorted(_TOP_KEYS)}")
+    try:
+        prompt = _prompt(data)
+        return TrainRecipe(
+            name=_string(data.get("name", path.stem), "name"),
+            path=path,
+            description=_string(data.get("description", ""), "description"),
+            model=_optional_string(data.get("model"), "model"),
+            **prompt,
+            frames=_frames(data),
+            rewards=_rewards(data, prompt["prompt_mode"]),
+            lora=_lora(data),
+            grpo=_grpo(data),
+        )
+    except ValueError as exc:
+        raise TrainRecipeError(f"{path}: {exc}") from exc
+
+
+def _section(data: dict, key: str, allowed: set[str] | None) -> dict:
+    section = data.get(key) or {}
+    if not isinstance(section, dict):
+        raise ValueError(f"`{key}` must be a mapping")
+    unknown = set(section) - allowed if allowed is not None else set()
+    if unknown:
+        raise ValueError(f"unknown `{key}` settings {sorted(unknown)}; known: {sorted(allowed or ())}")
+    return section
+
+
+def _string(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be text, not {value!r}")
+    return value
+
+
+def _optional_string(value: Any, name: str) -> str | None:
+    return None if value is None else _string(value, name)
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive whole number, not {value!r}")
+    return value
+
+
+def _prompt(data: dict) -> dict[str, Any]:
+    section = _section(data, "prompt", _PROMPT_KEYS)
+    mode = section.get("mode", PromptMode.vanilla.value)
+    if mode not in PromptMode.__members__:
+        raise ValueError(f"prompt.mode must be one of {list(PromptMode.__members__)}, not {mode!r}")
+    return {"prompt_mode": PromptMode(mode), "system_prompt": _optional_string(section.get("system"), "prompt.system")}
+
+
+def _frames(data: dict) -> FrameSettings:
+    section = _section(data, "frames", _FRAME_KEYS)
+    defaults = FrameSettings()
+    frames = FrameSettings(
+        **{key: _positive_int(section.get(key, getattr(defaults, key)), f"frames.{key}") for key in _FRAME_KEYS}
+    )
+    if frames.min_pixels > frames.max_pixels:
+        raise ValueError(f"frames.min_pixels ({frames.min_pixels}) is above frames.max_pixels ({frames.max_pixels})")
+    return frames
+
+
+def _rewards(data: dict, mode: PromptMode) -> dict[str, float]:
+    section = _section(data, "rewards", set(REWARD_FUNCTIONS))
+    if not section:
+        raise ValueError(f"`rewards` must name at least one of {sorted(REWARD_FUNCTIONS)} with its weight")
+    rewards = {}
+    for name, weight in section.items():
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            raise ValueError(f"rewards.{name} must be a number (its weight), not {weight!r}")
+        rewards[name] = float(weight)
+    if "format" in rewards and mode is PromptMode.vanilla:
+        raise ValueError("the format reward needs prompt.mode think or observe (the vanilla prompt asks for no tags)")
+    return rewards
+
+
+def _lora(data: dict) -> LoraSettings | None:
+    if data.get("lora") is None:
+        return None
+    section = _section(data, "lora", _LORA_KEYS)
+    modules = section.get("target_modules")
+    if not isinstance(modules, list) or not modules or not all(isinstance(m, str) for m in modules):
+        raise ValueError("lora.target_modules must be a list of module names (e.g. [q_proj, v_proj])")
+    dropout = section.get("dropout", 0.0)
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+        raise ValueError(f"lora.dropout must be a number in [0, 1), not {dropout!r}")
+    return LoraSettings(
+        r=_positive_int(section.get("r"), "lora.r"),
+        alpha=_positive_int(section.get("alpha"), "lora.alpha"),
+        dropout=float(dropout),
+        target_modules=tuple(modules),
+    )
+
+
+def _grpo(data: dict) -> dict[str, Any]:
+    from trl import GRPOConfig
+
+    section = _section(data, "grpo", None)
+    fields = {f.name: f for f in dataclasses.fields(GRPOConfig) if f.init}
+    for key, value in section.items():
+        if key in _RESERVED_GRPO:
+            raise ValueError(f"grpo.{key} is set by {_RESERVED_GRPO[key]}, not in the recipe")
+        if key not in fields:
+            raise ValueError(f"grpo.{key} is not a trl.GRPOConfig setting")
+        _check_type(f"grpo.{key}", value, fields[key].type)
+    for key, why in _REQUIRED_GRPO.items():
+        if key not in section:
+            raise ValueError(f"grpo.{key} must be set explicitly: {why}")
+    return dict(section)
+
+
+def _check_type(name: str, value: Any, annotation: Any) -> None:
+    """Catch YAML surprises before TRL does something odd with them (`1e-4` is a string in YAML 1.1)."""
+    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    plain = tuple(typing.get_origin(a) or a for a in allowed)
+    if not all(isinstance(a, type) for a in plain):
+        return  # a Literal or other typing construct: TRL checks it
+    if value is None and type(None) in plain:
+        return
+    if isinstance(value, bool) and bool not in plain:
+        raise ValueError(f"{name} must be {_names(plain)}, not {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and float in plain:
+        return
+    if not isinstance(value, plain):
+        hint = " (write numbers like 1e-4 as 1.0e-4: YAML reads 1e-4 as text)" if isinstance(value, str) else ""
+        raise ValueError(f"{name} must be {_names(plain)}, not {value!r}{hint}")
+
+
+def _names(kinds: tuple[type, ...]) -> str:
+    return " or ".join("null" if kind is type(None) else kind.__name__ for kind in kinds)
