@@ -1,4 +1,5 @@
-"""Shared fixtures: the real ScanNet / VSI-Bench files in ../shared/realdata, and hand-made ScanNet scenes."""
+"""Shared fixtures: the real ScanNet / VSI-Bench files in ../shared/realdata, hand-made ScanNet scenes, one small
+synthetic build with video, and a tiny local Qwen2-VL (both built once per test session, read-only for tests)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,25 @@ def handmade_root(tmp_path: Path) -> Path:
     write_label_table(tmp_path / "scannetv2-labels.combined.tsv")
     write_handmade_scene(tmp_path / "scans", "scene0001_00", HANDMADE_ROOM)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def vsibench_video_build(tmp_path_factory) -> Path:
+    """A one-scene synthetic `vsibench` build with video (24 frames); tests copy it before changing anything."""
+    from typer.testing import CliRunner
+
+    from vsi_data.cli import app
+
+    out = tmp_path_factory.mktemp("vsibench-build") / "out"
+    args = ["build", "--source", "synthetic", "--scenes", "1", "--frames", "24", "--recipe", "vsibench"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out), "--workers", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """The tiny random Qwen2-VL checkpoint folder (seed 0)."""
+    from vsi_data.models import build_tiny_qwen2vl
+
+    return build_tiny_qwen2vl(tmp_path_factory.mktemp("tiny") / "model")

@@ -34,13 +34,6 @@ def test_training_prompt_modes():
     assert not is_multiple_choice("object_counting")
 
 
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    from vsi_data.models import build_tiny_qwen2vl
-
-    return build_tiny_qwen2vl(tmp_path_factory.mktemp("tiny") / "model")
-
-
 def test_tiny_model_loads_and_generates_deterministically(tiny_model_dir):
     import torch
     from PIL import Image

@@ -20,41 +20,23 @@ runner = CliRunner()
 FAST = ["--frames", "4", "--max-pixels", str(4 * 28 * 28), "--batch-size", "8", "--device", "cpu", "--quiet"]
 
 
-@pytest.fixture(scope="module")
-def build_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("build") / "out"
-    args = ["build", "--source", "synthetic", "--scenes", "1", "--frames", "24", "--recipe", "vsibench"]
-    result = runner.invoke(app, [*args, "--out", str(out), "--workers", "1", "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    from vsi_data.models import build_tiny_qwen2vl
-
-    return build_tiny_qwen2vl(tmp_path_factory.mktemp("tiny") / "model")
-
-
-def predict(model_dir, data, out, *extra):
-    return runner.invoke(
-        app, ["predict", "--model", str(model_dir), "--data", str(data), "--out", str(out), *FAST, *extra]
-    )
+def predict(model, data, out, *extra):
+    return runner.invoke(app, ["predict", "--model", str(model), "--data", str(data), "--out", str(out), *FAST, *extra])
 
 
 def lines(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_predict_resumes_after_a_kill_then_eval_scores_every_row(build_dir, model_dir, tmp_path):
-    rows = read_rows(build_dir)
+def test_predict_resumes_after_a_kill_then_eval_scores_every_row(vsibench_video_build, tiny_model_dir, tmp_path):
+    rows = read_rows(vsibench_video_build)
     out = tmp_path / "preds.jsonl"
-    first = predict(model_dir, build_dir, out, "--limit", "5")
+    first = predict(tiny_model_dir, vsibench_video_build, out, "--limit", "5")
     assert first.exit_code == 0, first.output
     assert len(lines(out)) == 5
     # a kill in the middle of writing the next batch: half a line at the end
     out.write_text(out.read_text() + '{"id": "synthetic-scene9000_00-obj')
-    second = predict(model_dir, build_dir, out)
+    second = predict(tiny_model_dir, vsibench_video_build, out)
     assert second.exit_code == 0, second.output
     answered = lines(out)
     assert sorted(line["id"] for line in answered) == sorted(rows.column("id").to_pylist())
@@ -63,12 +45,12 @@ def test_predict_resumes_after_a_kill_then_eval_scores_every_row(build_dir, mode
     assert all(line["question_type"] == types[line["id"]] for line in answered)
 
     before = out.read_text()
-    again = predict(model_dir, build_dir, out)
+    again = predict(tiny_model_dir, vsibench_video_build, out)
     assert again.exit_code == 0, again.output
     assert f"0 questions answered, {rows.num_rows} already" in again.output
     assert out.read_text() == before
 
-    result = runner.invoke(app, ["eval", "--data", str(build_dir), "--predictions", str(out), "--json"])
+    result = runner.invoke(app, ["eval", "--data", str(vsibench_video_build), "--predictions", str(out), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert {"overall", "per_type", "tasks", "n", "missing"} <= report.keys()
@@ -78,7 +60,7 @@ def test_predict_resumes_after_a_kill_then_eval_scores_every_row(build_dir, mode
     assert all(0 <= score <= 100 for score in scores)
 
 
-def test_batched_left_padding_gives_each_question_its_own_logits(build_dir, model_dir):
+def test_batched_left_padding_gives_each_question_its_own_logits(vsibench_video_build, tiny_model_dir):
     """Right padding would put pad tokens after a short prompt and generation would continue from them."""
     import torch
 
@@ -86,8 +68,8 @@ def test_batched_left_padding_gives_each_question_its_own_logits(build_dir, mode
     from vsi_data.models import load_model, load_processor
     from vsi_data.video.sampler import sample_frames
 
-    processor, model = load_processor(model_dir), load_model(model_dir).eval()
-    items = load_items(build_dir)
+    processor, model = load_processor(tiny_model_dir), load_model(tiny_model_dir).eval()
+    items = load_items(vsibench_video_build)
     short = next(item for item in items if item.options is None)
     long = next(item for item in items if item.options is not None)
     sampled = sample_frames(short.video, 2, min_pixels=4 * 28 * 28, max_pixels=4 * 28 * 28)
@@ -102,28 +84,30 @@ def test_batched_left_padding_gives_each_question_its_own_logits(build_dir, mode
     assert torch.allclose(together, torch.stack(alone), atol=1e-4)
 
 
-def test_a_shard_file_finds_the_build_videos(build_dir):
-    shard = next((build_dir / "data").glob("*.parquet"))
-    assert load_items(shard) == load_items(build_dir)
+def test_a_shard_file_finds_the_build_videos(vsibench_video_build):
+    shard = next((vsibench_video_build / "data").glob("*.parquet"))
+    assert load_items(shard) == load_items(vsibench_video_build)
     assert all(item.video.is_file() for item in load_items(shard))
 
 
-def test_predict_errors_are_one_clear_line(build_dir, model_dir, tmp_path):
+def test_predict_errors_are_one_clear_line(vsibench_video_build, tiny_model_dir, tmp_path):
     cases = []
-    missing_model = predict(tmp_path / "no-model", build_dir, tmp_path / "p.jsonl")
+    missing_model = predict(tmp_path / "no-model", vsibench_video_build, tmp_path / "p.jsonl")
     cases.append((missing_model, "no-model: model folder not found"))
 
-    table = pq.read_table(next((build_dir / "data").glob("*.parquet")))
+    table = pq.read_table(next((vsibench_video_build / "data").glob("*.parquet")))
     without_video = table.set_column(
         table.schema.get_field_index("video"), "video", pc.cast(pc.if_else(True, None, table["video"]), "string")
     )
     (tmp_path / "novideo" / "data").mkdir(parents=True)
     pq.write_table(without_video, tmp_path / "novideo" / "data" / "train-00000-of-00001.parquet")
-    cases.append((predict(model_dir, tmp_path / "novideo", tmp_path / "p.jsonl"), "questions have no video"))
+    cases.append((predict(tiny_model_dir, tmp_path / "novideo", tmp_path / "p.jsonl"), "questions have no video"))
 
-    elsewhere = predict(model_dir, build_dir, tmp_path / "p.jsonl", "--video-root", str(tmp_path / "nowhere"))
+    elsewhere = predict(
+        tiny_model_dir, vsibench_video_build, tmp_path / "p.jsonl", "--video-root", str(tmp_path / "nowhere")
+    )
     cases.append((elsewhere, "video not found"))
-    cases.append((predict(model_dir, tmp_path / "empty-dir", tmp_path / "p.jsonl"), "no such file or folder"))
+    cases.append((predict(tiny_model_dir, tmp_path / "empty-dir", tmp_path / "p.jsonl"), "no such file or folder"))
     for result, message in cases:
         assert result.exit_code == 1, result.output
         assert message in result.output
@@ -131,11 +115,11 @@ def test_predict_errors_are_one_clear_line(build_dir, model_dir, tmp_path):
     assert not (tmp_path / "p.jsonl").exists()  # nothing is written before the model answers
 
 
-def test_frame_budget_stays_inside_the_checkpoint_processor(model_dir):
+def test_frame_budget_stays_inside_the_checkpoint_processor(tiny_model_dir):
     from vsi_data.eval.predict import pixel_budget
     from vsi_data.models import TINY_MAX_PIXELS, TINY_MIN_PIXELS, load_processor
 
-    processor = load_processor(model_dir)  # the image-only fallback here keeps the saved 4..16-cell budget
+    processor = load_processor(tiny_model_dir)  # the image-only fallback here keeps the saved 4..16-cell budget
     assert pixel_budget(processor, None, None) == (TINY_MIN_PIXELS, TINY_MAX_PIXELS)
     assert pixel_budget(processor, None, 4 * 28 * 28) == (4 * 28 * 28, 4 * 28 * 28)
     assert pixel_budget(processor, 8 * 28 * 28, 10**9) == (8 * 28 * 28, TINY_MAX_PIXELS)

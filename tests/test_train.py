@@ -228,24 +228,10 @@ def test_lora_run_writes_a_merged_model_and_the_adapter(tmp_path):
 # --- the loop ------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def video_build(tmp_path_factory):
-    out = tmp_path_factory.mktemp("train") / "build"
-    result = runner.invoke(
-        app,
-        [
-            *("build", "--source", "synthetic", "--scenes", "1", "--frames", "24", "--recipe", "vsibench"),
-            *("--out", str(out), "--workers", "1", "--quiet"),
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    return out
-
-
 @pytest.mark.slow
-def test_cli_trains_three_steps_then_resumes(video_build, tmp_path):
+def test_cli_trains_three_steps_then_resumes(vsibench_video_build, tmp_path):
     run = tmp_path / "run"
-    args = ["train-grpo", "--recipe", "tiny-cpu", "--data", str(video_build), "--output", str(run), "--quiet"]
+    args = ["train-grpo", "--recipe", "tiny-cpu", "--data", str(vsibench_video_build), "--output", str(run), "--quiet"]
     result = runner.invoke(app, [*args, "--max-steps", "3"])
     assert result.exit_code == 0, result.output
     assert "step 3" in result.output

@@ -24,23 +24,14 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def vsibench_build(tmp_path_factory):
-    out = tmp_path_factory.mktemp("viz") / "out"
-    args = ["build", "--source", "synthetic", "--recipe", "vsibench", "--scenes", "1", "--frames", "24"]
-    result = runner.invoke(app, [*args, "--out", str(out), "--workers", "1", "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out
+def rows(vsibench_video_build):
+    return read_rows(vsibench_video_build).to_pylist()
 
 
 @pytest.fixture(scope="module")
-def rows(vsibench_build):
-    return read_rows(vsibench_build).to_pylist()
-
-
-@pytest.fixture(scope="module")
-def reopened(vsibench_build, rows):
+def reopened(vsibench_video_build, rows):
     """The build's one scene, re-opened once for all inspect tests (parsing is the slow part)."""
-    return reopen_scene(vsibench_build, {**rows[0], "meta": json.loads(rows[0]["meta"])})[0]
+    return reopen_scene(vsibench_video_build, {**rows[0], "meta": json.loads(rows[0]["meta"])})[0]
 
 
 def _settings(out, question_type):
@@ -55,8 +46,8 @@ def _first(rows, question_type):
 # ---------------------------------------------------------------- stats
 
 
-def test_stats_json_counts_equal_the_shards(vsibench_build, rows):
-    result = runner.invoke(app, ["stats", str(vsibench_build), "--json"])
+def test_stats_json_counts_equal_the_shards(vsibench_video_build, rows):
+    result = runner.invoke(app, ["stats", str(vsibench_video_build), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     types = [r["question_type"] for r in rows]
@@ -136,8 +127,8 @@ def test_stats_on_real_vsibench_questions(realdata, tmp_path):
     assert len(list((tmp_path / "plots").glob("*.png"))) == 3  # no categories: VSI-Bench rows name none
 
 
-def test_failures_are_counted_and_a_damaged_line_is_named(vsibench_build, tmp_path):
-    shutil.copytree(vsibench_build / "data", tmp_path / "data")
+def test_failures_are_counted_and_a_damaged_line_is_named(vsibench_video_build, tmp_path):
+    shutil.copytree(vsibench_video_build / "data", tmp_path / "data")
     failures = [
         {"scene_id": "scene0002_00", "source": "scannet", "error": "a.ply: truncated [x]"},
         {"scene_id": "scene0003_00", "source": "scannet", "error": "b.json: bad"},
@@ -153,8 +144,8 @@ def test_failures_are_counted_and_a_damaged_line_is_named(vsibench_build, tmp_pa
         dataset_stats(tmp_path)
 
 
-def test_plots_are_valid_pngs(vsibench_build, tmp_path):
-    result = runner.invoke(app, ["stats", str(vsibench_build), "--plots", str(tmp_path / "figs")])
+def test_plots_are_valid_pngs(vsibench_video_build, tmp_path):
+    result = runner.invoke(app, ["stats", str(vsibench_video_build), "--plots", str(tmp_path / "figs")])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in (tmp_path / "figs").iterdir())
     assert names == ["categories.png", "letter_balance.png", "numeric_answers.png", "types.png"]
@@ -176,18 +167,20 @@ def test_commands_refuse_a_folder_that_is_not_a_dataset(command, tmp_path):
 # ---------------------------------------------------------------- inspect
 
 
-def test_inspect_unknown_id_and_missing_manifest(vsibench_build, tmp_path):
-    result = runner.invoke(app, ["inspect", str(vsibench_build), "--id", "nope", "--out", str(tmp_path / "q.png")])
+def test_inspect_unknown_id_and_missing_manifest(vsibench_video_build, tmp_path):
+    result = runner.invoke(
+        app, ["inspect", str(vsibench_video_build), "--id", "nope", "--out", str(tmp_path / "q.png")]
+    )
     assert result.exit_code == 1
     assert "no question with id 'nope'" in result.output
-    shutil.copytree(vsibench_build / "data", tmp_path / "copy" / "data")
-    qid = read_rows(vsibench_build).column("id")[0].as_py()
+    shutil.copytree(vsibench_video_build / "data", tmp_path / "copy" / "data")
+    qid = read_rows(vsibench_video_build).column("id")[0].as_py()
     result = runner.invoke(app, ["inspect", str(tmp_path / "copy"), "--id", qid, "--out", str(tmp_path / "q.png")])
     assert result.exit_code == 1
     assert "manifest.json: missing" in result.output
 
 
-def test_abs_distance_segment_joins_the_named_instances_at_the_recorded_distance(vsibench_build, rows, reopened):
+def test_abs_distance_segment_joins_the_named_instances_at_the_recorded_distance(vsibench_video_build, rows, reopened):
     row = _first(rows, "object_abs_distance")
     evidence = explain(row, reopened, {})
     a, b = row["meta"]["instances"]
@@ -207,10 +200,10 @@ def test_a_changed_scene_is_reported_not_drawn(rows, reopened):
         explain(row, reopened, {})
 
 
-def test_direction_observer_reproduces_the_recorded_angle_and_sector(vsibench_build, rows, reopened):
+def test_direction_observer_reproduces_the_recorded_angle_and_sector(vsibench_video_build, rows, reopened):
     for question_type in ("object_rel_direction_easy", "object_rel_direction_medium", "object_rel_direction_hard"):
         row = _first(rows, question_type)
-        settings = _settings(vsibench_build, question_type)
+        settings = _settings(vsibench_video_build, question_type)
         observer = explain(row, reopened, settings).observer
         standing, facing, queried = (reopened.scene.by_category[c][0].box.center for c in row["objects"])
         assert np.allclose([observer.position, observer.facing], [standing[:2], facing[:2]])
@@ -240,22 +233,22 @@ def test_counting_highlights_every_instance(rows, reopened):
     assert {o.category for o in reopened.scene.objects if o.instance_id in evidence.roles} == set(row["objects"])
 
 
-def test_inspect_draws_every_question_type(vsibench_build, rows, reopened, tmp_path):
+def test_inspect_draws_every_question_type(vsibench_video_build, rows, reopened, tmp_path):
     types = sorted({r["question_type"] for r in rows})
     assert len(types) >= 7
     frames = [np.full((56, 84, 3), 200, np.uint8)] * 3
     for question_type in types:
         row = _first(rows, question_type)
-        settings = _settings(vsibench_build, question_type)
+        settings = _settings(vsibench_video_build, question_type)
         path = draw_question(row, reopened.scene, explain(row, reopened, settings), frames, tmp_path / "q.png")
         with Image.open(path) as image:
             assert (image.format, image.width > 600, image.height > 400) == ("PNG", True, True)
 
 
-def test_inspect_command_end_to_end(vsibench_build, rows, tmp_path):
+def test_inspect_command_end_to_end(vsibench_video_build, rows, tmp_path):
     qid = _first(rows, "object_rel_direction_easy")["id"]
-    assert find_row(vsibench_build, qid)["id"] == qid
-    result = runner.invoke(app, ["inspect", str(vsibench_build), "--id", qid, "--out", str(tmp_path / "d.png")])
+    assert find_row(vsibench_video_build, qid)["id"] == qid
+    result = runner.invoke(app, ["inspect", str(vsibench_video_build), "--id", qid, "--out", str(tmp_path / "d.png")])
     assert result.exit_code == 0, result.output
     with Image.open(tmp_path / "d.png") as image:
         assert (image.format, image.height > 600) == ("PNG", True)  # the frame strip adds a row
