@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,34 +89,37 @@ def _options(value) -> tuple[str, ...] | None:
 
 
 def _vsibench_items(table: pa.Table, video_root: Path) -> list[EvalItem]:
-    return [
-        EvalItem(
-            id=str(row["id"]),
-            question_type=row["question_type"],
-            question=row["question"],
-            options=_options(row["options"]),
-            answer=str(row["ground_truth"]),
-            dataset=row["dataset"],
-            scene=row["scene_name"],
-            video=video_root / row["dataset"] / f"{row['scene_name']}.mp4",
-        )
-        for row in table.select(list(VSIBENCH_COLUMNS)).to_pylist()
-    ]
+    return _items(
+        table.select(list(VSIBENCH_COLUMNS)),
+        answer="ground_truth",
+        scene="scene_name",
+        video_of=lambda row: video_root / row["dataset"] / f"{row['scene_name']}.mp4",
+    )
 
 
 def _build_items(table: pa.Table, build_root: Path) -> list[EvalItem]:
+    return _items(
+        table.select(list(BUILD_COLUMNS)),
+        answer="answer",
+        scene="scene_id",
+        video_of=lambda row: build_root / row["video"] if row["video"] else None,
+    )
+
+
+def _items(table: pa.Table, answer: str, scene: str, video_of: Callable[[dict], Path | None]) -> list[EvalItem]:
+    """EvalItems from rows whose answer and scene columns are named `answer` and `scene`."""
     return [
         EvalItem(
             id=str(row["id"]),
             question_type=row["question_type"],
             question=row["question"],
             options=_options(row["options"]),
-            answer=row["answer"],
+            answer=str(row[answer]),
             dataset=row["dataset"],
-            scene=row["scene_id"],
-            video=build_root / row["video"] if row["video"] else None,
+            scene=row[scene],
+            video=video_of(row),
         )
-        for row in table.select(list(BUILD_COLUMNS)).to_pylist()
+        for row in table.to_pylist()
     ]
 
 
