@@ -26,6 +26,7 @@ from typing import Any
 from vsi_data.prompts import PromptMode
 from vsi_data.resources import load_yaml, resolve_named
 from vsi_data.train.rewards import REWARD_FUNCTIONS
+from vsi_data.video.sampler import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 
 KIND = "grpo"
 TINY_MODEL = "tiny"
@@ -52,8 +53,8 @@ class TrainRecipeError(ValueError):
 @dataclass(frozen=True)
 class FrameSettings:
     num_frames: int = 16
-    min_pixels: int = 4 * 28 * 28
-    max_pixels: int = 256 * 28 * 28
+    min_pixels: int = DEFAULT_MIN_PIXELS
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 @dataclass(frozen=True)

@@ -152,11 +152,11 @@ def _read_pyav(path: Path, num_frames: int | None, fps: float | None):
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         video_fps = float(stream.average_rate or stream.guessed_rate or 0)
-        total = stream.frames or _count_frames(path)
-    indices = uniform_indices(total, num_frames, fps, video_fps)
-    wanted = set(indices.tolist())
-    frames: list[np.ndarray] = []
-    with av.open(str(path)) as container:
+        total = stream.frames or _count_frames(container)
+        indices = uniform_indices(total, num_frames, fps, video_fps)
+        wanted = set(indices.tolist())
+        container.seek(0)
+        frames: list[np.ndarray] = []
         for i, frame in enumerate(container.decode(video=0)):
             if i in wanted:
                 frames.append(frame.to_ndarray(format="rgb24"))
@@ -167,7 +167,6 @@ def _read_pyav(path: Path, num_frames: int | None, fps: float | None):
     return frames, indices, video_fps, total
 
 
-def _count_frames(path: Path) -> int:
+def _count_frames(container: av.container.InputContainer) -> int:
     """Containers without a frame count in their header (some mkv) are counted by demuxing."""
-    with av.open(str(path)) as container:
-        return sum(1 for packet in container.demux(video=0) if packet.size)
+    return sum(1 for packet in container.demux(video=0) if packet.size)
