@@ -21,10 +21,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vsi_data.benchmark import VSIBENCH_COLUMNS
+from vsi_data.metrics import parse_number
 from vsi_data.output.shards import DATA_DIR, read_rows
 from vsi_data.prompts import NUMERIC_TYPES
 
-VSIBENCH_COLUMNS = ("id", "dataset", "scene_name", "question_type", "question", "options", "ground_truth")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HISTOGRAM_BINS = 20
 TOP_ANSWERS = 10
@@ -51,7 +52,7 @@ def load_questions(path: Path) -> tuple[pa.Table, str]:
     table = pa.concat_tables([pq.read_table(f, columns=list(VSIBENCH_COLUMNS)) for f in files])
     types = table.column("question_type").to_pylist()
     truths = [str(v) for v in table.column("ground_truth").to_pylist()]
-    values = [_number(v) if t in NUMERIC_TYPES else None for t, v in zip(types, truths, strict=True)]
+    values = [parse_number(v) if t in NUMERIC_TYPES else None for t, v in zip(types, truths, strict=True)]
     return (
         pa.table(
             {
@@ -79,13 +80,6 @@ def _has_vsibench_columns(path: Path) -> bool:
     except (OSError, pa.ArrowInvalid):
         return False
     return set(VSIBENCH_COLUMNS) <= names
-
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def numeric_summary(values: np.ndarray) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The VSI-Bench evaluation scenes, shipped with the package so builds can leave them out of training data."""
+"""VSI-Bench itself: its evaluation scenes (shipped so builds can leave them out of training data) and the
+columns of its released test file (read by `stats` and `eval`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from functools import cache
 from pathlib import Path
 
 _LIST = Path(__file__).with_name("vsibench_scenes.txt")
+# nyu-visionx/VSI-Bench test.parquet: the columns a file must have to be read as VSI-Bench's questions.
+VSIBENCH_COLUMNS = ("id", "dataset", "scene_name", "question_type", "question", "options", "ground_truth")
 
 
 @cache

@@ -18,11 +18,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vsi_data.benchmark import VSIBENCH_COLUMNS
 from vsi_data.metrics import parse_number
 from vsi_data.output.shards import DATA_DIR, read_rows
 from vsi_data.prompts import MULTIPLE_CHOICE_TYPES, NUMERIC_TYPES
 
-VSIBENCH_COLUMNS = ("id", "dataset", "scene_name", "question_type", "question", "options", "ground_truth")
 BUILD_COLUMNS = ("id", "dataset", "scene_id", "question_type", "question", "options", "answer", "video")
 
 
