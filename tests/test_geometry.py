@@ -16,13 +16,13 @@ from handmade import Box, surface_samples
 from vsi_data.geometry import (
     OrientedBox,
     RoomAreaError,
+    alpha_shape,
     boundary_margin,
     boxes_overlap,
     center_distance_matrix,
     closest_box_distance_matrix,
     direction_angles,
     fit_box,
-    measure_room,
     read_direction,
     room_area,
     sector_of,
@@ -191,8 +191,8 @@ def test_room_area_of_a_dense_l_shape_is_its_polygon_area():
     # Small triangles bridge the concave corner (as in the alphashape library): a few hundredths of a m².
     assert room_area(l_shape) == pytest.approx(alphashape.alphashape(l_shape, 5.0).area, rel=1e-9)
     assert 12.0 <= room_area(l_shape) < 12.05
-    area, footprint = measure_room(l_shape)
-    assert footprint.area == pytest.approx(area)
+    shape = alpha_shape(l_shape)
+    assert shape.footprint().area == pytest.approx(shape.area)
 
 
 def test_room_area_fills_enclosed_holes_like_alphashape():
@@ -220,6 +220,20 @@ def test_room_area_is_invariant_under_rotation_and_translation(seed, yaw, dx, dy
     pts = rng.uniform(0, [5, 3], size=(800, 2))
     moved = pts @ rot_z(yaw)[:2, :2].T + [dx, dy]
     assert room_area(moved) == pytest.approx(room_area(pts), rel=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 4))
+def test_alpha_shape_equals_the_alphashape_library_on_clustered_clouds(seed, clusters):
+    """Clouds with gaps, holes and uneven density: CDT's triangulation gives Qhull's (alphashape's) area,
+    and the traced outline encloses exactly that area."""
+    rng = np.random.default_rng(seed)
+    pts = np.concatenate(
+        [rng.normal(rng.uniform(0, 4, 2), rng.uniform(0.2, 1.0), (rng.integers(60, 400), 2)) for _ in range(clusters)]
+    )
+    shape = alpha_shape(pts)
+    assert shape.area == pytest.approx(alphashape.alphashape(pts, 5.0).area, rel=1e-9, abs=1e-12)
+    assert shape.footprint().area == pytest.approx(shape.area, rel=1e-9, abs=1e-12)
 
 
 def test_room_area_rejects_points_that_span_no_area():

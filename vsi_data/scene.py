@@ -31,8 +31,13 @@ class SceneObject:
 @dataclass(frozen=True, eq=False)
 class Room:
     area: float  # square metres
-    footprint: shapely.MultiPolygon | None = None
+    # The outline polygons, or how to trace them: a build needs only the area, `inspect` draws the outline.
+    outline: shapely.MultiPolygon | Callable[[], shapely.MultiPolygon] | None = None
     method: str = ""  # how the area was obtained, for the answer's meta
+
+    @cached_property
+    def footprint(self) -> shapely.MultiPolygon | None:
+        return self.outline() if callable(self.outline) else self.outline
 
 
 @dataclass(frozen=True, eq=False)

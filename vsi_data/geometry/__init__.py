@@ -1,6 +1,6 @@
 """Geometry on numpy arrays: boxes, distances, room area, directions. Knows nothing of files or sources."""
 
-from vsi_data.geometry.area import RoomAreaError, measure_room, room_area, room_footprint
+from vsi_data.geometry.area import AlphaShape, RoomAreaError, alpha_shape, room_area, room_footprint
 from vsi_data.geometry.boxes import BoxFitError, OrientedBox, fit_box
 from vsi_data.geometry.direction import (
     DirectionReading,
@@ -19,10 +19,12 @@ from vsi_data.geometry.distance import (
 
 __all__ = [
     "DISTANCE_METRICS",
+    "AlphaShape",
     "BoxFitError",
     "DirectionReading",
     "OrientedBox",
     "RoomAreaError",
+    "alpha_shape",
     "boundary_margin",
     "boxes_overlap",
     "center_distance_matrix",
@@ -30,7 +32,6 @@ __all__ = [
     "closest_points_distance",
     "direction_angles",
     "fit_box",
-    "measure_room",
     "read_direction",
     "room_area",
     "room_footprint",

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import plyfile
 
-from vsi_data.geometry.area import RoomAreaError, measure_room
+from vsi_data.geometry.area import RoomAreaError, alpha_shape
 from vsi_data.scene import Room
 from vsi_data.seeding import rng_for
 from vsi_data.sources.base import ParseOptions, SceneError
@@ -38,10 +38,10 @@ def measure_scene_room(vertices: np.ndarray, scene_id: str, options: ParseOption
             f"mesh vertices sampled with replacement from {len(vertices)}"
         )
     try:
-        area, footprint = measure_room(points, options.room_alpha)
+        shape = alpha_shape(points, options.room_alpha)
     except RoomAreaError as exc:
         raise SceneError(mesh_path, f"cannot measure the room: {exc}") from exc
-    return Room(area=area, footprint=footprint, method=method)
+    return Room(area=shape.area, outline=shape.footprint, method=method)
 
 
 def write_ply_mesh(
