@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -265,6 +266,32 @@ def test_bad_input_fails_the_scene_with_one_line_naming_the_file(handmade_root, 
     with pytest.raises(SceneError, match=pattern) as info:
         load(handmade_root, "vsibench")
     assert "\n" not in str(info.value)
+
+
+def test_segment_ids_far_beyond_the_vertex_count_give_the_same_objects(handmade_root, tmp_path):
+    """ScanNet's segment ids are vertex indices (looked up in a table); any other integers are renumbered."""
+    root = tmp_path / "root"
+    shutil.copytree(handmade_root, root)
+    scene_dir = _scene_dir(root)
+    segs = scene_dir / "scene0001_00_vh_clean_2.0.010000.segs.json"
+    agg = scene_dir / "scene0001_00.aggregation.json"
+    renumber = lambda ids: [i * 1_000_003 + 11 for i in ids]  # noqa: E731
+    segs.write_text(json.dumps({"segIndices": renumber(json.loads(segs.read_text())["segIndices"])}))
+    data = json.loads(agg.read_text())
+    for group in data["segGroups"]:
+        group["segments"] = renumber(group["segments"])
+    agg.write_text(json.dumps(data))
+    original, renumbered = load(handmade_root, "vsi100k")[0], load(root, "vsi100k")[0]
+    assert [(o.instance_id, o.category, len(o.points)) for o in renumbered.objects] == [
+        (o.instance_id, o.category, len(o.points)) for o in original.objects
+    ]
+    assert len(original.objects) == 8
+    for a, b in zip(original.objects, renumbered.objects, strict=True):
+        assert np.array_equal(a.points, b.points)
+    data["segGroups"][1]["segments"].append(5)  # below every renumbered id: no vertex has it
+    agg.write_text(json.dumps(data))
+    with pytest.raises(SceneError, match=r"object 1 \('bed'\) refers to segment 5,"):
+        load(root, "vsi100k")
 
 
 def test_missing_label_table_is_reported(handmade_root):

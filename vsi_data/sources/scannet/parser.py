@@ -97,23 +97,24 @@ class ScanNetSource(SceneSource):
     def _objects(
         self, vertices, seg_indices, groups, aggregation_path, options, stats, unreliable
     ) -> list[SceneObject]:
-        seg_ids, vertex_seg = np.unique(seg_indices, return_inverse=True)
-        group_of_seg = np.full(len(seg_ids), -1, dtype=np.int64)
+        table = _SegmentTable(seg_indices)
+        group_of_seg = np.full(table.size, -1, dtype=np.int64)
         for g, group in enumerate(groups):
             segments = np.asarray(group["segments"], dtype=np.int64)
-            pos = np.clip(np.searchsorted(seg_ids, segments), 0, len(seg_ids) - 1)
-            unknown = segments[seg_ids[pos] != segments]
-            if len(unknown):
+            pos = table.positions(segments)
+            if np.any(pos < 0):
                 raise SceneError(
                     aggregation_path,
-                    f"object {group['object_id']} ({group['label']!r}) refers to segment {int(unknown[0])}, "
-                    "which no mesh vertex has in segs.json",
+                    f"object {group['object_id']} ({group['label']!r}) refers to segment "
+                    f"{int(segments[pos < 0][0])}, which no mesh vertex has in segs.json",
                 )
             taken = group_of_seg[pos] >= 0
             stats["segments_claimed_twice"] += int(np.count_nonzero(taken))
             group_of_seg[pos[~taken]] = g
-        vertex_group = group_of_seg[vertex_seg]
-        order = np.argsort(vertex_group, kind="stable")
+        vertex_group = group_of_seg[table.vertex_positions]
+        # A stable argsort of small integers is a radix sort in numpy: linear in the vertices.
+        small = np.int16 if len(groups) < np.iinfo(np.int16).max else np.int64
+        order = np.argsort(vertex_group.astype(small), kind="stable")
         bounds = np.searchsorted(vertex_group[order], np.arange(len(groups) + 1))
         objects = []
         for g, group in enumerate(groups):
@@ -141,6 +142,30 @@ class ScanNetSource(SceneSource):
                 continue
             objects.append(SceneObject(group["object_id"], category, group["label"], box, points.astype(np.float32)))
         return objects
+
+
+class _SegmentTable:
+    """Segment ids as positions in a table. ScanNet's ids are vertex indices, so a table as long as the largest
+    id needs no sort (the ids themselves are the positions); ids far beyond the vertex count are renumbered
+    densely (one sort) instead."""
+
+    def __init__(self, seg_indices: np.ndarray) -> None:
+        self.ids: np.ndarray | None = None
+        if seg_indices.size and int(seg_indices.max()) >= 8 * seg_indices.size + 1024:
+            self.ids, seg_indices = np.unique(seg_indices, return_inverse=True)
+        self.vertex_positions = seg_indices
+        self.size = int(seg_indices.max(initial=-1)) + 1
+        self._present = np.zeros(self.size, dtype=bool)
+        self._present[seg_indices] = True
+
+    def positions(self, segments: np.ndarray) -> np.ndarray:
+        """Each segment id's position, or -1 where no vertex has that id."""
+        if self.ids is not None:
+            pos = np.clip(np.searchsorted(self.ids, segments), 0, len(self.ids) - 1)
+            return np.where(self.ids[pos] == segments, pos, -1)
+        inside = (segments >= 0) & (segments < self.size)
+        pos = np.where(inside, segments, 0)
+        return np.where(inside & self._present[pos], pos, -1)
 
 
 def _frames(sens_path: Path, alignment: np.ndarray) -> FrameStream:
