@@ -134,8 +134,31 @@ def box_grid_points(box: OrientedBox, spacing: float = 0.05) -> np.ndarray:
     return kept
 
 
-def closest_points_distance(points_a: np.ndarray, points_b: np.ndarray, tree_b: cKDTree | None = None) -> float:
-    """Smallest distance between two point sets (exact on the points)."""
-    tree_b = tree_b if tree_b is not None else cKDTree(points_b)
-    distances, _ = tree_b.query(points_a, k=1)
+def closest_points_distance(
+    points_a: np.ndarray, points_b: np.ndarray, box_a: OrientedBox | None = None, box_b: OrientedBox | None = None
+) -> float:
+    """Smallest distance between two point sets (exact on the points).
+
+    With the sets' boxes, only points that can still be in the closest pair are compared: a point farther
+    from the other box than one known pair's distance (plus how far the other set pokes out of its box) is
+    never in it. Far-apart large objects (VSI-Bench's box grids run to tens of thousands of points) then cost
+    one pass over each set instead of a KD-tree over all of it. Same pairs, same arithmetic, same number.
+    """
+    if box_a is not None and box_b is not None:
+        a0 = points_a[np.argmin(np.einsum("ij,ij->i", d := points_a - box_b.center, d))]
+        b0 = points_b[np.argmin(np.einsum("ij,ij->i", d := points_b - a0, d))]
+        bound = float(np.linalg.norm(a0 - b0)) + 1e-9  # slack for rounding in the point-to-box distances
+        a_to_b, a_out = _point_to_box(points_a, box_b), _point_to_box(points_a, box_a).max()
+        b_to_a, b_out = _point_to_box(points_b, box_a), _point_to_box(points_b, box_b).max()
+        points_a, points_b = points_a[a_to_b <= bound + b_out], points_b[b_to_a <= bound + a_out]
+    distances, _ = cKDTree(points_b).query(points_a, k=1)
     return float(distances.min())
+
+
+def _point_to_box(points: np.ndarray, box: OrientedBox) -> np.ndarray:
+    """(N,) distance from each point to the solid box (0 inside)."""
+    offset = points - box.center
+    # Three broadcast products instead of `offset @ rotation`: BLAS is slow on an inner dimension of 3.
+    local = offset[:, :1] * box.rotation[0] + offset[:, 1:2] * box.rotation[1] + offset[:, 2:] * box.rotation[2]
+    outside = np.maximum(np.abs(local) - box.extents / 2, 0.0)
+    return np.sqrt(np.einsum("ij,ij->i", outside, outside))

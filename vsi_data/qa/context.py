@@ -10,7 +10,6 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from vsi_data.geometry.distance import (
     box_grid_points,
@@ -29,7 +28,6 @@ class SceneContext:
         self.vocabulary = vocabulary
         self._index = {id(obj): i for i, obj in enumerate(scene.objects)}
         self._pair_cache: dict[tuple[str, str], tuple[float, int, int]] = {}
-        self._trees: dict[int, cKDTree] = {}
         self._samples: dict[int, np.ndarray | None] = {}
 
     @cached_property
@@ -72,9 +70,7 @@ class SceneContext:
                 self._samples[k] = self._sample(obj)
         if self._samples[i] is None or self._samples[j] is None:  # a source without object points
             return float(self._box_matrix[i, j])
-        if j not in self._trees:
-            self._trees[j] = cKDTree(self._samples[j])
-        return closest_points_distance(self._samples[i], self._samples[j], self._trees[j])
+        return closest_points_distance(self._samples[i], self._samples[j], a.box, b.box)
 
     def distance(self, category_a: str, category_b: str) -> float:
         return self.closest_pair(category_a, category_b)[0]
