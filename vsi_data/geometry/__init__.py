@@ -4,9 +4,11 @@ from vsi_data.geometry.area import RoomAreaError, measure_room, room_area, room_
 from vsi_data.geometry.boxes import BoxFitError, OrientedBox, fit_box
 from vsi_data.geometry.direction import (
     DirectionReading,
+    DirectionReadings,
     boundary_margin,
     direction_angles,
     read_direction,
+    read_directions,
     sector_of,
 )
 from vsi_data.geometry.distance import (
@@ -21,6 +23,7 @@ __all__ = [
     "DISTANCE_METRICS",
     "BoxFitError",
     "DirectionReading",
+    "DirectionReadings",
     "OrientedBox",
     "RoomAreaError",
     "boundary_margin",
@@ -32,6 +35,7 @@ __all__ = [
     "fit_box",
     "measure_room",
     "read_direction",
+    "read_directions",
     "room_area",
     "room_footprint",
     "sector_of",
