@@ -177,6 +177,39 @@ def test_relative_direction_skips_answers_near_a_sector_boundary():
     assert not [c for c in hard if c.objects == ["p", "o", "q"]]
 
 
+def test_relative_direction_reads_every_ordering_of_a_triple_in_order(tmp_path):
+    # a at the origin, b 3 m along +y, c at (-2, 2); z is 20 m away, so no triple with it is in band.
+    objects = [obj(0, "a", [0, 0, 0]), obj(1, "b", [0, 3, 0]), obj(2, "c", [-2, 2, 0]), obj(3, "z", [20, 0, 0])]
+    path = write_recipe(
+        tmp_path,
+        "templates: vsibench\ntypes:\n"
+        "  object_rel_direction_medium: {all_orientations: true}\n"
+        "  object_rel_direction_hard: {margin_side: ahead}\n",
+    )
+    recipe = load_recipe(path)
+    ctx = SceneContext(scene_of(*objects), "center", recipe.vocabulary)
+    medium, hard = (g.candidates(ctx, np.random.default_rng(0)) for g in recipe.generators)
+    read = [(c.objects, c.answer, c.meta["angle_deg"], c.meta["margin_deg"]) for c in medium]
+    assert read == [  # by hand: atan2 of (cross, dot) of facing and queried from the standing object
+        (["a", "b", "c"], "left", 45.0, 45.0),
+        (["a", "c", "b"], "right", 315.0, 45.0),
+        (["b", "a", "c"], "right", 296.565, 63.435),  # 63.435° from 360, 71.565° from 225
+        (["b", "c", "a"], "left", 63.435, 63.435),
+        (["c", "a", "b"], "left", 71.565, 63.435),
+        (["c", "b", "a"], "right", 288.435, 63.435),
+    ]
+    assert {tuple(c.meta["pair_distances_m"]) for c in medium} == {(3.0, 2.8284, 2.2361)}  # a-b, a-c, b-c
+    assert {c.meta["corners_disagreeing"] for c in medium} == {0}
+    # Hard asks VSI-Bench's 3 orderings and looks only ahead (counter-clockwise) for its margin: 63.435° from
+    # 360 for the third, where both sides would give 26.565° (to 270).
+    read = [(c.objects, c.answer, c.meta["margin_deg"]) for c in hard]
+    assert read == [
+        (["a", "b", "c"], "front-left", 45.0),
+        (["a", "c", "b"], "front-right", 45.0),
+        (["b", "a", "c"], "front-right", 63.435),
+    ]
+
+
 def test_no_direction_is_read_off_objects_stacked_on_each_other():
     # A lamp 1 cm off the centre of the table it stands on: "standing by the lamp, facing the table" has no
     # direction on the floor; a hair's shift of the lamp would flip left and right.

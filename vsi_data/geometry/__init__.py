@@ -4,9 +4,11 @@ from vsi_data.geometry.area import AlphaShape, RoomAreaError, alpha_shape, room_
 from vsi_data.geometry.boxes import BoxFitError, OrientedBox, fit_box
 from vsi_data.geometry.direction import (
     DirectionReading,
+    DirectionReadings,
     boundary_margin,
     direction_angles,
     read_direction,
+    read_directions,
     sector_of,
 )
 from vsi_data.geometry.distance import (
@@ -22,6 +24,7 @@ __all__ = [
     "AlphaShape",
     "BoxFitError",
     "DirectionReading",
+    "DirectionReadings",
     "OrientedBox",
     "RoomAreaError",
     "alpha_shape",
@@ -33,6 +36,7 @@ __all__ = [
     "direction_angles",
     "fit_box",
     "read_direction",
+    "read_directions",
     "room_area",
     "room_footprint",
     "sector_of",

@@ -63,6 +63,38 @@ class DirectionReading:
     corners_disagreeing: int  # corners of the queried box that fall in another sector
 
 
+@dataclass(frozen=True)
+class DirectionReadings:
+    """`DirectionReading`s of N observers as arrays, so a scene's every (P, O, Q) is read in one numpy pass."""
+
+    angles: np.ndarray  # (N,) degrees CCW from facing
+    sectors: np.ndarray  # (N,) sector names, object dtype
+    margins: np.ndarray  # (N,) degrees to the nearest sector boundary
+    corners_disagreeing: np.ndarray  # (N,) corners of each queried box that fall in another sector
+
+
+def read_directions(
+    standing: np.ndarray,
+    facing: np.ndarray,
+    queried: np.ndarray,
+    queried_corners: np.ndarray,
+    sectors: Sectors,
+    margin_side: MarginSide = "both",
+) -> DirectionReadings:
+    """`read_direction` for N observers at once: points are (N, 2|3), corners (N, K, 2|3)."""
+    angles = direction_angles(standing, facing, queried)
+    names = sector_of(angles, sectors)
+    corner_angles = direction_angles(
+        np.asarray(standing)[..., None, :], np.asarray(facing)[..., None, :], queried_corners
+    )
+    return DirectionReadings(
+        angles=angles,
+        sectors=names,
+        margins=boundary_margin(angles, sectors, margin_side),
+        corners_disagreeing=np.count_nonzero(sector_of(corner_angles, sectors) != names[..., None], axis=-1),
+    )
+
+
 def read_direction(
     standing: np.ndarray,
     facing: np.ndarray,
@@ -72,12 +104,12 @@ def read_direction(
     margin_side: MarginSide = "both",
 ) -> DirectionReading:
     """The centroid's angle and sector, plus how many of the queried box's corners disagree with it."""
-    angle = float(direction_angles(standing, facing, queried))
-    sector = str(sector_of(np.array(angle), sectors))
-    corner_sectors = sector_of(direction_angles(standing, facing, queried_corners), sectors)
+    readings = read_directions(
+        *(np.asarray(x)[None] for x in (standing, facing, queried, queried_corners)), sectors, margin_side
+    )
     return DirectionReading(
-        angle=angle,
-        sector=sector,
-        margin=float(boundary_margin(np.array(angle), sectors, margin_side)),
-        corners_disagreeing=int(np.count_nonzero(corner_sectors != sector)),
+        angle=float(readings.angles[0]),
+        sector=str(readings.sectors[0]),
+        margin=float(readings.margins[0]),
+        corners_disagreeing=int(readings.corners_disagreeing[0]),
     )

@@ -14,7 +14,7 @@ from itertools import combinations
 
 import numpy as np
 
-from vsi_data.geometry.direction import read_direction
+from vsi_data.geometry.direction import read_directions
 from vsi_data.qa.context import SceneContext
 from vsi_data.qa.generators.base import Candidate, ChoiceParams, Generator
 
@@ -32,6 +32,8 @@ LEVEL_DEFAULTS: dict[str, dict] = {
         "choices": ["front-left", "front-right", "back-left", "back-right"],
     },
 }  # fmt: skip
+# (standing, facing, queried) as positions in a triple: VSI-Bench's 3 orderings first, then the other 3.
+_ORDERS = np.array([(0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)])
 
 
 @dataclass(frozen=True)
@@ -66,42 +68,56 @@ class RelativeDirection(Generator):
         return super().make_params(question_type, {**LEVEL_DEFAULTS.get(question_type, {}), **values})
 
     def candidates(self, ctx: SceneContext, rng: np.random.Generator) -> list[Candidate]:
+        """Every (P, O, Q) of the unique objects, read in one numpy pass; listed triple by triple, then by ordering."""
         p: DirectionParams = self.params
+        names = ctx.unique
+        if len(names) < 3:
+            return []
+        distance = np.zeros((len(names), len(names)))
+        for i, j in combinations(range(len(names)), 2):
+            distance[i, j] = distance[j, i] = ctx.distance(names[i], names[j])
+        in_band = (p.min_pair_distance <= distance) & (distance <= p.max_pair_distance)
+        triples = np.array(list(combinations(range(len(names)), 3)))
+        a, b, c = triples.T
+        triples = triples[in_band[a, b] & in_band[a, c] & in_band[b, c]]
+        roles = triples[:, _ORDERS if p.all_orientations else _ORDERS[:3]].reshape(-1, 3)
+        boxes = [ctx.objects(name)[0].box for name in names]
+        centers = np.array([box.center for box in boxes])
+        floor = np.linalg.norm(centers[None, :, :2] - centers[:, None, :2], axis=-1)  # [i, j]: from i to j
+        standing, facing, queried = roles.T
+        apart = (floor[standing, facing] >= p.min_floor_distance) & (floor[standing, queried] >= p.min_floor_distance)
+        roles = roles[apart]
+        standing, facing, queried = roles.T
+        corners = np.array([box.corners() for box in boxes])
         sectors = {name: tuple(span) for name, span in p.sectors.items()}
+        readings = read_directions(
+            centers[standing], centers[facing], centers[queried], corners[queried], sectors, p.margin_side
+        )
+        kept = np.flatnonzero(
+            np.isin(readings.sectors, p.choices)
+            & (readings.margins >= p.min_margin)
+            & (readings.corners_disagreeing <= p.max_corners_disagreeing)
+        )
+        rounded = [[round(d, 4) for d in row] for row in distance.tolist()]  # Python floats, as in the rows
+        metric = ctx.metric_note
         out = []
-        for triple in combinations(ctx.unique, 3):
-            pair_distances = [ctx.distance(x, y) for x, y in combinations(triple, 2)]
-            if not all(p.min_pair_distance <= d <= p.max_pair_distance for d in pair_distances):
-                continue
-            a, b, c = triple
-            orders = [(a, b, c), (a, c, b), (b, a, c)]
-            if p.all_orientations:
-                orders += [(b, c, a), (c, a, b), (c, b, a)]
-            for standing, facing, queried in orders:
-                box_p, box_o, box_q = (ctx.objects(name)[0].box for name in (standing, facing, queried))
-                floor = np.linalg.norm(
-                    [box_o.center[:2] - box_p.center[:2], box_q.center[:2] - box_p.center[:2]], axis=1
-                )
-                if floor.min() < p.min_floor_distance:
-                    continue
-                reading = read_direction(
-                    box_p.center, box_o.center, box_q.center, box_q.corners(), sectors, p.margin_side
-                )
-                if (
-                    reading.sector not in p.choices
-                    or reading.margin < p.min_margin
-                    or reading.corners_disagreeing > p.max_corners_disagreeing
-                ):
-                    continue
-                meta = {
-                    "angle_deg": round(reading.angle, 3),
-                    "margin_deg": round(reading.margin, 3),
-                    "corners_disagreeing": reading.corners_disagreeing,
-                    "pair_distances_m": [round(d, 4) for d in pair_distances],
-                    "metric": ctx.metric_note,
-                }
-                fields = {"standing": standing, "facing": facing, "queried": queried}
-                out.append(
-                    Candidate([standing, facing, queried], reading.sector, fields, meta, choices=list(p.choices))
-                )
+        for order, sector, angle, margin, disagreeing in zip(
+            roles[kept].tolist(),
+            readings.sectors[kept].tolist(),
+            readings.angles[kept].tolist(),
+            readings.margins[kept].tolist(),
+            readings.corners_disagreeing[kept].tolist(),
+            strict=True,
+        ):
+            a, b, c = sorted(order)  # the triple, in `combinations` order
+            meta = {
+                "angle_deg": round(angle, 3),
+                "margin_deg": round(margin, 3),
+                "corners_disagreeing": disagreeing,
+                "pair_distances_m": [rounded[a][b], rounded[a][c], rounded[b][c]],
+                "metric": metric,
+            }
+            objects = [names[i] for i in order]
+            fields = dict(zip(("standing", "facing", "queried"), objects, strict=True))
+            out.append(Candidate(objects, sector, fields, meta, choices=list(p.choices)))
         return out
