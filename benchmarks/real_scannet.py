@@ -1,0 +1,106 @@
+"""Per-scene cost on a real ScanNet mesh against the floor of reading its files, stage by stage.
+
+The real scene0470_00 mesh (67,465 vertices) from ../shared/realdata (or $VSI_DATA_REALDATA) has no
+`segs.json` or `aggregation.json` in public; they are made here from its real per-vertex NYU40 labels (one
+segment and one object per label, named by the label table's most common raw category for it), in
+ScanNet's own layout. Each stage runs `--repeats` times in one warm process; the medians are printed.
+
+    .venv/bin/python benchmarks/real_scannet.py [--repeats 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import plyfile
+
+from vsi_data.qa import generate_questions, load_recipe
+from vsi_data.sources.scannet import ScanNetConfig, ScanNetSource, formats
+
+SCENE = "scene0470_00"
+
+
+def realdata_folder() -> Path:
+    folder = Path(os.environ.get("VSI_DATA_REALDATA", Path(__file__).resolve().parents[2] / "shared" / "realdata"))
+    if not (folder / "scannet" / SCENE).is_dir():
+        sys.exit(f"no real ScanNet sample at {folder / 'scannet' / SCENE} (set VSI_DATA_REALDATA)")
+    return folder
+
+
+def write_scene(realdata: Path, root: Path) -> Path:
+    """scans/scene0470_00 with the real mesh and segments/objects made from its real labels."""
+    real = realdata / "scannet" / SCENE
+    scene = root / "scans" / SCENE
+    scene.mkdir(parents=True)
+    shutil.copy(real / f"{SCENE}_vh_clean_2.ply", scene)
+    table = realdata / "scannet/meta/scannetv2-labels.combined.tsv"
+    shutil.copy(table, root)
+    raw_of_nyu40: dict[int, str] = {}
+    for row in sorted(formats.read_label_table(table).values(), key=lambda r: -int(r["count"] or 0)):
+        raw_of_nyu40.setdefault(int(row["nyu40id"] or 0), row["raw_category"])
+    labels = np.asarray(plyfile.PlyData.read(str(real / f"{SCENE}_vh_clean_2.labels.ply"))["vertex"]["label"])
+    present, first_vertex = np.unique(labels, return_index=True)
+    segments = first_vertex[np.searchsorted(present, labels)]  # a segment id is a vertex index, as in ScanNet
+    (scene / f"{SCENE}_vh_clean_2.0.010000.segs.json").write_text(json.dumps({"segIndices": segments.tolist()}))
+    groups = [
+        {"id": i, "objectId": i, "label": raw_of_nyu40[int(label)], "segments": [int(first)]}
+        for i, (label, first) in enumerate(zip(present, first_vertex, strict=True))
+        if int(label) in raw_of_nyu40
+    ]
+    (scene / f"{SCENE}.aggregation.json").write_text(json.dumps({"segGroups": groups}))
+    (scene / f"{SCENE}.txt").write_text("sceneType = Bedroom\n")
+    return scene
+
+
+def median_ms(work: Callable[[], object], repeats: int) -> float:
+    work()  # warm: imports, caches
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        folder = write_scene(realdata_folder(), root)
+        files = formats.scene_files(folder, SCENE)
+
+        def read_files() -> None:
+            formats.read_mesh_vertices(files["mesh"])
+            json.loads(files["segs"].read_text())
+            json.loads(files["aggregation"].read_text())
+
+        floor = median_ms(read_files, args.repeats)
+        print(f"{SCENE} (real mesh, {len(formats.read_mesh_vertices(files['mesh'])[0]):,} vertices)")
+        print(f"file-reading floor (mesh + segs + aggregation): {floor:.1f} ms\n")
+        print(f"{'recipe':>9} {'parse ms':>9} {'questions ms':>13} {'total ms':>9} {'/ floor':>8} {'objects':>8}")
+        source = ScanNetSource(ScanNetConfig(root))
+        ref = source.list_scenes()[0]
+        for name in ("vsi100k", "vsibench"):
+            recipe = load_recipe(name)
+            options = recipe.parse_options(seed=0)
+            parse = median_ms(lambda options=options: source.load(ref, options), args.repeats)
+            scene = source.load(ref, options)
+            ask = median_ms(lambda recipe=recipe, scene=scene: generate_questions(scene, recipe, seed=0), args.repeats)
+            total = parse + ask
+            print(f"{name:>9} {parse:>9.1f} {ask:>13.1f} {total:>9.1f} {total / floor:>7.1f}x {len(scene.objects):>8}")
+
+
+if __name__ == "__main__":
+    main()
