@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import struct
 
 import av
@@ -207,6 +208,24 @@ def test_no_video_builds_questions_without_videos_and_says_so(staged, tmp_path):
     assert manifest["video"] is False
     assert manifest["scenes"]["with_video"] == 0
     assert list(manifest["skipped_types"]) == ["obj_appearance_order"]
+
+
+def test_a_no_video_build_never_reads_the_camera_stream(staged, tmp_path):
+    """--no-video needs no frames, so a cut-off `.sens` does not fail the scene (with video it must)."""
+    root = tmp_path / "root"
+    shutil.copytree(staged[0], root)
+    sens = root / "scans" / SCENE / f"{SCENE}.sens"
+    sens.write_bytes(sens.read_bytes()[:4000])
+    args = ["build", "--source", "scannet", "--root", str(root), "--recipe", "vsibench", "--workers", "1", "--quiet"]
+    without = runner.invoke(app, [*args, "--out", str(tmp_path / "without"), "--no-video"])
+    assert without.exit_code == 0, without.output
+    assert read_rows(tmp_path / "without").num_rows > 0
+    assert json.loads((tmp_path / "without" / "manifest.json").read_text())["scenes"]["built"] == 1
+    with_video = runner.invoke(app, [*args, "--out", str(tmp_path / "with")])
+    assert with_video.exit_code == 1, with_video.output  # the only scene failed
+    failure = json.loads((tmp_path / "with" / "failures.jsonl").read_text().splitlines()[0])
+    assert failure["error"].startswith(str(sens))
+    assert "truncated" in failure["error"]
 
 
 def test_appearance_order_needs_no_video_file_but_a_video_build(parsed):

@@ -259,7 +259,8 @@ def run_scene(job: SceneJob) -> SceneOutcome:
     if key not in _WORKER_CONTEXT:
         recipe = load_recipe(job.config.recipe)
         _WORKER_CONTEXT.clear()
-        _WORKER_CONTEXT[key] = (open_build_source(job.config), recipe, recipe.parse_options(job.config.seed))
+        options = recipe.parse_options(job.config.seed, frames=job.config.video)  # no video: no camera stream
+        _WORKER_CONTEXT[key] = (open_build_source(job.config), recipe, options)
     source, recipe, options = _WORKER_CONTEXT[key]
     ref = job.ref
     try:

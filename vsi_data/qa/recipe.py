@@ -54,7 +54,7 @@ class Recipe:
     generators: tuple[Generator, ...]
     balance: Balance  # dataset-wide, after all scenes; skipped by --exhaustive
 
-    def parse_options(self, seed: int) -> ParseOptions:
+    def parse_options(self, seed: int, frames: bool = True) -> ParseOptions:
         return ParseOptions(
             vocabulary=self.vocabulary,
             box_fit=self.box_fit,  # type: ignore[arg-type]
@@ -62,6 +62,7 @@ class Recipe:
             room_alpha=self.room_alpha,
             room_max_points=self.room_max_points,
             seed=seed,
+            frames=frames,
         )
 
     def resolved(self) -> dict[str, Any]:

@@ -35,7 +35,8 @@ class SceneRef:
 
 @dataclass(frozen=True)
 class ParseOptions:
-    """The recipe's say in parsing: categories, box fitting and how the room area is measured."""
+    """The recipe's say in parsing: categories, box fitting, how the room area is measured, and the build's:
+    whether the camera stream is read at all."""
 
     vocabulary: Vocabulary
     box_fit: BoxFit = "minimal"
@@ -43,6 +44,9 @@ class ParseOptions:
     room_alpha: float = 5.0
     room_max_points: int | None = None  # random subsample (VSI-Bench used 10,000); None keeps all points
     seed: int = 0
+    # Read the camera stream (poses, timestamps, frame index). Only videos and appearance order use it, and
+    # indexing a real `.sens` means a seek per frame (~30 ms for 5,000 frames, more from a cold disk).
+    frames: bool = True
 
 
 @dataclass

@@ -139,7 +139,7 @@ class ArkitScenesSource(SceneSource):
             split=ref.split,
             objects=objects,
             room=measure_scene_room(vertices, video_id, options, files.mesh),
-            frames=self._frames(files, video_id, stats),
+            frames=self._frames(files, video_id, stats) if options.frames else None,
             stats=stats,
         )
 

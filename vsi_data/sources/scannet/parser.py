@@ -89,7 +89,7 @@ class ScanNetSource(SceneSource):
             split=ref.split,
             objects=objects,
             room=measure_scene_room(vertices, ref.scene_id, options, files["mesh"]),
-            frames=_frames(files["sens"], alignment) if files["sens"].is_file() else None,
+            frames=_frames(files["sens"], alignment) if options.frames and files["sens"].is_file() else None,
             unreliable_categories=unreliable,
             stats=stats,
         )

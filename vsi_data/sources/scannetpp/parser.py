@@ -72,7 +72,7 @@ class ScannetppSource(SceneSource):
             split=ref.split,
             objects=objects,
             room=measure_scene_room(vertices, ref.scene_id, options, files["mesh"]),
-            frames=_frames(files, stats) if has_stream else None,
+            frames=_frames(files, stats) if options.frames and has_stream else None,
             unreliable_categories=unreliable,
             stats=stats,
         )
