@@ -3,7 +3,8 @@
 A scene is a list of instances (ScanNet++ free-text label, box, whether `segments_anno.json` carries its `obb`)
 in the aligned frame, which is the frame ScanNet++ files hold. The mesh holds dense samples of each box's
 surface and of the floor rectangle; every instance has two over-segments with arbitrary ids. Optionally the
-iPhone stream: a tiny Matroska video whose frame k is a flat colour, and `pose_intrinsic_imu.json`.
+iPhone stream: a tiny Matroska video whose frame k is a flat colour, and `pose_intrinsic_imu.json` (tests write
+`depth.bin` themselves).
 """
 
 from __future__ import annotations
@@ -123,16 +124,19 @@ def write_handmade_scene(data: Path, scene_id: str, room: Room = HANDMADE_ROOM) 
 FRAME_COLORS = [(250, 10, 10), (10, 250, 10), (10, 10, 250), (250, 250, 10)]
 
 
-def write_handmade_stream(folder: Path, colors=FRAME_COLORS, poses=None, name: str = "rgb.mkv") -> None:
-    """A 64×48 video whose frame k is flat `colors[k]`, and one pose entry per frame (LOOK_PLUS_X by default)."""
+def write_handmade_stream(
+    folder: Path, colors=FRAME_COLORS, poses=None, name: str = "rgb.mkv", size: tuple[int, int] = (64, 48)
+) -> None:
+    """A video (64×48 by default) whose frame k is flat `colors[k]`, and one pose entry per frame (LOOK_PLUS_X by
+    default)."""
     iphone = folder / "iphone"
     iphone.mkdir(parents=True, exist_ok=True)
     with av.open(str(iphone / name), mode="w") as container:
         stream = container.add_stream("mpeg4", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        (stream.width, stream.height), stream.pix_fmt = size, "yuv420p"
         stream.options = {"qscale": "2"}
         for color in colors:
-            rgb = np.zeros((48, 64, 3), np.uint8) + np.array(color, np.uint8)
+            rgb = np.zeros((size[1], size[0], 3), np.uint8) + np.array(color, np.uint8)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         container.mux(stream.encode())
     poses = [LOOK_PLUS_X] * len(colors) if poses is None else poses

@@ -10,8 +10,11 @@ from __future__ import annotations
 import functools
 import json
 import math
+import struct
+import zlib
 from pathlib import Path
 
+import lz4.block
 import numpy as np
 import pytest
 import shapely
@@ -33,10 +36,11 @@ from vsi_data.qa import generate_questions, load_recipe
 from vsi_data.sources import SourceUnavailable, open_source
 from vsi_data.sources.base import SceneError
 from vsi_data.sources.scannetpp import ScannetppConfig, ScannetppSource
+from vsi_data.sources.scannetpp import depth as depth_module
 from vsi_data.synthetic import SyntheticConfig, SyntheticSource
 from vsi_data.synthetic.render import PITCH_DEG, Cameras, Renderer
-from vsi_data.synthetic.scannetpp_writer import LABELS, NO_OBB_EVERY
-from vsi_data.synthetic.writer import synthesize
+from vsi_data.synthetic.scannetpp_writer import LABELS, NO_OBB_EVERY, write_scene
+from vsi_data.synthetic.writer import finish_scene, synthesize
 
 SCENE = "0a1b2c3d4e"
 # raw label → category; labels not listed are dropped by that vocabulary
@@ -92,7 +96,7 @@ def test_every_answer_matches_the_known_boxes(handmade_root, recipe_name):
     assert scene.split == "val"
     assert scene.counts == {c: len(b) for c, b in boxes.items()}
     types = {q.question_type for q in questions}
-    # every type is exercised but appearance order, which needs a depth stream (the iPhone's is not read)
+    # every type is exercised but appearance order, which needs a depth stream (this stream has no depth.bin)
     assert types == {g.question_type for g in load_recipe(recipe_name).generators} - {"obj_appearance_order"}
     assert scene.stats["appearance_order_no_depth"] == (recipe_name == "vsibench")
     for q in questions:
@@ -210,6 +214,152 @@ def test_scenes_without_iphone_stream_have_no_frames(tmp_path):
     scene = source.load(source.list_scenes()[0], load_recipe("vsibench").parse_options(0))
     assert scene.frames is None
     assert scene.counts["chair"] == 3
+
+
+# --- iPhone depth (depth.bin, written here with zlib and lz4 directly) -----------------------------
+
+
+def depth_mm(k: int) -> np.ndarray:
+    """Frame k in millimetres: a ramp of its own (pixel (0, 0) is 500 + 1000 k mm), and a block never measured."""
+    rows, cols = np.mgrid[0:192, 0:256]
+    mm = (500 + 1000 * k + 7 * rows + 3 * cols).astype(np.uint16)
+    mm[10:20, 30:50] = 0
+    return mm
+
+
+def depth_float(k: int) -> np.ndarray:
+    """Frame k in float32 metres, with the values that mean nothing was measured: NaN, ±inf, negative, zero."""
+    rows, cols = np.mgrid[0:192, 0:256]
+    metres = (0.25 + 0.5 * k + 0.01 * rows + 0.003 * cols).astype(np.float32)
+    metres[0, :5] = [np.nan, np.inf, -np.inf, -1.0, 0.0]
+    return metres
+
+
+def expected_metres(k: int, as_mm: bool) -> np.ndarray:
+    if as_mm:
+        return depth_mm(k).astype(np.float32) / np.float32(1000)
+    metres = depth_float(k).copy()
+    metres[0, :5] = 0
+    return metres
+
+
+def raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-15)
+    return compressor.compress(data) + compressor.flush()
+
+
+def lz4_frame(mm: np.ndarray) -> bytes:
+    return lz4.block.compress(mm.astype("<u2").tobytes(), store_size=False)
+
+
+def prefixed(blocks: list[bytes]) -> bytes:
+    return b"".join(struct.pack("<I", len(block)) + block for block in blocks)
+
+
+def deflate_stream(frames: int) -> bytes:
+    return raw_deflate(b"".join(depth_float(k).astype("<f4").tobytes() for k in range(frames)))
+
+
+def lz4_blocks(frames: int) -> bytes:
+    return prefixed([lz4_frame(depth_mm(k)) for k in range(frames)])
+
+
+# layout → (file bytes for the handmade stream's 4 frames, whether frame k is millimetres)
+DEPTH_LAYOUTS = {
+    "deflate stream": (deflate_stream(4), lambda k: False),
+    "lz4 blocks": (lz4_blocks(4), lambda k: True),
+    "mixed blocks": (  # frames 1 and 3 are not lz4: raw-deflate float32, the toolkit's per-frame fallback
+        prefixed([lz4_frame(depth_mm(k)) if k % 2 == 0 else raw_deflate(depth_float(k).tobytes()) for k in range(4)]),
+        lambda k: k % 2 == 0,
+    ),
+}
+
+
+def with_depth(root: Path, data: bytes):
+    """The hand-made scene of `root` with `data` as its depth.bin, loaded (reading no depth yet)."""
+    (root / "data" / SCENE / "iphone/depth.bin").write_bytes(data)
+    source = ScannetppSource(ScannetppConfig(root))
+    return source.load(source.list_scenes()[0], load_recipe("vsibench").parse_options(0))
+
+
+@pytest.mark.parametrize("layout", list(DEPTH_LAYOUTS))
+def test_depth_bin_frames_read_back_exactly_in_metres(handmade_root, layout, monkeypatch):
+    data, is_mm = DEPTH_LAYOUTS[layout]
+    depth = with_depth(handmade_root, data).frames.depth
+    assert (depth.width, depth.height) == (256, 192)
+    # the 64×48 colour camera (f 60, centre (31.5, 23.5)) scaled 4× to 256×192, pixel centres at integers
+    assert depth.intrinsics.tolist() == [[240.0, 0.0, 127.5], [0.0, 240.0, 95.5], [0.0, 0.0, 1.0]]
+    starts = []  # decoders started on the deflate stream: one pass to count its frames, then one per rewind
+
+    class Counted(depth_module._Inflater):
+        def __init__(self) -> None:
+            starts.append(1)
+            super().__init__()
+
+    monkeypatch.setattr(depth_module, "_Inflater", Counted)
+    for k in [0, 1, 2, 3, 2, 0, 3, 1]:  # forward, then back and jumping
+        frame = depth.read(k)
+        assert frame.dtype == np.float32
+        np.testing.assert_array_equal(frame, expected_metres(k, is_mm(k)), err_msg=f"frame {k}")
+        if is_mm(k):  # worked out by hand: 500 + 1000 k + 3 * 5 mm; the unmeasured block
+            assert (frame[0, 5], frame[15, 40]) == (pytest.approx(0.515 + k), 0.0)
+        else:  # 0.25 + 0.5 k + 0.003 * 5 m; NaN, inf, -inf, -1 and 0 all mean nothing measured
+            assert frame[0, 5] == pytest.approx(0.265 + 0.5 * k)
+            assert frame[0, :5].tolist() == [0.0] * 5
+    assert len(starts) == (5 if layout == "deflate stream" else 0)  # count; read 0-3; back to 2, to 0; 3; back to 1
+
+
+def test_depth_of_a_video_of_another_aspect_ratio_is_not_used(tmp_path):
+    folder = write_handmade_scene(tmp_path / "data", SCENE)
+    write_handmade_stream(folder, size=(64, 40))
+    scene = with_depth(tmp_path, lz4_blocks(4))
+    assert scene.frames.width == 64
+    assert scene.frames.depth is None
+    assert scene.stats["depth_aspect_differs_from_video"] == 1
+    _, questions = load(tmp_path, "vsibench")
+    assert "obj_appearance_order" not in {q.question_type for q in questions}
+
+
+BLOCK_BYTES = [len(lz4_frame(depth_mm(k))) for k in range(4)]
+# name → (depth.bin bytes, the frame read, what the error says after "depth.bin: ")
+BAD_DEPTH = {
+    "empty": (b"", 0, "file is empty"),
+    "blocks cut short": (
+        lz4_blocks(4)[:-100],
+        0,
+        r"neither one raw-deflate stream \(.+\) nor length-prefixed frames \(frame 3 at byte "
+        rf"{sum(BLOCK_BYTES[:3]) + 12} claims {BLOCK_BYTES[3]} bytes, but {BLOCK_BYTES[3] - 100} follow\)",
+    ),
+    "stream cut short": (deflate_stream(4)[:-100], 0, r"neither one raw-deflate stream \(the file ends inside the "
+                         r"stream, after \d+ decoded bytes \(truncated\)\) nor length-prefixed frames"),
+    "garbage": (np.random.default_rng(0).bytes(5000), 0, r"neither one raw-deflate stream \(undecodable after 0 "
+                r"decoded bytes: .+\) nor length-prefixed frames \(frame 0 at byte 0 claims \d+ bytes"),
+    "bytes after the stream": (deflate_stream(4) + b"\0" * 7, 0, r"neither one raw-deflate stream \(7 bytes "
+                               r"follow the end of the stream\)"),
+    "too many stream frames": (deflate_stream(5), 0, r"holds 5 depth frames \(one raw-deflate stream\), but "
+                               r".*rgb\.mkv has 4 frames"),
+    "too few blocks": (lz4_blocks(3), 0, r"holds 3 depth frames \(length-prefixed frames\), but "
+                       r".*rgb\.mkv has 4 frames"),
+    "part of a frame": (raw_deflate(b"".join(depth_float(k).tobytes() for k in range(4))[:-8]), 0,
+                        r"its raw-deflate stream decodes to 786424 bytes, not whole 256×192 float32 frames"),
+    "undecodable block": (prefixed([lz4_frame(depth_mm(0)), lz4_frame(depth_mm(1)), b"\xff" * 300,
+                          lz4_frame(depth_mm(3))]), 2, r"frame 2: its 300-byte block is undecodable \(not an lz4 "
+                          r"block; not raw deflate: .+\)"),
+    "block of another size": (prefixed([lz4_frame(depth_mm(k)[:96, :128]) for k in range(4)]), 0,
+                              r"frame 0: its \d+-byte block is undecodable \(lz4 gives 24576 bytes, not 98304; "
+                              r"not raw deflate: .+\)"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(BAD_DEPTH))
+def test_bad_depth_fails_the_scene_when_depth_is_read(handmade_root, name):
+    data, index, problem = BAD_DEPTH[name]
+    depth = with_depth(handmade_root, data).frames.depth  # loading reads nothing: builds without visibility pass
+    for k in range(index):  # frames before a broken block are fine
+        np.testing.assert_array_equal(depth.read(k), expected_metres(k, True))
+    with pytest.raises(SceneError, match=r"iphone/depth\.bin: " + problem) as info:
+        depth.read(index)
+    assert "\n" not in str(info.value)
 
 
 # --- bad input --------------------------------------------------------------------------------------
@@ -385,6 +535,59 @@ def test_synthetic_video_frames_are_the_rendered_ones(synthetic):
     assert np.abs(sequential[0].astype(int) - sequential[3]).mean() > 10  # the camera turns
 
 
+def test_synthetic_depth_is_the_rendered_depth(synthetic):
+    _, scenes, geometries = synthetic
+    cameras = Cameras.iphone_like(color_size=(640, 480))
+    depth, geometry = scenes[0].frames.depth, geometries[0]
+    assert (depth.width, depth.height) == (256, 192)
+    assert depth.intrinsics == pytest.approx(cameras.depth_intrinsics, abs=1e-9)  # recovered from the colour K
+    renderer = Renderer(geometry.vertices, geometry.faces, geometry.colors, cameras)
+    for i in (3, 0, 5):
+        _, rendered = renderer.render(geometry.poses[i])
+        read = depth.read(i)
+        assert (rendered > 0).mean() > 0.95  # a closed room
+        np.testing.assert_allclose(read, rendered, rtol=0, atol=0.0005 + 1e-6)  # millimetres in the file
+        np.testing.assert_array_equal(read == 0, np.round(rendered * 1000) == 0)
+
+
+def test_synthetic_depth_bin_is_per_frame_lz4_millimetres(synthetic):
+    """Read with struct and lz4 alone, as the toolkit reads layout (b)."""
+    root, scenes, geometries = synthetic
+    data = (root / "data" / scenes[0].scene_id / "iphone/depth.bin").read_bytes()
+    frames, at = [], 0
+    while at < len(data):
+        (size,) = struct.unpack_from("<I", data, at)
+        frames.append(lz4.block.decompress(data[at + 4 : at + 4 + size], uncompressed_size=192 * 256 * 2))
+        at += 4 + size
+    assert at == len(data)
+    assert len(frames) == 6
+    geometry = geometries[0]
+    cameras = Cameras.iphone_like(color_size=(640, 480))
+    _, rendered = Renderer(geometry.vertices, geometry.faces, geometry.colors, cameras).render(geometry.poses[4])
+    mm = np.frombuffer(frames[4], "<u2").reshape(192, 256)
+    np.testing.assert_array_equal(mm, np.round(rendered * 1000))
+
+
+def test_scenes_cached_before_depth_stay_readable_and_are_rewritten(tmp_path):
+    """A synthetic ScanNet++ scene written before depth.bin existed (its marker has no revision) still reads, with
+    no depth; the synthetic source writes it again, since the writer's revision changed."""
+    source = SyntheticSource(SyntheticConfig(root=tmp_path, count=1, frames=4, format="scannetpp"))
+    (ref,) = source.list_scenes()
+    write_scene(tmp_path / "data", ref.scene_id, seed=0, num_frames=4)
+    (ref.path / "iphone/depth.bin").unlink()
+    finish_scene(ref.path, seed=0, num_frames=4)  # the marker as the earlier writer left it
+    options = load_recipe("vsibench").parse_options(0)
+    old = ScannetppSource(ScannetppConfig(tmp_path)).load(ref, options)
+    assert len(old.frames) == 4
+    assert old.frames.depth is None
+    assert generate_questions(old, load_recipe("vsibench"), seed=0)  # the rest is asked as before
+    assert old.stats["appearance_order_no_depth"] == 1
+    scene = source.load(ref, options)
+    assert (ref.path / "iphone/depth.bin").is_file()
+    assert scene.frames.depth.read(3).shape == (192, 256)
+    assert (ref.path / ".complete").read_text() == "seed=0 frames=4 revision=2\n"
+
+
 def test_synthetic_files_are_scannetpp_files(synthetic):
     root, scenes, _ = synthetic
     source = ScannetppSource(ScannetppConfig(root))
@@ -449,12 +652,12 @@ def test_vocabularies_cover_vsibench_scannetpp_categories(realdata):
 
 
 def test_rewriting_without_frames_removes_the_old_stream(tmp_path):
-    from vsi_data.synthetic.scannetpp_writer import write_scene
-
     folder = write_scene(tmp_path / "data", "ffffff0000", seed=0, num_frames=2).folder
     assert (folder / "iphone/rgb.mkv").is_file()
+    assert (folder / "iphone/depth.bin").is_file()
     write_scene(tmp_path / "data", "ffffff0000", seed=0, num_frames=0)
     assert not (folder / "iphone/rgb.mkv").exists()
+    assert not (folder / "iphone/depth.bin").exists()
     assert not (folder / "iphone/pose_intrinsic_imu.json").exists()
     source = ScannetppSource(ScannetppConfig(tmp_path))
     assert source.load(source.list_scenes()[0], load_recipe("vsi100k").parse_options(0)).frames is None

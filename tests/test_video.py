@@ -1,7 +1,8 @@
 """Scene videos end to end on a staged synthetic ScanNet scene: five objects set round the camera at known
 bearings, so its one counter-clockwise turn reveals them in a known order, and a trash can hidden behind the
 closet. The `.sens` gets two invalid poses. Checks: the mp4 (every frame, 640×480, 24 fps, both readers), its
-sidecar, appearance-order answers against the staged order, occlusion, --no-video, and resume."""
+sidecar, appearance-order answers against the staged order, occlusion, --no-video, and resume. The same staging
+written as ScanNet++ (iPhone video, pose file and depth.bin) must give the same order and occlusion."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import math
 import shutil
 import struct
+from dataclasses import dataclass
 
 import av
 import numpy as np
@@ -19,9 +21,12 @@ from typer.testing import CliRunner
 from vsi_data.cli import app
 from vsi_data.geometry.visibility import VisibilityRule, first_visible_frames, object_samples, visible_areas
 from vsi_data.output.shards import read_rows
-from vsi_data.qa import SceneContext, generate_questions, load_recipe
+from vsi_data.qa import Recipe, SceneContext, generate_questions, load_recipe
+from vsi_data.scene import Scene
 from vsi_data.sources.scannet.parser import ScanNetConfig, ScanNetSource
 from vsi_data.sources.scannet.sens import SensFile
+from vsi_data.sources.scannetpp import ScannetppConfig, ScannetppSource
+from vsi_data.synthetic import scannetpp_writer
 from vsi_data.synthetic.catalog import KINDS
 from vsi_data.synthetic.layout import Layout, PlacedObject
 from vsi_data.synthetic.scannet_writer import ScanNetFormat, write_scene
@@ -44,6 +49,8 @@ STAGED = [
 HIDDEN = ("trash can", "trash bin", 280, 2.7, (0.35, 0.35, 0.5))  # straight behind the closet, by the wall
 INVALID = [3, 4]
 REVEAL_ORDER = [category for _, category, *_ in STAGED]
+SPP_SCENE = "5ca1ab1e00"
+SPP_FRAMES = 240  # 4 s at the iPhone's 60 fps: first appearances 0.25 s apart still fall on distinct evaluated frames
 ORDER_RECIPE = """\
 name: order-test
 vocabulary: vsibench
@@ -72,12 +79,16 @@ def invalidate_poses(sens_path, frames):
             handle.write(struct.pack("<16f", *([-math.inf] * 16)))
 
 
+def staged_layout(scene_id: str) -> Layout:
+    objects = [placed(label, b, d, dims) for label, _, b, d, dims in [*STAGED, HIDDEN]]
+    return Layout(scene_id, "staged", "rectangle", shapely.box(0, 0, 6, 6), 2.7, objects)
+
+
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory):
     root = tmp_path_factory.mktemp("staged")
     ScanNetFormat().prepare(root, {"train": [SCENE]}, seed=0)
-    objects = [placed(label, b, d, dims) for label, _, b, d, dims in [*STAGED, HIDDEN]]
-    layout = Layout(SCENE, "staged", "rectangle", shapely.box(0, 0, 6, 6), 2.7, objects)
+    layout = staged_layout(SCENE)
     written = write_scene(root / "scans", SCENE, seed=0, num_frames=FRAMES, layout=layout, start_yaw=START)
     invalidate_poses(written.folder / f"{SCENE}.sens", INVALID)
     recipe_path = root / "order.yaml"
@@ -103,41 +114,67 @@ def built(staged, tmp_path_factory):
     return out, args
 
 
-def test_appearance_order_follows_the_staged_reveal(parsed):
-    scene, recipe = parsed
-    questions = generate_questions(scene, recipe, seed=0, exhaustive=True)
-    assert len(questions) == 5  # every 4 of the 5 revealed categories: all are > 0.25 s apart
+@dataclass(frozen=True)
+class Revealed:
+    """The staged scene as one source reads it."""
+
+    scene: Scene
+    recipe: Recipe
+    order: list[str]  # the staged categories the source's vocabulary keeps, in the order the turn reaches them
+    hidden: str  # the trash can's category
+    depth_half_fov: float  # degrees, of the depth camera the files were rendered with
+
+
+@pytest.fixture(scope="module", params=["scannet", "scannetpp"])
+def revealed(request, parsed, staged, tmp_path_factory) -> Revealed:
+    if request.param == "scannet":
+        return Revealed(*parsed, REVEAL_ORDER, "trash bin", math.degrees(math.atan(320 / 575)))  # 640 wide, f 575
+    root = tmp_path_factory.mktemp("staged-scannetpp")
+    layout = staged_layout(SPP_SCENE)
+    scannetpp_writer.write_scene(root / "data", SPP_SCENE, 0, SPP_FRAMES, layout=layout, start_yaw=START)
+    source = ScannetppSource(ScannetppConfig(root))
+    recipe = load_recipe(staged[1])
+    scene = source.load(source.list_scenes()[0], recipe.parse_options(0))
+    # ScanNet++ labels the closet "wardrobe", which VSI-Bench's ScanNet++ categories lack: it still hides the can
+    order = ["table", "sofa", "plant", "refrigerator"]
+    return Revealed(scene, recipe, order, "trash can", math.degrees(math.atan(128 / 212)))  # 256 wide, f 212
+
+
+def test_appearance_order_follows_the_staged_reveal(revealed):
+    questions = generate_questions(revealed.scene, revealed.recipe, seed=0, exhaustive=True)
+    # every 4 of the revealed categories (5 for ScanNet, 4 for ScanNet++): all are > 0.25 s apart
+    assert len(questions) == math.comb(len(revealed.order), 4)
     for q in questions:
         listed = q.objects  # as the question lists them
         assert ", ".join(listed) in q.question
-        expected = ", ".join(c for c in REVEAL_ORDER if c in listed)
+        expected = ", ".join(c for c in revealed.order if c in listed)
         letter = q.answer
         assert any(option == f"{letter}. {expected}" for option in q.options)
         assert len(set(q.options)) == 4
         times = [q.meta["first_appearance_s"][c] for c in expected.split(", ")]
         assert times == sorted(times)
-        assert "trash bin" not in q.objects
+        assert revealed.hidden not in q.objects
 
 
-def test_first_appearances_happen_when_the_turn_reaches_each_object(parsed):
-    scene, _ = parsed
-    objects = [scene.by_category[c][0] for c in [*REVEAL_ORDER, "trash bin"]]
+def test_first_appearances_happen_when_the_turn_reaches_each_object(revealed):
+    scene = revealed.scene
+    objects = [scene.by_category[c][0] for c in [*revealed.order, revealed.hidden]]
     first = first_visible_frames(scene.frames, objects, VisibilityRule())
-    half_fov = math.degrees(math.atan(320 / 575))  # the depth camera: 640 wide, focal 575
-    for frame, (_, _, bearing, distance, dims) in zip(first[:5], STAGED, strict=True):
-        # when the object's near edge meets the leading edge of the view; frames are evaluated every 6 (4 a
-        # second), the object must then cover 0.5% of the frame, and the 0.25 m wobble shifts bearings a little
-        edge = bearing - math.degrees(math.atan(dims[0] / 2 / (distance - dims[1] / 2))) - half_fov
-        expected = max(0.0, edge) / 360 * FRAMES
-        assert -3 <= frame - expected <= 9, (frame, expected)
-    assert first[5] == -1  # the hidden trash can never appears
+    frames = len(scene.frames)
+    for frame, (_, _, bearing, distance, dims) in zip(first[:-1], STAGED[: len(revealed.order)], strict=True):
+        # when the object's near edge meets the leading edge of the view; frames are evaluated 4 times a second
+        # (every 18° of the ScanNet turn, 22.5° of the ScanNet++ one), the object must then cover 0.5% of the
+        # frame, and the 0.25 m wobble shifts bearings a little
+        edge = bearing - math.degrees(math.atan(dims[0] / 2 / (distance - dims[1] / 2))) - revealed.depth_half_fov
+        assert -9 <= frame * 360 / frames - max(0.0, edge) <= 27, (frame, edge)
+    assert first[-1] == -1  # the hidden trash can never appears
 
 
-def test_the_hidden_object_is_in_view_and_only_occlusion_hides_it(parsed):
-    scene, _ = parsed
-    trash = scene.by_category["trash bin"][0]
+def test_the_hidden_object_is_in_view_and_only_occlusion_hides_it(revealed):
+    scene = revealed.scene
+    trash = scene.by_category[revealed.hidden][0]
     frames = scene.frames
-    facing = round(280 / 360 * FRAMES)  # the camera looks straight at the closet
+    facing = round(280 / 360 * len(frames))  # the camera looks straight at the closet
     depth = frames.depth.read(facing)
     points = object_samples(trash)
     owner = np.zeros(len(points), dtype=np.int64)
@@ -262,13 +299,38 @@ def test_scannetpp_iphone_video_is_copied_as_is_unless_reencoding_is_asked(tmp_p
     table = read_frame_table(sidecar_path(video))
     assert (len(table), table.fps, table.video_size) == (8, 60.0, (width, height))
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["parse_stats"]["appearance_order_no_depth"] == 1  # said, not silently skipped
+    assert "appearance_order_no_depth" not in manifest["parse_stats"]  # the iPhone's depth.bin is read
 
     _, reencoded = synthetic_build(tmp_path / "reencode", "scannetpp", "--reencode-video")
     assert stream_facts(reencoded) == (8, 640, 480, "h264")
     with av.open(str(reencoded)) as container:
         assert container.streams.video[0].average_rate == 60
         assert [bytes(p) for p in container.demux(container.streams.video[0]) if p.size] != packets
+
+
+def test_synthetic_scannetpp_builds_ask_appearance_order_from_the_iphone_depth(tmp_path):
+    """VSI-Bench's filter needs four categories whole seconds apart: 600 frames (10 s at 60 fps) of the one val
+    scene among the first five, whose turn passes its furniture a second or more apart."""
+    out = tmp_path / "out"
+    args = ["build", "--source", "synthetic", "--synthetic-format", "scannetpp", "--split", "val", "--scenes", "1",
+            "--frames", "600", "--recipe", "vsibench", "--exhaustive", "--out", str(out)]  # fmt: skip
+    result = runner.invoke(app, [*args, "--workers", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    rows = [row for row in read_rows(out).to_pylist() if row["question_type"] == "obj_appearance_order"]
+    assert len(rows) >= 3
+    for row in rows:
+        meta = json.loads(row["meta"])
+        assert meta["fps"] == 60.0
+        times = meta["first_appearance_s"]
+        order = sorted(row["objects"], key=times.get)
+        assert row["answer"] + ". " + ", ".join(order) in row["options"]
+        rounded = np.round(sorted(times.values()))
+        assert (np.diff(rounded) > 1).all()
+        for category, frame in meta["first_frame"].items():
+            assert times[category] == pytest.approx(frame / 60, abs=1e-3)
+            assert frame % 15 == 0  # an evaluated frame: 4 a second
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "appearance_order_no_depth" not in manifest["parse_stats"]
 
 
 def test_arkitscenes_video_runs_at_the_capture_rate_upright_with_depth(tmp_path):

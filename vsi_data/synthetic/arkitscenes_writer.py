@@ -64,6 +64,7 @@ def sky_of(video_id: str, seed: int) -> tuple[str, bool]:
 
 class ArkitScenesFormat:
     dataset = "arkitscenes"
+    revision = 1
 
     def scene_id(self, index: int) -> str:
         return str(FIRST_ID + index)

@@ -37,6 +37,7 @@ FIRST_ID = 9000  # real ScanNet ids stop at scene0806; synthetic ones never coll
 
 class ScanNetFormat:
     dataset = "scannet"
+    revision = 1
 
     def scene_id(self, index: int) -> str:
         return f"scene{FIRST_ID + index:04d}_00"

@@ -1,22 +1,26 @@
 """Write a synthetic scene as ScanNet++ ships it: annotated mesh, segments and instances, split lists, and
-the iPhone stream (video plus per-frame poses and intrinsics).
+the iPhone stream (video, per-frame poses and intrinsics, and LiDAR depth).
 
 ScanNet++ meshes are already in the aligned frame (z up, floor near z = 0), so the files hold the layout frame
 unchanged. Most instances carry an annotated oriented box (`obb`, the layout's box, turned with the object);
 every third object has none, so the parser's box fitting runs too. Labels are rewritten in ScanNet++'s free-text
 style (`LABELS`). The iPhone video is written at 640×480 instead of the real 1920×1440, to keep tests fast, at
-60 frames per second (the iPhone capture rate as documented; not checked against real files).
+60 frames per second (the iPhone capture rate as documented; not checked against real files). Its depth is the
+renderer's 256×192 depth of the same frame, in `depth.bin`'s per-frame lz4 layout.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from vsi_data.geometry.boxes import OrientedBox
 from vsi_data.sources.scannetpp import formats
+from vsi_data.sources.scannetpp.depth import write_depth
 from vsi_data.sources.scannetpp.parser import ScannetppConfig, ScannetppSource
+from vsi_data.synthetic.layout import Layout
 from vsi_data.synthetic.render import Cameras
 from vsi_data.synthetic.writer import SyntheticGeometry, SyntheticScene, begin_scene, finish_scene, synthesize
 
@@ -25,6 +29,7 @@ from vsi_data.synthetic.writer import SyntheticGeometry, SyntheticScene, begin_s
 # about 1 in 16 million.
 ID_PREFIX = "ffffff"
 FRAME_RATE = 60
+REVISION = 2  # 2: the iPhone stream has depth.bin
 COLOR_SIZE = (640, 480)
 NO_OBB_EVERY = 3  # objects 2, 5, 8, ... (layout order) have no `obb`
 # Catalog (ScanNet) raw labels → the free text ScanNet++ annotators use for the same things; others are unchanged.
@@ -33,6 +38,7 @@ LABELS = {"couch": "sofa", "lamp": "table lamp", "radiator": "heater", "closet":
 
 class ScannetppFormat:
     dataset = "scannetpp"
+    revision = REVISION
 
     def scene_id(self, index: int) -> str:
         if not 0 <= index < 16**4:
@@ -54,19 +60,27 @@ class ScannetppFormat:
         return ScannetppSource(ScannetppConfig(root=root))
 
 
-def write_scene(data_dir: Path, scene_id: str, seed: int, num_frames: int) -> SyntheticScene:
-    """Generate scene `scene_id` deterministically from `seed` and write all its ScanNet++ files."""
+def write_scene(
+    data_dir: Path,
+    scene_id: str,
+    seed: int,
+    num_frames: int,
+    layout: Layout | None = None,
+    start_yaw: float | None = None,
+) -> SyntheticScene:
+    """Generate scene `scene_id` deterministically from `seed` (or from a staged `layout` and camera start)
+    and write all its ScanNet++ files."""
     folder = data_dir / scene_id
     files = formats.scene_files(folder)
-    begin_scene(folder, files["poses"], *(files["iphone"] / name for name in formats.VIDEO_NAMES))
-    geometry = synthesize(scene_id, seed, num_frames)
+    begin_scene(folder, files["poses"], files["depth"], *(files["iphone"] / name for name in formats.VIDEO_NAMES))
+    geometry = synthesize(scene_id, seed, num_frames, layout, start_yaw)
     files["mesh"].parent.mkdir(exist_ok=True)
     formats.write_mesh(files["mesh"], geometry.vertices, geometry.colors, geometry.faces)
     formats.write_segments(files["segments"], geometry.segments)
     formats.write_segments_anno(files["anno"], scene_id, _groups(geometry))
     if num_frames > 0:
-        _write_stream(files["iphone"], geometry)
-    finish_scene(folder, seed, num_frames)
+        _write_stream(files, geometry)
+    finish_scene(folder, seed, num_frames, REVISION)
     return SyntheticScene(geometry.layout, folder, files_from_layout=np.eye(4), scene_from_layout=np.eye(4))
 
 
@@ -82,12 +96,21 @@ def _groups(geometry: SyntheticGeometry) -> list[tuple[str, list[int], OrientedB
     return groups
 
 
-def _write_stream(iphone: Path, geometry: SyntheticGeometry) -> None:
-    """`rgb.mkv` and `pose_intrinsic_imu.json`, the poses in the file's convention (the inverse of the parser's
-    `ALIGNED_POSE_TO_OPENCV`)."""
+def _write_stream(files: dict[str, Path], geometry: SyntheticGeometry) -> None:
+    """`rgb.mkv`, `depth.bin` and `pose_intrinsic_imu.json`, the poses in the file's convention (the inverse of
+    the parser's `ALIGNED_POSE_TO_OPENCV`). Each frame is rendered once: its depth, as uint16 millimetres, waits in
+    memory (96 KiB a frame) while the video is encoded."""
     cameras = Cameras.iphone_like(color_size=COLOR_SIZE)
-    iphone.mkdir(exist_ok=True)
+    files["iphone"].mkdir(exist_ok=True)
     aligned = geometry.poses @ np.linalg.inv(formats.ALIGNED_POSE_TO_OPENCV)
     timestamps = np.arange(len(geometry.poses)) / FRAME_RATE
-    formats.write_pose_file(iphone / "pose_intrinsic_imu.json", aligned, timestamps, cameras.color_intrinsics)
-    formats.write_video(iphone / formats.VIDEO_NAMES[0], (rgb for rgb, _ in geometry.frames(cameras)), FRAME_RATE)
+    formats.write_pose_file(files["poses"], aligned, timestamps, cameras.color_intrinsics)
+    depths_mm: list[np.ndarray] = []
+
+    def colour() -> Iterator[np.ndarray]:
+        for rgb, depth in geometry.frames(cameras):
+            depths_mm.append(np.clip(np.round(depth * 1000.0), 0, 65535).astype(np.uint16))
+            yield rgb
+
+    formats.write_video(files["iphone"] / formats.VIDEO_NAMES[0], colour(), FRAME_RATE)
+    write_depth(files["depth"], depths_mm)

@@ -3,8 +3,8 @@ by default; `--synthetic-format` picks another), then read back through that dat
 embedded default exercises exactly the path real scans take.
 
 Scenes are written on first use (in `load`, so a parallel build renders them in parallel) and reused
-while their seed and frame count are unchanged. Every fifth scene is in the `val` split, listed in the
-format's own split files.
+while their seed, frame count and the format writer's revision are unchanged. Every fifth scene is in the
+`val` split, listed in the format's own split files.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class SyntheticFormat(Protocol):
     """How one dataset's files are written: ids, folders, release-level files, one scene, its reader."""
 
     dataset: str  # the source whose parser reads the files back (its vocabulary rules apply)
+    revision: int  # of the files it writes: bumped when they change, so scenes written before are rewritten
 
     def scene_id(self, index: int) -> str: ...
 
@@ -86,7 +87,7 @@ class SyntheticSource(SceneSource):
         return list(self.refs)
 
     def load(self, ref: SceneRef, options: ParseOptions) -> Scene:
-        if not is_written(ref.path, self.config.seed, self.config.frames):
+        if not is_written(ref.path, self.config.seed, self.config.frames, self.format.revision):
             self.format.write_scene(self.root, ref.scene_id, ref.split, self.config.seed, self.config.frames)
         scene = self.reader.load(ref, options)
         scene.dataset = self.name

@@ -3,7 +3,8 @@
 Scene folder `data/<scene>/` (docs/sources.md): `scans/mesh_aligned_0.05.ply` (the annotation mesh, already in
 the aligned frame, z up), `scans/segments.json` (`segIndices`, one segment id per vertex),
 `scans/segments_anno.json` (`segGroups` with an optional oriented box `obb`), and the iPhone stream:
-`iphone/rgb.mkv` (older releases: `rgb.mp4`) with `iphone/pose_intrinsic_imu.json`. Every reader raises
+`iphone/rgb.mkv` (older releases: `rgb.mp4`) with `iphone/pose_intrinsic_imu.json` and `iphone/depth.bin`
+(its reader and writer are in `depth.py`). Every reader raises
 `SceneError(path, problem)` on bad input and checks what the format promises before anything is used.
 """
 
@@ -67,6 +68,7 @@ def scene_files(scene_dir: Path) -> dict[str, Path]:
         "iphone": iphone,
         "poses": iphone / "pose_intrinsic_imu.json",
         "video": video,
+        "depth": iphone / "depth.bin",
     }
 
 

@@ -4,13 +4,14 @@ Instances are the `segGroups` of `segments_anno.json`; an instance's vertices ar
 (`segments.json`) the group lists. Its box is the annotated `obb` when there is one (VSI-Bench's ScanNet++ boxes
 are these), otherwise one fitted to its vertices. Groups may share vertices (ScanNet++ allows multi-label
 vertices); that changes no box and is counted. Free-text labels map through the recipe's vocabulary. The room
-is measured from every mesh vertex; the iPhone stream, where present, gives the frames. Any inconsistency
-fails the scene with a one-line `SceneError` naming the file.
+is measured from every mesh vertex; the iPhone stream, where present, gives the frames and its LiDAR the depth.
+Any inconsistency fails the scene with a one-line `SceneError` naming the file.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,10 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from vsi_data.geometry.boxes import BoxFitError, fit_box
-from vsi_data.scene import FrameStream, Scene, SceneObject
+from vsi_data.geometry.visibility import scale_intrinsics
+from vsi_data.scene import DepthStream, FrameStream, Scene, SceneObject
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource, SplitInfo
 from vsi_data.sources.common import measure_scene_room, release_folder
 from vsi_data.sources.scannetpp import formats
+from vsi_data.sources.scannetpp.depth import DEPTH_HEIGHT, DEPTH_WIDTH, DepthReader
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +140,8 @@ def _group_members(
 
 
 def _frames(files: dict[str, Path], stats: Counter[str]) -> FrameStream:
-    """The iPhone stream: frame i is the video's i-th frame and `frame_%06d` i of the pose file; the scene's
-    video is that video as is, at its own rate. No depth stream is read, so nothing here asks about visibility."""
+    """The iPhone stream: frame i is the video's i-th frame, `frame_%06d` i of the pose file and depth frame i of
+    `depth.bin` where there is one; the scene's video is that video as is, at its own rate."""
     video = formats.probe_video(files["video"])
     table = formats.read_pose_file(files["poses"], files["video"], video.frames)
     for key, value in (
@@ -158,5 +161,23 @@ def _frames(files: dict[str, Path], stats: Counter[str]) -> FrameStream:
         height=video.height,
         read_color=formats.VideoReader(files["video"]),
         fps=video.fps,
+        depth=_depth(files, video, table.intrinsic, stats) if files["depth"].is_file() else None,
         source_video=files["video"],
+    )
+
+
+def _depth(
+    files: dict[str, Path], video: formats.VideoInfo, intrinsic: np.ndarray, stats: Counter[str]
+) -> DepthStream | None:
+    """`depth.bin`, taken as registered to the colour camera as ARKit delivers it: the colour intrinsics scaled to
+    256×192 (unverified, docs/sources.md). A video of another aspect ratio cannot be so registered, so it gets no
+    depth (`depth_aspect_differs_from_video`)."""
+    if not math.isclose(video.width / video.height, DEPTH_WIDTH / DEPTH_HEIGHT, rel_tol=0.01):
+        stats["depth_aspect_differs_from_video"] += 1
+        return None
+    return DepthStream(
+        scale_intrinsics(intrinsic, (video.width, video.height), (DEPTH_WIDTH, DEPTH_HEIGHT)),
+        DEPTH_WIDTH,
+        DEPTH_HEIGHT,
+        DepthReader(files["depth"], video.frames, files["video"]),
     )
