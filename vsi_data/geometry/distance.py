@@ -157,5 +157,4 @@ def closest_points_distance(
 
 def _point_to_box(points: np.ndarray, box: OrientedBox) -> np.ndarray:
     """(N,) distance from each point to the solid box (0 inside)."""
-    outside = np.maximum(np.abs(box.to_local(points)) - box.extents / 2, 0.0)
-    return np.sqrt(np.einsum("ij,ij->i", outside, outside))
+    return _points_to_boxes(points[None], box.center[None], box.extents[None] / 2, box.rotation[None])[0, 0]
