@@ -115,15 +115,18 @@ class AlphaShape:
 
     area: float  # square metres
     xy: np.ndarray  # (N, 2) distinct points
-    simplices: np.ndarray  # (F, 3) the filled triangles
-    open_edges: np.ndarray  # (F, 3) bool: the neighbour across the edge opposite vertex i is not filled
+    triangulation: _Triangulation
+    filled: np.ndarray  # (T,) bool: the triangle is inside the shape
 
     def footprint(self) -> shapely.MultiPolygon:
         """The outline as polygons: the filled triangles' open edges, polygonized and unioned."""
-        face, slot = np.nonzero(self.open_edges)
+        neighbors = self.triangulation.neighbors[self.filled]
+        simplices = self.triangulation.simplices[self.filled]
+        # An edge is open where the neighbour across it is not filled (or is the convex hull).
+        face, slot = np.nonzero((neighbors < 0) | ~self.filled[np.maximum(neighbors, 0)])
         # The edge opposite vertex `slot` joins the triangle's other two vertices.
-        a = self.simplices[face, (slot + 1) % 3]
-        b = self.simplices[face, (slot + 2) % 3]
+        a = simplices[face, (slot + 1) % 3]
+        b = simplices[face, (slot + 2) % 3]
         lines = shapely.linestrings(np.stack([self.xy[a], self.xy[b]], axis=1))
         merged = shapely.union_all(shapely.get_parts(shapely.polygonize(lines)))
         return merged if isinstance(merged, shapely.MultiPolygon) else shapely.MultiPolygon([merged])
@@ -136,9 +139,7 @@ def alpha_shape(points: np.ndarray, alpha: float = 5.0) -> AlphaShape:
     corners = xy[tri.simplices]
     twice_areas = _twice_areas(corners)
     filled = _filled_alpha_triangles(tri, corners, twice_areas, alpha)
-    neighbors = tri.neighbors[filled]
-    open_edges = (neighbors < 0) | ~filled[np.maximum(neighbors, 0)]
-    return AlphaShape(float(twice_areas[filled].sum()) / 2.0, xy, tri.simplices[filled], open_edges)
+    return AlphaShape(float(twice_areas[filled].sum()) / 2.0, xy, tri, filled)
 
 
 def room_area(points: np.ndarray, alpha: float = 5.0) -> float:
