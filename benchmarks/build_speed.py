@@ -38,12 +38,16 @@ def read_floor(root: Path, passes: int = 3) -> float:
     for _ in range(passes):
         for folder in folders:
             start = time.perf_counter()
-            files = formats.scene_files(folder, folder.name)
-            formats.read_mesh_vertices(files["mesh"])
-            json.loads(files["segs"].read_text())
-            json.loads(files["aggregation"].read_text())
+            read_scene_files(formats.scene_files(folder, folder.name))
             times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def read_scene_files(files: dict[str, Path]) -> None:
+    """The floor's work for one scene: read and decode the mesh, `segs.json` and `aggregation.json`."""
+    formats.read_mesh_vertices(files["mesh"])
+    json.loads(files["segs"].read_text())
+    json.loads(files["aggregation"].read_text())
 
 
 def one_build(root: Path, out: Path, workers: int, video: bool, recipe: str) -> dict:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import plyfile
+from build_speed import read_scene_files  # the same floor as the synthetic benchmark
 
 from vsi_data.qa import generate_questions, load_recipe
 from vsi_data.sources.scannet import ScanNetConfig, ScanNetSource, formats
@@ -81,12 +82,7 @@ def main() -> None:
         folder = write_scene(realdata_folder(), root)
         files = formats.scene_files(folder, SCENE)
 
-        def read_files() -> None:
-            formats.read_mesh_vertices(files["mesh"])
-            json.loads(files["segs"].read_text())
-            json.loads(files["aggregation"].read_text())
-
-        floor = median_ms(read_files, args.repeats)
+        floor = median_ms(lambda: read_scene_files(files), args.repeats)
         print(f"{SCENE} (real mesh, {len(formats.read_mesh_vertices(files['mesh'])[0]):,} vertices)")
         print(f"file-reading floor (mesh + segs + aggregation): {floor:.1f} ms\n")
         print(f"{'recipe':>9} {'parse ms':>9} {'questions ms':>13} {'total ms':>9} {'/ floor':>8} {'objects':>8}")
