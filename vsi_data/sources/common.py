@@ -1,5 +1,6 @@
-"""What several source parsers share: finding the release folder, how a scene's room area is measured from
-its mesh, and the PLY mesh writer of the synthetic formats."""
+"""What several source parsers share: finding the release folder, reading text files, checking that a scene's files
+are there and its geometry is physically plausible, how its room area is measured from its mesh, and the PLY mesh
+writer of the synthetic formats."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import plyfile
 
 from vsi_data.geometry.area import RoomAreaError, alpha_shape
+from vsi_data.geometry.plausibility import PhysicalBounds, coordinate_problem, extent_problem
 from vsi_data.scene import Room
 from vsi_data.seeding import rng_for
 from vsi_data.sources.base import ParseOptions, SceneError
@@ -23,6 +25,37 @@ def release_folder(root: Path | str, name: str, dataset: str) -> Path:
     if not folder.is_dir():
         raise SceneError(root, f"{dataset} root not found (expected a folder holding {name}/)")
     return folder
+
+
+def read_text(path: Path, what: str = "file") -> str:
+    """A UTF-8 text file; missing or undecodable, one line naming it."""
+    if not path.is_file():
+        raise SceneError(path, f"{what} is missing")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SceneError(path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def require_files(folder: Path, *paths: Path) -> None:
+    """The files a scene cannot do without, checked together: one line names every missing one, so a user fixes
+    them in one go rather than one per re-run."""
+    missing = [path for path in paths if not path.is_file()]
+    if len(missing) == 1:
+        raise SceneError(missing[0], "file is missing")
+    if missing:
+        names = ", ".join(
+            str(path.relative_to(folder)) if path.is_relative_to(folder) else str(path) for path in missing
+        )
+        raise SceneError(folder, f"{len(missing)} files are missing: {names}")
+
+
+def check_scan(vertices: np.ndarray, bounds: PhysicalBounds, mesh_path: Path) -> None:
+    """A scan's vertices, in the scene frame, must be finite, near the origin and span a room (not a mesh in
+    millimetres, nor one stray vertex far away): checked before anything is measured from them."""
+    problem = coordinate_problem(vertices) or extent_problem(vertices, bounds)
+    if problem:
+        raise SceneError(mesh_path, problem)
 
 
 def measure_scene_room(vertices: np.ndarray, scene_id: str, options: ParseOptions, mesh_path: Path) -> Room:

@@ -63,6 +63,8 @@ class SensFile:
         with open(self.path, "rb") as handle:
             self.header = _read_header(handle, self.path)
             count = self.header.num_frames
+            if count == 0:
+                raise SceneError(self.path, "holds no frames (its header's frame count is 0)")
             if count * _FRAME_HEADER.size > size - handle.tell():
                 raise SceneError(self.path, f"truncated: the header promises {count} frames, more than the file holds")
             self.poses = np.empty((count, 4, 4), dtype=np.float64)
