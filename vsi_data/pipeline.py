@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vsi_data import __version__
@@ -30,7 +31,7 @@ from vsi_data.executors import make_executor
 from vsi_data.output.balance import balance_answers, deduplicate
 from vsi_data.output.card import dataset_card
 from vsi_data.output.shards import PARTS_DIR, SCHEMA, part_info, read_part, write_atomic, write_part, write_shards
-from vsi_data.qa import Recipe, generate_questions, load_recipe, question_id
+from vsi_data.qa import NO_VIDEO, Recipe, generate_questions, load_recipe, question_id
 from vsi_data.sources import SceneError, SceneRef, SceneSource, open_source
 from vsi_data.sources.base import ParseOptions
 from vsi_data.video import write_scene_video
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 BUILD_FILE = "build.json"
 SYNTHETIC_DIR = ".synthetic"  # default home of the synthetic source's ScanNet files, reused across builds
 EXIT_OK, EXIT_NOTHING, EXIT_PARTIAL = 0, 1, 2
+PROGRESS_LINES = 20  # outside a terminal: about this many progress lines per build ...
+PROGRESS_LINES_EVERY_MAX = 100  # ... but one at least every this many scenes
 EXPECTED_LAYOUT = {
     "scannet": "scene folders such as scans/scene0000_00/",
     "arkitscenes": "video folders such as 3dod/Training/<video_id>/",
@@ -68,7 +71,7 @@ class BuildConfig:
     allow_benchmark_scenes: bool = False
     overwrite: bool = False
     label_table: Path | None = None
-    synthetic_frames: int = 180
+    synthetic_frames: int | None = None  # None: the synthetic format's own default
     synthetic_format: str = "scannet"
     workers: int = 1
     executor: str = "local"
@@ -90,7 +93,8 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
     scene = source.load(ref, options)
     timings["parse"] = time.perf_counter() - start
     start = time.perf_counter()
-    questions = generate_questions(scene, recipe, config.seed, config.exhaustive, video=config.video)
+    why_none: dict[str, str] = {}
+    questions = generate_questions(scene, recipe, config.seed, config.exhaustive, config.video, why_none)
     timings["questions"] = time.perf_counter() - start
     video = None
     frames = scene.frames
@@ -118,6 +122,7 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
         "split": scene.split,
         "rows": len(rows),
         "per_type": dict(per_type),
+        "empty_types": why_none,
         "objects": len(scene.objects),
         "video": video,
         "frames": len(scene.frames) if scene.frames is not None else 0,
@@ -311,16 +316,20 @@ def run_build(config: BuildConfig) -> BuildResult:
         else:
             infos[ref.scene_id] = done
     resumed = len(infos)
+    stderr = Console(stderr=True)
+    plain = not stderr.is_terminal  # a log file gets a plain line every few scenes instead of a redrawn bar
+    every = max(1, min(PROGRESS_LINES_EVERY_MAX, len(selected) // PROGRESS_LINES))
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.fields[status]}"),
-        disable=config.quiet,
+        console=stderr,
+        disable=config.quiet or plain,
     ) as progress:
         task = progress.add_task("scenes", total=len(selected), completed=resumed, status="")
-        for outcome in executor.map_unordered(run_scene, todo):
+        for done, outcome in enumerate(executor.map_unordered(run_scene, todo), resumed + 1):
             if outcome.info is not None:
                 infos[outcome.ref.scene_id] = outcome.info
             else:
@@ -328,8 +337,10 @@ def run_build(config: BuildConfig) -> BuildResult:
                 if outcome.traceback:
                     log.error("scene %s failed unexpectedly:\n%s", outcome.ref.scene_id, outcome.traceback)
                 log.debug("scene %s failed: %s", outcome.ref.scene_id, outcome.failure["error"])
-            rows = sum(i["rows"] for i in infos.values())
-            progress.update(task, advance=1, status=f"{rows} questions, {len(failures)} failed")
+            status = f"{sum(i['rows'] for i in infos.values())} questions, {len(failures)} failed"
+            progress.update(task, advance=1, status=status)
+            if plain and (done % every == 0 or done == len(selected)):
+                log.info("scenes %d/%d: %s (%.0f s)", done, len(selected), status, time.perf_counter() - started)
     order = {ref.scene_id: i for i, ref in enumerate(selected)}
     failures.sort(key=lambda f: order[f["scene_id"]])
     elapsed = time.perf_counter() - started
@@ -340,11 +351,29 @@ def _skipped_types(config: BuildConfig, recipe: Recipe) -> dict[str, str]:
     """The recipe's types this build does not ask at all, and why (per-scene gaps are in parse_stats)."""
     if config.video:
         return {}
-    return {
-        g.question_type: "built with --no-video: questions about a scene's video need the video"
-        for g in recipe.generators
-        if g.needs_video
-    }
+    return {g.question_type: NO_VIDEO for g in recipe.generators if g.needs_video}
+
+
+def _missing_types(
+    recipe: Recipe, per_type: Counter[str], infos: dict[str, dict], failures: list[dict]
+) -> dict[str, dict[str, int]]:
+    """The recipe's types without a single row in the build, each with how many scenes gave none for each
+    reason, so a type never vanishes silently."""
+    missing = {}
+    for generator in recipe.generators:
+        question_type = generator.question_type
+        if per_type.get(question_type):
+            continue
+        reasons: Counter[str] = Counter()
+        for info in infos.values():
+            if info["per_type"].get(question_type):
+                reasons["every row removed by deduplication or answer balancing"] += 1
+            else:  # parts written before reasons were recorded have none
+                reasons[info.get("empty_types", {}).get(question_type, "not recorded (built by an older version)")] += 1
+        if failures:
+            reasons["the scene failed to build (failures.jsonl)"] += len(failures)
+        missing[question_type] = dict(reasons.most_common())
+    return missing
 
 
 def _finish(config, recipe, source, listed, selected, excluded, infos, failures, resumed, elapsed) -> BuildResult:
@@ -391,6 +420,7 @@ def _finish(config, recipe, source, listed, selected, excluded, infos, failures,
         "rows_before_cleanup": sum(info["rows"] for info in infos.values()),
         "cleanup": cleanup,
         "per_type": dict(sorted(per_type.items())),
+        "missing_types": _missing_types(recipe, per_type, infos, failures),
         "per_split": dict(sorted(per_split.items())),
         "shards": shards,
         "parse_stats": dict(sorted(stats.items())),

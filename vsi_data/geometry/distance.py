@@ -112,7 +112,7 @@ def box_grid_points(box: OrientedBox, spacing: float = 0.05) -> np.ndarray:
     only the shell survives (some |coordinate| above a quarter of the extent); points are moved into the
     world and then cropped to the box with an exact, epsilon-free test, so floating-point noise decides
     whether a point on a face is kept, exactly as in VSI-Bench's generator. An empty result retries at
-    half the spacing.
+    half the spacing; a box thinner than that noise (a flat annotated box) keeps its uncropped grid.
     """
     extents, center, rotation = box.extents, box.center, box.rotation
     counts = np.maximum(np.ceil(extents / spacing).astype(np.int64), 1)
@@ -129,8 +129,8 @@ def box_grid_points(box: OrientedBox, spacing: float = 0.05) -> np.ndarray:
         axis=1,
     )
     kept = world[np.all(np.abs(projection) <= extents / 2, axis=1)]
-    if len(kept) == 0 and spacing > 1e-3:
-        return box_grid_points(box, spacing / 2)
+    if len(kept) == 0:
+        return box_grid_points(box, spacing / 2) if spacing > 1e-3 else world
     return kept
 
 

@@ -18,6 +18,7 @@ import numpy as np
 # the recipe's bounds say. Checked before anything else touches the points.
 COORDINATE_LIMIT_M = 1e4
 MISMATCH_POLICIES = ("fail", "count")
+STRAY_SHARE = 0.001  # points beyond these quantiles on either side may be strays; the rest must span a room
 
 
 @dataclass(frozen=True)
@@ -71,24 +72,24 @@ def coordinate_problem(points: np.ndarray, what: str = "vertices") -> str | None
     )
 
 
-def extent_problem(points: np.ndarray, bounds: PhysicalBounds) -> str | None:
-    """What is implausible about the horizontal extent of a scan's (N, 3) points (its units, mostly), or None."""
-    span = np.ptp(np.asarray(points, dtype=np.float64), axis=0)
+def extent_problem(points: np.ndarray, bounds: PhysicalBounds, what: str = "scan", minimum: bool = True) -> str | None:
+    """What is implausible about the horizontal extent of (N, 3) points, or None: wider than a room (with a
+    hint: a few stray points far from the rest, or a whole scan in millimetres or centimetres), or, with
+    `minimum`, narrower than one."""
+    points = np.asarray(points, dtype=np.float64)
+    span = np.ptp(points, axis=0)
     longest = float(span[:2].max())
-    described = " × ".join(f"{s:.4g}" for s in span) + " m"
+    described = f"the {what} spans " + " × ".join(f"{s:.4g}" for s in span) + " m"
     if longest > bounds.max_room_extent_m:
-        hint = next(
-            (f"; in {unit}?" for unit, scale in (("millimetres", 1e3), ("centimetres", 1e2))
-             if bounds.min_room_extent_m <= longest / scale <= bounds.max_room_extent_m),
-            "; a stray vertex far from the rest?",
-        )  # fmt: skip
-        return (
-            f"the scan spans {described}, more than plausibility.max_room_extent_m ({bounds.max_room_extent_m:g}){hint}"
-        )
-    if longest < bounds.min_room_extent_m:
-        return (
-            f"the scan spans only {described}, less than plausibility.min_room_extent_m ({bounds.min_room_extent_m:g})"
-        )
+        core = np.ptp(np.quantile(points[:, :2], [STRAY_SHARE, 1 - STRAY_SHARE], axis=0), axis=0).max()
+        if core <= bounds.max_room_extent_m:
+            hint = f"; all but a few points span {core:.4g} m: stray points far from the rest?"
+        else:
+            units = (unit for unit, scale in (("millimetres", 1e3), ("centimetres", 1e2)) if core / scale <= 100)
+            hint = next((f"; in {unit}?" for unit in units), "")
+        return f"{described}, more than plausibility.max_room_extent_m {bounds.max_room_extent_m:g}{hint}"
+    if minimum and longest < bounds.min_room_extent_m:
+        return f"{described}, less than plausibility.min_room_extent_m {bounds.min_room_extent_m:g}"
     return None
 
 

@@ -37,7 +37,8 @@ FIRST_ID = 9000  # real ScanNet ids stop at scene0806; synthetic ones never coll
 
 class ScanNetFormat:
     dataset = "scannet"
-    revision = 1
+    revision = 2  # 2: ARKit-annotated appliances in kitchens and living rooms
+    default_frames = 360  # 15 s at the 24 fps ScanNet videos play at
 
     def scene_id(self, index: int) -> str:
         return f"scene{FIRST_ID + index:04d}_00"

@@ -39,6 +39,7 @@ LABELS = {"couch": "sofa", "lamp": "table lamp", "radiator": "heater", "closet":
 class ScannetppFormat:
     dataset = "scannetpp"
     revision = REVISION
+    default_frames = 900  # 15 s at the iPhone's 60 fps
 
     def scene_id(self, index: int) -> str:
         if not 0 <= index < 16**4:

@@ -16,7 +16,7 @@ import numpy as np
 
 from vsi_data.geometry.direction import read_directions
 from vsi_data.qa.context import SceneContext
-from vsi_data.qa.generators.base import Candidate, ChoiceParams, Generator
+from vsi_data.qa.generators.base import Candidate, ChoiceParams, Generator, unique_shortfall
 
 _LEFT_RIGHT_BACK = {"left": (0.0, 135.0), "back": (135.0, 225.0), "right": (225.0, 360.0)}
 LEVEL_DEFAULTS: dict[str, dict] = {
@@ -121,3 +121,6 @@ class RelativeDirection(Generator):
             fields = dict(zip(("standing", "facing", "queried"), objects, strict=True))
             out.append(Candidate(objects, sector, fields, meta, choices=list(p.choices)))
         return out
+
+    def why_none(self, ctx: SceneContext) -> str:
+        return unique_shortfall(ctx, 3) or super().why_none(ctx)

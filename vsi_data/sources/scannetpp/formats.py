@@ -276,7 +276,7 @@ def probe_video(path: Path) -> VideoInfo:
             width, height = stream.codec_context.width, stream.codec_context.height
             rate = stream.average_rate or stream.guessed_rate
             frames = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
-    except av.error.FFmpegError as exc:
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:  # corrupt metadata fails to decode as text
         raise SceneError(path, f"unreadable video ({exc})") from exc
     if frames == 0 or width <= 0 or height <= 0 or not rate:
         raise SceneError(path, f"video has {frames} frames of {width}x{height} at {rate} fps")
