@@ -36,6 +36,19 @@ def one_line_naming(exc: BaseException, path: Path) -> str:
     return message
 
 
+def scannet_failure(root: Path, path: Path, recipe: str = "vsi100k") -> str:
+    """The one-line problem that loading the scene at `root` reports about `path`."""
+    with pytest.raises(SceneError) as info:
+        scannet_load(root, recipe)
+    return one_line_naming(info.value, path)
+
+
+def edit_json(path: Path, edit) -> None:
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
 def ply_header(fmt: str, vertices: int, faces: int, coordinate: str = "float") -> str:
     return (
         f"ply\nformat {fmt} 1.0\nelement vertex {vertices}\n"
@@ -129,46 +142,33 @@ def test_a_scannetpp_split_list_that_is_not_utf8_names_it(tmp_path):
 def test_segment_ids_beyond_int64_name_the_file(scannet_root, huge):
     folder = scannet_root / "scans" / SCENE
     aggregation = folder / f"{SCENE}.aggregation.json"
-    data = json.loads(aggregation.read_text())
-    data["segGroups"][2]["segments"].append(huge)
-    aggregation.write_text(json.dumps(data))
-    with pytest.raises(SceneError) as info:
-        scannet_load(scannet_root)
-    assert "segments" in one_line_naming(info.value, aggregation)
+    edit_json(aggregation, lambda data: data["segGroups"][2]["segments"].append(huge))
+    assert "segments" in scannet_failure(scannet_root, aggregation)
 
 
 def test_per_vertex_segment_ids_beyond_int64_name_the_file(scannet_root):
     segs = scannet_root / "scans" / SCENE / f"{SCENE}_vh_clean_2.0.010000.segs.json"
-    data = json.loads(segs.read_text())
-    data["segIndices"][5] = 2**63  # fits uint64 but not int64: must not wrap around to a negative id
-    segs.write_text(json.dumps(data))
-    with pytest.raises(SceneError) as info:
-        scannet_load(scannet_root)
-    assert "segIndices" in one_line_naming(info.value, segs)
+    # 2**63 fits uint64 but not int64: it must not wrap around to a negative id
+    edit_json(segs, lambda data: data["segIndices"].__setitem__(5, 2**63))
+    assert "segIndices" in scannet_failure(scannet_root, segs)
 
 
 def test_a_sens_without_frames_names_the_file(scannet_root):
     sens = scannet_root / "scans" / SCENE / f"{SCENE}.sens"
     sens.write_bytes(sens_bytes(0))
-    with pytest.raises(SceneError) as info:
-        scannet_load(scannet_root)
-    assert "no frames" in one_line_naming(info.value, sens)
+    assert "no frames" in scannet_failure(scannet_root, sens)
 
 
 def test_an_ascii_ply_declaring_a_trillion_vertices_names_the_file(scannet_root):
     mesh = scannet_root / "scans" / SCENE / f"{SCENE}_vh_clean_2.ply"
     mesh.write_text(ply_header("ascii", 10**12, 1) + "0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n")
-    with pytest.raises(SceneError) as info:
-        scannet_load(scannet_root)
-    assert "declares 1000000000000 vertex entries" in one_line_naming(info.value, mesh)
+    assert "declares 1000000000000 vertex entries" in scannet_failure(scannet_root, mesh)
 
 
 def test_an_alignment_that_moves_the_scan_absurdly_far_names_the_file(scannet_root):
     meta = scannet_root / "scans" / SCENE / f"{SCENE}.txt"
     meta.write_text("axisAlignment = 1 0 0 1e200 0 1 0 0 0 0 1 0 0 0 0 1\n")
-    with pytest.raises(SceneError) as info:
-        scannet_load(scannet_root)
-    assert "axisAlignment" in one_line_naming(info.value, meta)
+    assert "axisAlignment" in scannet_failure(scannet_root, meta)
 
 
 # --- 3. plausibility: units, scale, object extents ------------------------------------------------------------
@@ -191,11 +191,9 @@ def test_a_mesh_in_millimetres_fails_its_scene_saying_so(scannet_root):
     """Today its door comes out as 200,294 cm, exit 0."""
     mesh = scannet_root / "scans" / SCENE / f"{SCENE}_vh_clean_2.ply"
     scale_mesh(mesh, lambda xyz: xyz.__imul__(1000.0))
-    with pytest.raises(SceneError) as info:
-        scannet_load(scannet_root)
-    message = one_line_naming(info.value, mesh)
-    assert (
-        "the scan spans 6078 × 4000 × 2500 m, more than plausibility.max_room_extent_m 100; in millimetres?" in message
+    message = scannet_failure(scannet_root, mesh)
+    assert message.endswith(
+        "the scan spans 6078 × 4000 × 2500 m, more than plausibility.max_room_extent_m 100; in millimetres?"
     )
 
 
@@ -207,9 +205,7 @@ def test_one_stray_vertex_fails_its_scene(scannet_root, far, problem):
     """Today one chair vertex at 17,000 km makes a 17,000 km chair."""
     mesh = scannet_root / "scans" / SCENE / f"{SCENE}_vh_clean_2.ply"
     scale_mesh(mesh, lambda xyz: xyz.__setitem__(-5, (far, 0, 0)))  # the last vertices are the last box's
-    with pytest.raises(SceneError) as info:
-        scannet_load(scannet_root)
-    assert problem in one_line_naming(info.value, mesh)
+    assert problem in scannet_failure(scannet_root, mesh)
 
 
 def test_a_degenerate_box_is_dropped_counted_and_never_asked(tmp_path):
@@ -392,28 +388,22 @@ def test_every_missing_file_is_named_in_one_line(scannet_root):
     names = [f"{SCENE}.txt", f"{SCENE}.aggregation.json", f"{SCENE}_vh_clean_2.0.010000.segs.json"]
     for name in names:
         (folder / name).unlink()
-    with pytest.raises(SceneError) as info:
-        scannet_load(scannet_root)
-    message = one_line_naming(info.value, folder)
+    message = scannet_failure(scannet_root, folder)
     assert message.endswith("3 files are missing: " + ", ".join(sorted(names, key=message.index)))
     assert all(name in message for name in names)
 
 
 def test_a_boolean_object_id_is_a_type_error(scannet_root):
     aggregation = scannet_root / "scans" / SCENE / f"{SCENE}.aggregation.json"
-    data = json.loads(aggregation.read_text())
-    data["segGroups"][2]["objectId"] = True  # group 1 has objectId 1, which True also equals
-    aggregation.write_text(json.dumps(data))
-    with pytest.raises(SceneError) as info:
-        scannet_load(scannet_root)
-    assert "segGroups[2] ('couch') has `objectId` true, not an integer id" in one_line_naming(info.value, aggregation)
+    # group 1 has objectId 1, which True also equals
+    edit_json(aggregation, lambda data: data["segGroups"][2].__setitem__("objectId", True))
+    assert "segGroups[2] ('couch') has `objectId` true, not an integer id" in scannet_failure(scannet_root, aggregation)
 
 
 def test_thousands_of_empty_groups_are_one_warning_with_a_count(scannet_root, caplog):
     aggregation = scannet_root / "scans" / SCENE / f"{SCENE}.aggregation.json"
-    data = json.loads(aggregation.read_text())
-    data["segGroups"] += [{"objectId": 100 + i, "label": "chair", "segments": []} for i in range(5000)]
-    aggregation.write_text(json.dumps(data))
+    empty = [{"objectId": 100 + i, "label": "chair", "segments": []} for i in range(5000)]
+    edit_json(aggregation, lambda data: data["segGroups"].extend(empty))
     scene = scannet_load(scannet_root)
     assert scene.stats["objects_unmeasurable"] == 5000
     left_out = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from handmade import HANDMADE_ROOM, Box, sens_bytes, write_handmade_scene, write_label_table
 from vsi_data.cli import app
-from vsi_data.qa import NO_VIDEO, generate_questions, load_recipe
+from vsi_data.qa import generate_questions, load_recipe
 from vsi_data.sources.scannet import ScanNetConfig, ScanNetSource
 
 runner = CliRunner()
@@ -46,6 +46,8 @@ def test_build_manifest_and_stats_say_why_appearance_order_is_missing(short_vide
 
 def test_each_type_says_what_the_scene_lacked(tmp_path):
     """Two of everything: nothing appears exactly once, so only counting and room size can be asked."""
+    from vsi_data.qa import NO_VIDEO
+
     boxes = [Box("chair", (1.0 + 1.2 * i, 1.0, 0.45), (0.5, 0.5, 0.9)) for i in range(2)]
     boxes += [Box("table", (1.5 + 2.0 * i, 2.8, 0.375), (1.2, 0.8, 0.75)) for i in range(2)]
     write_label_table(tmp_path / "scannetv2-labels.combined.tsv")

@@ -32,6 +32,8 @@ from vsi_data.synthetic.writer import (
     synthesize,
 )
 
+REVISION = 2  # of the files written: 2, ARKit-annotated pieces in kitchens and living rooms
+
 FIRST_ID = 90_000_000  # real 3DOD video ids run from 40753679 to 48458785; synthetic ones never collide
 FRAME_RATE = 10.0  # the 3DOD frames are sampled at about 10 fps
 DEPTH_SHIFT = 1000.0  # lowres_depth is uint16 millimetres
@@ -72,7 +74,7 @@ def sky_of(video_id: str, seed: int) -> tuple[str, bool]:
 
 class ArkitScenesFormat:
     dataset = "arkitscenes"
-    revision = 2  # 2: ARKit-annotated appliances in kitchens and living rooms
+    revision = REVISION
     default_frames = 180  # 18 s at 10 fps
 
     def scene_id(self, index: int) -> str:
@@ -130,7 +132,7 @@ def write_scene(folder: Path, video_id: str, seed: int, num_frames: int) -> Synt
         _write_frames(
             files, video_id, geometry, to_world, CLOCKWISE_TURNS[sky], rng_for(seed, "synthetic-time", video_id)
         )
-    finish_scene(folder, seed, num_frames)
+    finish_scene(folder, seed, num_frames, REVISION)
     return SyntheticScene(geometry.layout, folder, files_from_layout=to_world, scene_from_layout=to_world)
 
 
