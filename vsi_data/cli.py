@@ -318,5 +318,84 @@ def evaluate(
         stdout.print(comparison_table(compare_reports(baseline, report), compare.name, predictions.name))
 
 
+def _export_choices():
+    """`export`'s choices, read from the export registry (adding a format adds its choice)."""
+    from vsi_data.export.formats import FORMATS
+    from vsi_data.export.spec import PromptChoice, VideoPath
+
+    return StrEnum("ExportFormatName", {name.replace("-", "_"): name for name in FORMATS}), PromptChoice, VideoPath
+
+
+ExportFormatName, ExportPrompt, ExportVideoPath = _export_choices()
+
+
+@app.command()
+def export(
+    build: Annotated[Path, typer.Argument(help="A build output folder.")],
+    format: Annotated[ExportFormatName, typer.Option("--format", help="Target tool's layout (docs/export.md).")],
+    out: Annotated[Path, typer.Option(help="New folder to write (must not exist, or be empty).")],
+    split: Annotated[Split, typer.Option(help="Which split(s); each split becomes its own file.")] = Split.all,
+    prompt: Annotated[
+        ExportPrompt | None,
+        typer.Option(
+            help="vsGRPO training prompt or VSI-Bench's (default: vanilla; vsibench for vsibench, lmms-eval)."
+        ),
+    ] = None,
+    video_path: Annotated[
+        ExportVideoPath,
+        typer.Option(help="absolute: paths into the build; relative: to --out, videos linked (or copied) there."),
+    ] = ExportVideoPath.absolute,
+    copy_videos: Annotated[
+        bool, typer.Option(help="Copy the videos into --out instead of linking or referring.")
+    ] = False,
+    frames: Annotated[
+        int | None, typer.Option(min=1, help="Pre-extract N uniform frames per video (JPEG) and use them instead.")
+    ] = None,
+    frames_dir: Annotated[
+        Path | None, typer.Option(help="Where --frames writes its JPEGs (default: OUT/frames).")
+    ] = None,
+    allow_missing_video: Annotated[
+        bool, typer.Option(help="Leave out (and count) questions whose video is missing instead of failing.")
+    ] = False,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Data set name in lmms-eval task and LLaMA-Factory dataset names (default: BUILD's)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar; warnings and errors only.")] = False,
+) -> None:
+    """Write a build in the layout of a training or evaluation tool (llava, llamafactory, swift, verl, …)."""
+    from rich.progress import Progress
+
+    from vsi_data.export.run import ExportConfig, run_export
+    from vsi_data.export.spec import ExportError
+
+    _logging(quiet)
+    config = ExportConfig(
+        build=build,
+        format=format.value,
+        out=out,
+        split=split.value,
+        prompt=prompt.value if prompt else None,
+        video_path=video_path.value,
+        copy_videos=copy_videos,
+        frames=frames,
+        frames_dir=frames_dir,
+        allow_missing_video=allow_missing_video,
+        name=name,
+    )
+    with Progress(console=console, disable=quiet, transient=True) as progress:
+        task = progress.add_task("exporting", total=None)
+        try:
+            result = run_export(config, lambda done, total: progress.update(task, completed=done, total=total))
+        except ExportError as exc:
+            raise _fail(str(exc)) from None
+    counts = ", ".join(f"{split_name} {count}" for split_name, count in result.rows.items())
+    skipped = f"; {result.skipped} left out without video" if result.skipped else ""
+    console.print(
+        f"[bold]{sum(result.rows.values())}[/bold] questions ({counts}) → {result.out} ({result.format}){skipped}",
+        highlight=False,
+    )
+
+
 if __name__ == "__main__":
     app()
