@@ -395,6 +395,8 @@ def test_lmms_eval_task_yaml_and_prompts(lmms_task, vsibench_video_build, build_
     for doc in pq.read_table(data_file).to_pylist():
         assert utils.doc_to_text(doc) == benchmark_prompt(doc["question"], doc["options"])
         assert utils.doc_to_visual(doc) == [str((vsibench_video_build / "videos/synthetic/scene9000_00.mp4").resolve())]
+    text = (lmms_task / "utils.py").read_text()
+    assert "vsi_data" not in "".join(line for line in text.splitlines() if line.startswith(("import", "from")))
     no_video = {**doc, "video": None}
     with pytest.raises(FileNotFoundError, match="VSI_DATA_VIDEO_ROOT"):
         utils.doc_to_visual(no_video)

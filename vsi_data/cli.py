@@ -241,7 +241,8 @@ def predict(
     video_root: Annotated[
         Path | None,
         typer.Option(
-            help="Where videos live: VSI-Bench's as ROOT/<dataset>/<scene_name>.mp4 (default: beside the file)."
+            help="Where videos live: VSI-Bench's, and a video-less build's, as ROOT/<dataset>/<scene>.mp4 "
+            "(default: beside the file)."
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar; warnings and errors only.")] = False,
@@ -332,7 +333,7 @@ ExportFormatName, ExportPrompt, ExportVideoPath = _export_choices()
 @app.command()
 def export(
     build: Annotated[Path, typer.Argument(help="A build output folder.")],
-    format: Annotated[ExportFormatName, typer.Option("--format", help="Target tool's layout (docs/export.md).")],
+    fmt: Annotated[ExportFormatName, typer.Option("--format", help="Target tool's layout (docs/export.md).")],
     out: Annotated[Path, typer.Option(help="New folder to write (must not exist, or be empty).")],
     split: Annotated[Split, typer.Option(help="Which split(s); each split becomes its own file.")] = Split.all,
     prompt: Annotated[
@@ -372,7 +373,7 @@ def export(
     _logging(quiet)
     config = ExportConfig(
         build=build,
-        format=format.value,
+        format=fmt.value,
         out=out,
         split=split.value,
         prompt=prompt.value if prompt else None,

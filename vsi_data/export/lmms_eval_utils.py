@@ -1,10 +1,11 @@
 """lmms-eval task functions for a `vsi-data export --format lmms-eval` folder: VSI-Bench's prompt, answer
 extraction and scoring, the numbers `vsi-data eval` gives for the same predictions.
 
-This file is copied as is into the export (`vsi_data_<name>/utils.py`) and imports nothing but numpy, so the
-lmms-eval environment needs no vsi-data. Its rules are those of VSI-Bench's evaluation code
-(thinking-in-space `lmms_eval/tasks/vsibench/utils.py`), as `vsi_data.metrics` and `vsi_data.eval.scoring`
-apply them; vsi-data's tests score the same predictions through both and require equal numbers:
+The export writes this file as the task's `utils.py` with the block between the two `vsi-data:` marker
+lines replaced by the source of what it imports and of what that uses (constants' values, functions' code),
+so the written file needs only numpy (no vsi-data in the lmms-eval environment) while its prompt and
+per-answer scoring are `vsi_data.prompts` and `vsi_data.metrics` themselves: VSI-Bench's evaluation code
+(thinking-in-space `lmms_eval/tasks/vsibench/utils.py`) as `vsi-data eval` applies it:
 
 - prompt: "These are frames of a video.", the question, then "Options:" with one "A. …" per line and the
   letter instruction, or, for a question without options, the short-answer instruction;
@@ -14,7 +15,7 @@ apply them; vsi-data's tests score the same predictions through both and require
   as many leading words as the answer has); numbers: `float()` of the token scored by MRA over the ten
   thresholds 0.50..0.95 with `<=`; unparsable scores 0;
 - per question type: the mean ×100; the three relative-direction levels average into one task; overall is
-  the mean of the tasks present.
+  the mean of the tasks present (this aggregation is written here; a test holds it to `vsi-data eval`'s).
 
 Videos: the row's `video` column, absolute or relative to the export folder (this file's parent's parent);
 rows without one look for `$VSI_DATA_VIDEO_ROOT/<dataset>/<scene_name>.mp4`, VSI-Bench's own layout.
@@ -27,34 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-MULTIPLE_CHOICE_TYPES = (
-    "object_rel_direction_easy",
-    "object_rel_direction_medium",
-    "object_rel_direction_hard",
-    "object_rel_distance",
-    "route_planning",
-    "obj_appearance_order",
-)
-NUMERIC_TYPES = ("object_abs_distance", "object_counting", "object_size_estimation", "room_size_estimation")
-REL_DIRECTION = "object_rel_direction"
-REL_DIRECTION_LEVELS = tuple(f"{REL_DIRECTION}_{level}" for level in ("easy", "medium", "hard"))
-TASKS = (
-    "object_counting",
-    "object_abs_distance",
-    "object_size_estimation",
-    "room_size_estimation",
-    "object_rel_distance",
-    REL_DIRECTION,
-    "route_planning",
-    "obj_appearance_order",
-)
-# One lmms-eval metric per task, per relative-direction level, and overall.
-METRICS = ("overall", *TASKS, *REL_DIRECTION_LEVELS)
+# vsi-data: inline begin
+from vsi_data.eval.scoring import REL_DIRECTION_TASK, TASK_ORDER
+from vsi_data.metrics import score_prediction
+from vsi_data.prompts import PRE_PROMPT, benchmark_prompt
 
-PRE_PROMPT = "These are frames of a video."
-NUMERIC_POST_PROMPT = "Please answer the question using a single word or phrase."
-LETTER_POST_PROMPT = "Answer with the option's letter from the given choices directly."
-MRA_THRESHOLDS = np.linspace(0.5, 0.95, 10)
+# vsi-data: inline end
+REL_DIRECTION_LEVELS = tuple(f"{REL_DIRECTION_TASK}_{level}" for level in ("easy", "medium", "hard"))
+# One lmms-eval metric per task, per relative-direction level, and overall.
+METRICS = ("overall", *TASK_ORDER, *REL_DIRECTION_LEVELS)
 EXPORT_DIR = Path(__file__).resolve().parent.parent
 VIDEO_ROOT_ENV = "VSI_DATA_VIDEO_ROOT"
 
@@ -82,13 +64,9 @@ def doc_to_visual(doc: dict) -> list[str]:
 
 
 def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
-    kwargs = lmms_eval_specific_kwargs or {}
-    pre_prompt = kwargs.get("pre_prompt") or PRE_PROMPT
-    options = doc.get("options")
-    if options is None or len(options) == 0:
-        return "\n".join([pre_prompt, doc["question"], kwargs.get("na_post_prompt") or NUMERIC_POST_PROMPT])
-    block = "Options:\n" + "\n".join(options)
-    return "\n".join([pre_prompt, doc["question"], block, kwargs.get("mca_post_prompt") or LETTER_POST_PROMPT])
+    """VSI-Bench's prompt; a task YAML may set another `pre_prompt`."""
+    pre_prompt = (lmms_eval_specific_kwargs or {}).get("pre_prompt") or PRE_PROMPT
+    return benchmark_prompt(doc["question"], doc.get("options"), pre_prompt)
 
 
 def doc_to_messages(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> list[dict]:
@@ -97,42 +75,10 @@ def doc_to_messages(doc: dict, lmms_eval_specific_kwargs: dict | None = None) ->
     return [{"role": "user", "content": content}]
 
 
-def leading_words(prediction: str, count: int) -> str:
-    return " ".join(prediction.split(" ")[:count]).rstrip(".").strip()
-
-
-def to_number(text: str) -> float | None:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def mean_relative_accuracy(pred: float, gt: float) -> float:
-    if not (np.isfinite(pred) and np.isfinite(gt)):
-        return 0.0
-    if gt == 0:
-        return 1.0 if pred == 0 else 0.0
-    return float(np.mean(abs(pred - gt) / abs(gt) <= 1 - MRA_THRESHOLDS))
-
-
-def score(question_type: str, prediction: str | None, ground_truth: str) -> float:
-    """One prediction's score in [0, 1]."""
-    if prediction is None:
-        return 0.0
-    if question_type in NUMERIC_TYPES:
-        pred, gt = to_number(leading_words(prediction, 1)), to_number(ground_truth)
-        return 0.0 if pred is None or gt is None else mean_relative_accuracy(pred, gt)
-    if question_type in MULTIPLE_CHOICE_TYPES:
-        answer = ground_truth.strip()
-        return 1.0 if leading_words(prediction, len(answer.split(" "))).lower() == answer.lower() else 0.0
-    raise ValueError(f"unknown question type {question_type!r}")
-
-
 def process_results(doc: dict, results: list) -> dict:
     entry = {
         "question_type": doc["question_type"],
-        "score": score(doc["question_type"], results[0], doc["ground_truth"]),
+        "score": score_prediction(doc["question_type"], results[0], doc["ground_truth"]),
     }
     return dict.fromkeys(METRICS, entry)
 
@@ -144,8 +90,8 @@ def scores(items: list[dict]) -> dict[str, float]:
         by_type.setdefault(item["question_type"], []).append(item["score"])
     per_type = {t: float(np.mean(values)) * 100 for t, values in by_type.items()}
     tasks = {}
-    for task in TASKS:
-        members = REL_DIRECTION_LEVELS if task == REL_DIRECTION else (task,)
+    for task in TASK_ORDER:
+        members = REL_DIRECTION_LEVELS if task == REL_DIRECTION_TASK else (task,)
         present = [per_type[t] for t in members if t in per_type]
         if present:
             tasks[task] = float(np.mean(present))

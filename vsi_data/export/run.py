@@ -198,7 +198,7 @@ def _write(
     name = data_set_name(build, config.name)
     types = {split: sorted(question_types[split]) for split in files}
     if spec.finish:
-        spec.finish(Finished(staging, out, name, files, dict(rows), types, frames))
+        spec.finish(Finished(staging, out, name, files, types))
     result = ExportResult(out, spec.name, dict(sorted(rows.items())), placer.skipped, placer.videos)
     _write_manifest(staging, config, spec, prompt, build, name, files, result)
     return result

@@ -176,9 +176,7 @@ class Finished:
     out: Path  # the final folder (absolute)
     name: str  # a short name for the data set (task names, dataset_info keys)
     files: dict[str, str]  # split → file name inside the folder
-    rows: dict[str, int]  # split → rows written
     question_types: dict[str, list[str]]  # split → question types present
-    frames: bool
 
 
 @dataclass(frozen=True)
