@@ -8,8 +8,10 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pyarrow as pa
@@ -447,9 +449,10 @@ def test_not_a_build_or_unknown_format(tmp_path, vsibench_video_build):
     (tmp_path / "empty").mkdir()
     _fails([str(tmp_path / "empty"), "--format", "llava", "--out", str(tmp_path / "o")], "not a vsi-data build")
     _fails([str(tmp_path / "nope"), "--format", "llava", "--out", str(tmp_path / "o")], "no such build folder")
-    result = runner.invoke(app, ["export", str(vsibench_video_build), "--format", "csv", "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2
-    assert "csv" in result.output
+    base = [str(vsibench_video_build), "--out", str(tmp_path / "o")]
+    _fails([*base, "--format", "csv"], "unknown export format 'csv' (choose from llava, llamafactory, swift, verl,")
+    _fails([*base, "--format", "swift", "--prompt", "cot"], "unknown --prompt 'cot' (choose from vanilla, think,")
+    _fails([*base, "--format", "swift", "--video-path", "rel"], "unknown --video-path 'rel'")
     with pytest.raises(ExportError, match="unknown export format 'csv'"):
         run_export(ExportConfig(vsibench_video_build, "csv", tmp_path / "o"))
     _fails(
@@ -526,3 +529,37 @@ def test_answers_follow_the_build(two_split_build, tmp_path):
     assert np.all(
         [not r["prompt"].count("Options:") for r, row in zip(records, train, strict=True) if row["options"] is None]
     )
+
+
+# ---- the reward hooks docs/export.md gives for verl, EasyR1 and ms-swift run on exported rows ---------------
+
+
+def _doc_snippet(first_line: str) -> str:
+    text = (Path(__file__).resolve().parents[1] / "docs/export.md").read_text()
+    blocks = [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+    return next(block for block in blocks if block.startswith(first_line))
+
+
+def test_the_documented_reward_hooks_score_exported_rows(vsibench_video_build, tmp_path, monkeypatch):
+    rows = pq.read_table(_export(vsibench_video_build, tmp_path / "v", "verl") / "train.parquet").to_pylist()
+    verl, easyr1 = {}, {}
+    exec(_doc_snippet("# vsi_verl_reward.py"), verl)
+    exec(_doc_snippet("# vsi_easyr1_reward.py"), easyr1)
+    swift_rewards = ModuleType("swift.rewards")  # ms-swift's ORM base and registry, as far as the plugin uses them
+    swift_rewards.ORM, swift_rewards.orms = object, {}
+    monkeypatch.setitem(sys.modules, "swift", ModuleType("swift"))
+    monkeypatch.setitem(sys.modules, "swift.rewards", swift_rewards)
+    exec(_doc_snippet("# vsi_swift_reward.py"), {})
+    swift = swift_rewards.orms["vsi_accuracy"]()
+    for row in rows:
+        truth, info = row["reward_model"]["ground_truth"], row["extra_info"]
+        right, wrong = f"<answer>{truth}</answer>", "<answer>nothing</answer>"
+        assert verl["compute_score"](row["data_source"], right, truth, info) == 1.0
+        assert verl["compute_score"](row["data_source"], wrong, truth, info) == 0.0
+        assert easyr1["compute_score"]({"response": right, "ground_truth": row["answer"]})["overall"] == 1.0
+        assert swift(
+            [right, wrong],
+            solution=[truth] * 2,
+            question_type=[info["question_type"]] * 2,
+            options=[info["options"]] * 2,
+        ) == [1.0, 0.0]

@@ -319,33 +319,37 @@ def evaluate(
         stdout.print(comparison_table(compare_reports(baseline, report), compare.name, predictions.name))
 
 
-def _export_choices():
-    """`export`'s choices, read from the export registry (adding a format adds its choice)."""
+def _export_choices() -> tuple[str, str, str]:
+    """`export`'s choices for --help, read from the export registry (adding a format adds its choice)."""
     from vsi_data.export.formats import FORMATS
     from vsi_data.export.spec import PromptChoice, VideoPath
 
-    return StrEnum("ExportFormatName", {name.replace("-", "_"): name for name in FORMATS}), PromptChoice, VideoPath
+    return " | ".join(FORMATS), " | ".join(PromptChoice), " | ".join(VideoPath)
 
 
-ExportFormatName, ExportPrompt, ExportVideoPath = _export_choices()
+EXPORT_FORMATS, EXPORT_PROMPTS, EXPORT_VIDEO_PATHS = _export_choices()
 
 
 @app.command()
 def export(
     build: Annotated[Path, typer.Argument(help="A build output folder.")],
-    fmt: Annotated[ExportFormatName, typer.Option("--format", help="Target tool's layout (docs/export.md).")],
+    fmt: Annotated[str, typer.Option("--format", help=f"Target tool's layout: {EXPORT_FORMATS} (docs/export.md).")],
     out: Annotated[Path, typer.Option(help="New folder to write (must not exist, or be empty).")],
     split: Annotated[Split, typer.Option(help="Which split(s); each split becomes its own file.")] = Split.all,
     prompt: Annotated[
-        ExportPrompt | None,
+        str | None,
         typer.Option(
-            help="vsGRPO training prompt or VSI-Bench's (default: vanilla; vsibench for vsibench, lmms-eval)."
+            help=f"{EXPORT_PROMPTS}: vsGRPO's training prompt or VSI-Bench's "
+            "(default: vanilla; vsibench for the vsibench and lmms-eval formats)."
         ),
     ] = None,
     video_path: Annotated[
-        ExportVideoPath,
-        typer.Option(help="absolute: paths into the build; relative: to --out, videos linked (or copied) there."),
-    ] = ExportVideoPath.absolute,
+        str,
+        typer.Option(
+            help=f"{EXPORT_VIDEO_PATHS}: paths into the build, or relative to --out with the videos linked "
+            "(or copied) there."
+        ),
+    ] = "absolute",
     copy_videos: Annotated[
         bool, typer.Option(help="Copy the videos into --out instead of linking or referring.")
     ] = False,
@@ -373,11 +377,11 @@ def export(
     _logging(quiet)
     config = ExportConfig(
         build=build,
-        format=fmt.value,
+        format=fmt,
         out=out,
         split=split.value,
-        prompt=prompt.value if prompt else None,
-        video_path=video_path.value,
+        prompt=prompt,
+        video_path=video_path,
         copy_videos=copy_videos,
         frames=frames,
         frames_dir=frames_dir,

@@ -33,7 +33,7 @@ from vsi_data.export.spec import (
     PromptChoice,
     RecordWriter,
     VideoPath,
-    prompt_text,
+    prompter,
     target_text,
 )
 from vsi_data.output.shards import DATA_DIR, write_atomic
@@ -96,6 +96,8 @@ def run_export(config: ExportConfig, progress: Callable[[int, int], None] | None
 def _prompt(spec: ExportFormat, asked: str | None) -> PromptChoice:
     if asked is None:
         return spec.default_prompt
+    if asked not in PromptChoice.__members__:
+        raise ExportError(f"unknown --prompt {asked!r} (choose from {', '.join(PromptChoice)})")
     prompt = PromptChoice(asked)
     if prompt not in spec.prompts:
         raise ExportError(
@@ -105,7 +107,8 @@ def _prompt(spec: ExportFormat, asked: str | None) -> PromptChoice:
 
 
 def _check_options(spec: ExportFormat, config: ExportConfig) -> None:
-    VideoPath(config.video_path)
+    if config.video_path not in VideoPath.__members__:
+        raise ExportError(f"unknown --video-path {config.video_path!r} (choose from {', '.join(VideoPath)})")
     if config.frames is not None:
         if not spec.frames:
             raise ExportError(f"--frames: the {spec.name} format refers to videos, not frames")
@@ -156,6 +159,7 @@ def _write(
     progress: Callable[[int, int], None] | None,
 ) -> ExportResult:
     placer = MediaPlacer(spec, config, build, staging, out)
+    ask = prompter(prompt)
     frames = config.frames is not None
     writers: dict[str, RecordWriter] = {}
     rows: Counter[str] = Counter()
@@ -174,7 +178,7 @@ def _write(
                     media = placer.media(row)
                     if media is None:
                         continue
-                    records.setdefault(row["split"], []).append(spec.record(_export_row(row, media, prompt)))
+                    records.setdefault(row["split"], []).append(spec.record(_export_row(row, media, ask, prompt)))
                     question_types.setdefault(row["split"], set()).add(row["question_type"])
                 for split, split_records in records.items():
                     if split not in writers:
@@ -204,7 +208,9 @@ def _write(
     return result
 
 
-def _export_row(row: dict, media: Media, prompt: PromptChoice) -> ExportRow:
+def _export_row(
+    row: dict, media: Media, ask: Callable[[str, list[str] | None], str], prompt: PromptChoice
+) -> ExportRow:
     return ExportRow(
         id=row["id"],
         dataset=row["dataset"],
@@ -214,7 +220,7 @@ def _export_row(row: dict, media: Media, prompt: PromptChoice) -> ExportRow:
         question=row["question"],
         options=row["options"],
         answer=row["answer"],
-        prompt=prompt_text(row["question"], row["options"], prompt),
+        prompt=ask(row["question"], row["options"]),
         target=target_text(row["answer"], prompt),
         media=media,
     )

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -44,11 +45,12 @@ class VideoPath(StrEnum):
 TAGGED_PROMPTS = frozenset({PromptChoice.think, PromptChoice.observe})
 
 
-def prompt_text(question: str, options: Sequence[str] | None, prompt: PromptChoice) -> str:
-    """The user's text for one question: exactly what `predict` (vsibench) or `train-grpo` (the rest) asks."""
+def prompter(prompt: PromptChoice) -> Callable[[str, Sequence[str] | None], str]:
+    """The user's text for a question and its options: exactly what `predict` (vsibench) or `train-grpo`
+    (the others) asks."""
     if prompt is PromptChoice.vsibench:
-        return benchmark_prompt(question, options)
-    return training_prompt(question, options, PromptMode(prompt.value))
+        return benchmark_prompt
+    return partial(training_prompt, mode=PromptMode(prompt.value))
 
 
 def target_text(answer: str, prompt: PromptChoice) -> str:
@@ -94,19 +96,23 @@ class Container(Protocol):
     def open(self, path: Path, frames: bool) -> RecordWriter: ...
 
 
+_ENCODE = json.JSONEncoder(
+    ensure_ascii=False
+).encode  # one encoder: json.dumps(…, ensure_ascii=False) builds one per call
+
+
 class _JsonArrayWriter:
-    """A JSON list written one record at a time: `[`, records joined by `,`, `]`."""
+    """A JSON list written batch by batch: `[`, records joined by `,`, `]`."""
 
     def __init__(self, path: Path):
         self.handle = path.open("w", encoding="utf-8")
         self.handle.write("[")
-        self.first = True
+        self.separator = "\n"
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        for record in records:
-            self.handle.write("\n" if self.first else ",\n")
-            self.handle.write(json.dumps(record, ensure_ascii=False))
-            self.first = False
+        if records:
+            self.handle.write(self.separator + ",\n".join(map(_ENCODE, records)))
+            self.separator = ",\n"
 
     def close(self) -> None:
         self.handle.write("\n]\n")
@@ -118,7 +124,7 @@ class _JsonLinesWriter:
         self.handle = path.open("w", encoding="utf-8")
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        self.handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+        self.handle.write("".join(_ENCODE(record) + "\n" for record in records))
 
     def close(self) -> None:
         self.handle.close()
