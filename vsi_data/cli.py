@@ -319,18 +319,20 @@ def evaluate(
         stdout.print(comparison_table(compare_reports(baseline, report), compare.name, predictions.name))
 
 
-def _export_choices() -> tuple[str, str, str]:
-    """`export`'s choices for --help, read from the export registry (adding a format adds its choice)."""
+def _export_choices() -> tuple[str, str, str, str]:
+    """`export`'s choices and its --help list of formats, read from the export registry (adding a format
+    adds its choice)."""
     from vsi_data.export.formats import FORMATS
     from vsi_data.export.spec import PromptChoice, VideoPath
 
-    return " | ".join(FORMATS), " | ".join(PromptChoice), " | ".join(VideoPath)
+    listing = "\n\n".join(f"{name}: {spec.summary}" for name, spec in FORMATS.items())
+    return " | ".join(FORMATS), " | ".join(PromptChoice), " | ".join(VideoPath), listing
 
 
-EXPORT_FORMATS, EXPORT_PROMPTS, EXPORT_VIDEO_PATHS = _export_choices()
+EXPORT_FORMATS, EXPORT_PROMPTS, EXPORT_VIDEO_PATHS, EXPORT_LISTING = _export_choices()
 
 
-@app.command()
+@app.command(epilog=EXPORT_LISTING)
 def export(
     build: Annotated[Path, typer.Argument(help="A build output folder.")],
     fmt: Annotated[str, typer.Option("--format", help=f"Target tool's layout: {EXPORT_FORMATS} (docs/export.md).")],
