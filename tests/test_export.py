@@ -121,6 +121,7 @@ def _read_swift(out: Path, split: str) -> list[dict]:
         assert [m["role"] for m in record["messages"]] == ["user", "assistant"]
         assert record["messages"][0]["content"].count("<video>") == len(record["videos"]) == 1
         assert Path(record["videos"][0]).is_file()
+        assert "options" not in record  # ms-swift's decision-task key; ours travel as answer_options
         assert record["messages"][1]["content"] in (record["solution"], f"<answer>{record['solution']}</answer>")
     return [
         {"id": r["id"], "prompt": r["messages"][0]["content"][7:], "target": r["solution"], "type": r["question_type"]}
@@ -561,5 +562,5 @@ def test_the_documented_reward_hooks_score_exported_rows(vsibench_video_build, t
             [right, wrong],
             solution=[truth] * 2,
             question_type=[info["question_type"]] * 2,
-            options=[info["options"]] * 2,
+            answer_options=[info["options"]] * 2,
         ) == [1.0, 0.0]
