@@ -1,11 +1,15 @@
-"""Shared fixtures: the real ScanNet / VSI-Bench files in ../shared/realdata, hand-made ScanNet scenes, one small
-synthetic build with video, and a tiny local Qwen2-VL (both built once per test session, read-only for tests)."""
+"""Shared fixtures: the real ScanNet / VSI-Bench files in ../shared/realdata (its 291 questions also as a
+VSI-Bench test file), hand-made ScanNet scenes, one small synthetic build with video, and a tiny local
+Qwen2-VL (both built once per test session, read-only for tests)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from handmade import HANDMADE_ROOM, write_handmade_scene, write_label_table
@@ -26,6 +30,19 @@ def realdata() -> Path:
     path = _realdata()
     if path is None:
         pytest.skip("real data not found (set VSI_DATA_REALDATA or place it at ../shared/realdata)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_questions(realdata, tmp_path_factory) -> Path:
+    """VSI-Bench's 291 real questions for 5 ScanNet scenes, as a test.parquet-layout file."""
+    rows = []
+    for path in sorted((realdata / "vsibench/questions").glob("*_questions.json")):
+        rows += json.loads(path.read_text())["questions"]
+    columns = ("dataset", "scene_name", "question_type", "question", "options", "ground_truth")
+    table = pa.Table.from_pylist([{"id": k, **{key: row.get(key) for key in columns}} for k, row in enumerate(rows)])
+    path = tmp_path_factory.mktemp("vsibench") / "test.parquet"
+    pq.write_table(table, path)
     return path
 
 

@@ -241,7 +241,8 @@ def predict(
     video_root: Annotated[
         Path | None,
         typer.Option(
-            help="Where videos live: VSI-Bench's as ROOT/<dataset>/<scene_name>.mp4 (default: beside the file)."
+            help="Where videos live: VSI-Bench's, and a video-less build's, as ROOT/<dataset>/<scene>.mp4 "
+            "(default: beside the file)."
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar; warnings and errors only.")] = False,
@@ -316,6 +317,91 @@ def evaluate(
     stdout.print(report_footer(report), highlight=False)
     if baseline is not None:
         stdout.print(comparison_table(compare_reports(baseline, report), compare.name, predictions.name))
+
+
+def _export_choices() -> tuple[str, str, str, str]:
+    """`export`'s choices and its --help list of formats, read from the export registry (adding a format
+    adds its choice)."""
+    from vsi_data.export.formats import FORMATS
+    from vsi_data.export.spec import PromptChoice, VideoPath
+
+    listing = "\n\n".join(f"{name}: {spec.summary}" for name, spec in FORMATS.items())
+    return " | ".join(FORMATS), " | ".join(PromptChoice), " | ".join(VideoPath), listing
+
+
+EXPORT_FORMATS, EXPORT_PROMPTS, EXPORT_VIDEO_PATHS, EXPORT_LISTING = _export_choices()
+
+
+@app.command(epilog=EXPORT_LISTING)
+def export(
+    build: Annotated[Path, typer.Argument(help="A build output folder.")],
+    fmt: Annotated[str, typer.Option("--format", help=f"Target tool's layout: {EXPORT_FORMATS} (docs/export.md).")],
+    out: Annotated[Path, typer.Option(help="New folder to write (must not exist, or be empty).")],
+    split: Annotated[Split, typer.Option(help="Which split(s); each split becomes its own file.")] = Split.all,
+    prompt: Annotated[
+        str | None,
+        typer.Option(
+            help=f"{EXPORT_PROMPTS}: vsGRPO's training prompt or VSI-Bench's "
+            "(default: vanilla; vsibench for the vsibench and lmms-eval formats)."
+        ),
+    ] = None,
+    video_path: Annotated[
+        str,
+        typer.Option(
+            help=f"{EXPORT_VIDEO_PATHS}: paths into the build, or relative to --out with the videos linked "
+            "(or copied) there."
+        ),
+    ] = "absolute",
+    copy_videos: Annotated[
+        bool, typer.Option(help="Copy the videos into --out instead of linking or referring.")
+    ] = False,
+    frames: Annotated[
+        int | None, typer.Option(min=1, help="Pre-extract N uniform frames per video (JPEG) and use them instead.")
+    ] = None,
+    frames_dir: Annotated[
+        Path | None, typer.Option(help="Where --frames writes its JPEGs (default: OUT/frames).")
+    ] = None,
+    allow_missing_video: Annotated[
+        bool, typer.Option(help="Leave out (and count) questions whose video is missing instead of failing.")
+    ] = False,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Data set name in lmms-eval task and LLaMA-Factory dataset names (default: BUILD's)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar; warnings and errors only.")] = False,
+) -> None:
+    """Write a build in the layout of a training or evaluation tool (llava, llamafactory, swift, verl, …)."""
+    from rich.progress import Progress
+
+    from vsi_data.export.run import ExportConfig, run_export
+    from vsi_data.export.spec import ExportError
+
+    _logging(quiet)
+    config = ExportConfig(
+        build=build,
+        format=fmt,
+        out=out,
+        split=split.value,
+        prompt=prompt,
+        video_path=video_path,
+        copy_videos=copy_videos,
+        frames=frames,
+        frames_dir=frames_dir,
+        allow_missing_video=allow_missing_video,
+        name=name,
+    )
+    with Progress(console=console, disable=quiet, transient=True) as progress:
+        task = progress.add_task("exporting", total=None)
+        try:
+            result = run_export(config, lambda done, total: progress.update(task, completed=done, total=total))
+        except ExportError as exc:
+            raise _fail(str(exc)) from None
+    counts = ", ".join(f"{split_name} {count}" for split_name, count in result.rows.items())
+    skipped = f"; {result.skipped} left out without video" if result.skipped else ""
+    console.print(
+        f"[bold]{sum(result.rows.values())}[/bold] questions ({counts}) → {result.out} ({result.format}){skipped}",
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":
