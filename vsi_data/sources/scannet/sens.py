@@ -10,7 +10,6 @@ an IMU block. Opening indexes the frames (offsets and poses) without decoding an
 from __future__ import annotations
 
 import struct
-import weakref
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import cv2
 import numpy as np
 
 from vsi_data.sources.base import SceneError
+from vsi_data.sources.handles import handle_for_life
 
 SENS_VERSION = 4
 COLOR_JPEG = 2
@@ -75,10 +75,7 @@ class SensFile:
         if not self.path.is_file():
             raise SceneError(self.path, "file is missing")
         size = self.path.stat().st_size
-        # Unbuffered: each read is exactly the bytes wanted. Kept open as long as this object lives.
-        self._handle = open(self.path, "rb", buffering=0)  # noqa: SIM115
-        weakref.finalize(self, self._handle.close)
-        handle = self._handle
+        self._handle = handle = handle_for_life(self, self.path)
         self.header = _read_header(handle, self.path)
         count = self.header.num_frames
         offset = handle.tell()
