@@ -26,7 +26,7 @@ VIDEO_FPS = 24
 VIDEO_SIZE = (640, 480)
 MP4_CODECS = frozenset({"h264", "hevc", "mpeg4", "av1"})  # what an mp4 can carry without re-encoding
 # x264's presets, fastest first. The default keeps encoding within about 1.5x of decoding the frames; `medium`
-# (x264's own default, what builds used before) gives files about half the size for 4-8x the encoding time.
+# (x264's own default, what builds used before) gives files about half the size for about 4x the CPU.
 VIDEO_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 DEFAULT_VIDEO_PRESET = "ultrafast"
 # x264's bitstream depends on its thread count, so the count is fixed rather than taken from the machine. One
