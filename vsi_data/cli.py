@@ -36,6 +36,20 @@ class Split(StrEnum):
     all = "all"
 
 
+class VideoPreset(StrEnum):
+    """x264's presets, fastest first (`vsi_data.video.VIDEO_PRESETS`, named here so the CLI loads no codec)."""
+
+    ultrafast = "ultrafast"
+    superfast = "superfast"
+    veryfast = "veryfast"
+    faster = "faster"
+    fast = "fast"
+    medium = "medium"
+    slow = "slow"
+    slower = "slower"
+    veryslow = "veryslow"
+
+
 class Executor(StrEnum):
     local = "local"
     ray = "ray"
@@ -82,6 +96,13 @@ def build(
         bool,
         typer.Option(help="ScanNet++: re-encode the iPhone video at 640×480 instead of copying it as is."),
     ] = False,
+    video_preset: Annotated[
+        VideoPreset | None,
+        typer.Option(
+            help="x264 preset for encoded videos (default: ultrafast, about the cost of decoding the frames); "
+            "slower presets give smaller files (docs/performance.md)."
+        ),
+    ] = None,
     allow_benchmark_scenes: Annotated[bool, typer.Option(help="Include the VSI-Bench evaluation scenes.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Delete an earlier build in --out and start afresh.")] = False,
     label_table: Annotated[
@@ -114,6 +135,7 @@ def build(
         exhaustive=exhaustive,
         video=video,
         reencode_video=reencode_video,
+        **({"video_preset": video_preset.value} if video_preset else {}),
         allow_benchmark_scenes=allow_benchmark_scenes,
         overwrite=overwrite,
         label_table=label_table,

@@ -33,7 +33,7 @@ from vsi_data.output.shards import PARTS_DIR, SCHEMA, part_info, read_part, writ
 from vsi_data.qa import Recipe, generate_questions, load_recipe, question_id
 from vsi_data.sources import SceneError, SceneRef, SceneSource, open_source
 from vsi_data.sources.base import ParseOptions
-from vsi_data.video import write_scene_video
+from vsi_data.video import DEFAULT_VIDEO_PRESET, write_scene_video
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class BuildConfig:
     exhaustive: bool = False
     video: bool = True
     reencode_video: bool = False  # ScanNet++: re-encode the iPhone video instead of copying it
+    video_preset: str = DEFAULT_VIDEO_PRESET  # x264's speed/size trade-off for encoded videos
     allow_benchmark_scenes: bool = False
     overwrite: bool = False
     label_table: Path | None = None
@@ -97,7 +98,7 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
     if config.video and frames is not None and (frames.read_color is not None or frames.source_video is not None):
         start = time.perf_counter()
         video = f"videos/{scene.dataset}/{scene.scene_id}.mp4"
-        if write_scene_video(frames, config.out / video, reencode=config.reencode_video):
+        if write_scene_video(frames, config.out / video, config.reencode_video, config.video_preset):
             timings["video"] = time.perf_counter() - start
     per_type = Counter(q.question_type for q in questions)
     index: Counter[str] = Counter()
@@ -145,6 +146,7 @@ def _fingerprint(config: BuildConfig, recipe: Recipe) -> dict[str, Any]:
         "exhaustive": config.exhaustive,
         "video": config.video,
         "reencode_video": config.reencode_video,
+        "video_preset": config.video_preset if config.video else None,
         "synthetic_frames": config.synthetic_frames if config.source == "synthetic" else None,
         "synthetic_format": config.synthetic_format if config.source == "synthetic" else None,
     }
