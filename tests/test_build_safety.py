@@ -234,6 +234,23 @@ def test_a_rerun_and_an_overwrite_keep_files_the_build_did_not_write(out, scans)
     assert json.loads((out / "manifest.json").read_text())["seed"] == 3
 
 
+def test_a_hand_edited_record_or_manifest_never_deletes_outside_the_folder(out, scans):
+    victims = [out.parent / "victim-1.txt", out.parent / "victim-2.txt", out.parent / "victim-3"]
+    victims[0].write_text("mine")
+    victims[1].write_text("mine")
+    (victims[2] / "inside").mkdir(parents=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["shards"]["train"].append("../victim-1.txt")
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    record = json.loads((out / ".parts/build.json").read_text())
+    record["scenes"]["synthetic__scene9000_00"].append(str(victims[1]))
+    record["folders"].append("../victim-3")
+    (out / ".parts/build.json").write_text(json.dumps(record))
+    result = build(*synthetic_args(scans, out, "--overwrite"))
+    assert result.exit_code == 0, result.output
+    assert [v.exists() for v in victims] == [True, True, True]
+
+
 def test_a_folder_that_only_holds_an_empty_parts_folder_is_not_a_build(tmp_path):
     out = tmp_path / "out"
     (out / ".parts").mkdir(parents=True)

@@ -66,7 +66,7 @@ class BuildRecord:
         if "fingerprint" not in data:  # written before records listed files: the settings alone
             parts = (tree / PARTS_DIR).glob("*__*.parquet")
             return cls(data, {part.stem: [] for part in parts})
-        return cls(data["fingerprint"], data["scenes"], data["folders"])
+        return cls(data["fingerprint"], data["scenes"], [name for name in data["folders"] if _in_folder(name)])
 
     def write(self, tree: Path) -> None:
         text = json.dumps({"fingerprint": self.fingerprint, "scenes": self.scenes, "folders": self.folders}, indent=1)
@@ -81,6 +81,7 @@ class BuildRecord:
             name
             for part, files in sorted(self.scenes.items())
             for name in (f"{PARTS_DIR}/{part}.json", f"{PARTS_DIR}/{part}.parquet", *files)
+            if _in_folder(name)
         ]
 
     def files(self, tree: Path) -> list[str]:
@@ -94,7 +95,14 @@ def finished_files(tree: Path) -> list[str]:
         shards = json.loads((tree / MANIFEST).read_text(encoding="utf-8"))["shards"]
     except (OSError, ValueError, KeyError):
         shards = {}
-    return [*(name for split in sorted(shards) for name in shards[split]), *FINISHED]
+    return [*(name for split in sorted(shards) for name in shards[split] if _in_folder(name)), *FINISHED]
+
+
+def _in_folder(name: str) -> bool:
+    """A path a record or manifest may name for deletion: relative, and inside the folder (a hand-edited file
+    can never make a build delete anything elsewhere)."""
+    path = Path(name)
+    return not path.is_absolute() and ".." not in path.parts
 
 
 class OutputFolder:
@@ -308,8 +316,11 @@ class _Lock:
             if not flocked and _alive(holder.get("pid")):
                 raise FolderRefused(self._held_by(holder, running=True))
         mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}).encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, mine, 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, mine, 0)
+        except OSError as exc:
+            raise output_error(exc, self.folder) or exc from None
         self.fd = fd
 
     def _held_by(self, holder: dict[str, Any], running: bool) -> str:
