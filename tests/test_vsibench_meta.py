@@ -150,7 +150,10 @@ def test_benchmark_scannet_scenes_are_left_out_by_default(tmp_path):
         "--quiet",
         "--allow-benchmark-scenes",
     ]
-    assert runner.invoke(app, args).exit_code == 0
+    refused = runner.invoke(app, args)  # a setting that changes which rows the build holds
+    assert refused.exit_code == 1
+    assert "--allow-benchmark-scenes: False there, True here" in refused.output
+    assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
     assert set(read_rows(out).column("scene_id").to_pylist()) == {"scene0001_00", "scene0207_02"}
 
 

@@ -104,7 +104,12 @@ def build(
         ),
     ] = None,
     allow_benchmark_scenes: Annotated[bool, typer.Option(help="Include the VSI-Bench evaluation scenes.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Delete an earlier build in --out and start afresh.")] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            help="Replace an earlier build in --out: the new one is built beside it and swapped in when complete."
+        ),
+    ] = False,
     label_table: Annotated[
         Path | None,
         typer.Option(help="ScanNet scannetv2-labels.combined.tsv (default: found next to scans/)."),
@@ -118,6 +123,9 @@ def build(
 ) -> None:
     """Build a VSI-style question dataset from scans."""
     from vsi_data.executors import ExecutorUnavailable, default_workers
+    from vsi_data.io import OutputError
+    from vsi_data.output.folder import FolderRefused
+    from vsi_data.output.shards import ShardsMismatch
     from vsi_data.pipeline import BuildConfig, BuildError, run_build
     from vsi_data.qa import RecipeError
     from vsi_data.sources import SceneError, SourceUnavailable
@@ -148,8 +156,19 @@ def build(
     )
     try:
         result = run_build(config)
-    except (BuildError, RecipeError, SourceUnavailable, SceneError, ExecutorUnavailable) as exc:
+    except (
+        BuildError,
+        FolderRefused,
+        ShardsMismatch,
+        RecipeError,
+        SourceUnavailable,
+        SceneError,
+        ExecutorUnavailable,
+    ) as exc:
         raise _fail(str(exc)) from None
+    except OutputError as exc:
+        todo = "free some space, then re-run the same command" if exc.full else "choose a folder you can write to"
+        raise _fail(f"{exc}; nothing already written is lost: {todo}") from None
     scenes_info = result.manifest["scenes"]
     console.print(
         f"[bold]{result.manifest['rows']}[/bold] questions from {scenes_info['built']} scenes "
@@ -159,6 +178,16 @@ def build(
     for failure in result.failures:
         console.print(
             f"  [yellow]failed[/yellow] {failure['scene_id']}: {failure['error']}", highlight=False, soft_wrap=True
+        )
+    other_split = result.manifest["other_split_scenes"]
+    if other_split:
+        named = ", ".join(f"{scene} ({split})" for scene, split in list(other_split.items())[:10])
+        more = f", … ({len(other_split) - 10} more)" if len(other_split) > 10 else ""
+        console.print(
+            f"  [yellow]not built[/yellow] {len(other_split)} scene{'s' if len(other_split) > 1 else ''} of "
+            f"{scene_list} in another split than {split.value}: {named}{more}",
+            highlight=False,
+            soft_wrap=True,
         )
     raise typer.Exit(result.exit_code)
 

@@ -12,11 +12,10 @@ import hashlib
 import json
 import logging
 import platform
-import shutil
 import time
 import traceback
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -27,17 +26,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vsi_data import __version__
 from vsi_data.benchmark import benchmark_scenes
 from vsi_data.executors import make_executor
+from vsi_data.io import OutputError, write_atomic
 from vsi_data.output.balance import balance_answers, deduplicate
 from vsi_data.output.card import dataset_card
-from vsi_data.output.shards import PARTS_DIR, SCHEMA, part_info, read_part, write_atomic, write_part, write_shards
+from vsi_data.output.folder import VIDEOS_DIR, BuildTree, OutputFolder
+from vsi_data.output.shards import MANIFEST, SCHEMA, part_info, part_name, read_part, write_part, write_shards
 from vsi_data.qa import Recipe, generate_questions, load_recipe, question_id
 from vsi_data.sources import SceneError, SceneRef, SceneSource, open_source
 from vsi_data.sources.base import ParseOptions
 from vsi_data.video import DEFAULT_VIDEO_PRESET, write_scene_video
+from vsi_data.video.frame_table import sidecar_path
 
 log = logging.getLogger(__name__)
 
-BUILD_FILE = "build.json"
 SYNTHETIC_DIR = ".synthetic"  # default home of the synthetic source's ScanNet files, reused across builds
 EXIT_OK, EXIT_NOTHING, EXIT_PARTIAL = 0, 1, 2
 EXPECTED_LAYOUT = {
@@ -97,7 +98,7 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
     frames = scene.frames
     if config.video and frames is not None and (frames.read_color is not None or frames.source_video is not None):
         start = time.perf_counter()
-        video = f"videos/{scene.dataset}/{scene.scene_id}.mp4"
+        video = scene_video(scene.dataset, scene.scene_id)
         if write_scene_video(frames, config.out / video, config.reencode_video, config.video_preset):
             timings["video"] = time.perf_counter() - start
     per_type = Counter(q.question_type for q in questions)
@@ -130,8 +131,38 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
     return info
 
 
-def _fingerprint(config: BuildConfig, recipe: Recipe) -> dict[str, Any]:
-    """Everything that decides a scene's rows; a re-run into the same folder must match it exactly."""
+def scene_video(dataset: str, scene_id: str) -> str:
+    """Where a scene's video goes, relative to the output folder."""
+    return f"{VIDEOS_DIR}/{dataset}/{scene_id}.mp4"
+
+
+def _absolute(config: BuildConfig, recipe: Recipe) -> BuildConfig:
+    """The config with absolute paths (a user's recipe file included), so that the fingerprint and the
+    manifest name the same files from any working directory, and `inspect` and a resume find them."""
+    paths = {
+        name: getattr(config, name).resolve()
+        for name in ("out", "root", "label_table", "scene_list")
+        if getattr(config, name) is not None
+    }
+    user_recipe = recipe.path == Path(config.recipe)
+    return replace(config, **paths, recipe=str(recipe.path.resolve()) if user_recipe else config.recipe)
+
+
+def _scene_list(config: BuildConfig) -> list[str] | None:
+    """The ids `--scene-list` names, in its order, once each."""
+    if config.scene_list is None:
+        return None
+    try:
+        lines = config.scene_list.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise BuildError(f"{config.scene_list}: cannot read the scene list ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise BuildError(f"{config.scene_list}: not a text file of scene ids ({exc.reason})") from exc
+    return list(dict.fromkeys(line.strip() for line in lines if line.strip()))
+
+
+def _fingerprint(config: BuildConfig, recipe: Recipe, scene_list: list[str] | None) -> dict[str, Any]:
+    """Everything that decides which rows a build holds; a re-run into the same folder must match it exactly."""
     resolved = recipe.resolved()
     resolved.pop("source_file")
     return {
@@ -142,6 +173,10 @@ def _fingerprint(config: BuildConfig, recipe: Recipe) -> dict[str, Any]:
         "recipe": resolved,
         "vocabulary_sha256": _sha256(recipe.vocabulary.path),
         "templates_sha256": _sha256(recipe.templates.path),
+        "split": config.split,
+        "scenes": config.scenes,
+        "scene_list": hashlib.sha256("\n".join(scene_list).encode()).hexdigest() if scene_list is not None else None,
+        "allow_benchmark_scenes": config.allow_benchmark_scenes,
         "seed": config.seed,
         "exhaustive": config.exhaustive,
         "video": config.video,
@@ -156,48 +191,75 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _prepare_out(config: BuildConfig, fingerprint: dict[str, Any]) -> None:
-    out = config.out
-    is_build = (out / PARTS_DIR).is_dir()
-    if out.is_dir() and not is_build and any(p.name != SYNTHETIC_DIR for p in out.iterdir()):
-        # Checked before anything is deleted: --overwrite never touches a folder that is not a build.
-        raise BuildError(f"{out}: folder is not empty and holds no vsi-data build; choose another --out")
-    if config.overwrite and is_build:
-        for name in (PARTS_DIR, "data", "videos"):
-            shutil.rmtree(out / name, ignore_errors=True)
-        for name in ("manifest.json", "failures.jsonl", "README.md"):
-            (out / name).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    recorded = out / PARTS_DIR / BUILD_FILE
-    if recorded.is_file():
-        previous = json.loads(recorded.read_text())
-        if previous != fingerprint:
-            changed = sorted(k for k in fingerprint if previous.get(k) != fingerprint[k])
+_SETTING_NAMES = {
+    "vsi_data_version": "vsi-data version",
+    "synthetic_frames": "--frames",
+    "vocabulary_sha256": "the recipe's vocabulary file",
+    "templates_sha256": "the recipe's templates file",
+}
+
+
+def _setting_change(key: str, there: Any, here: Any) -> str:
+    """One changed setting as the user knows it: the flag, with both values where they are short."""
+    name = _SETTING_NAMES.get(key, "--" + key.replace("_", "-"))
+    if key in ("recipe", "scene_list") or key.endswith("sha256"):
+        return name
+    return f"{name}: {'not set' if there is None else there} there, {'not set' if here is None else here} here"
+
+
+def _refuse_other_builds(folder: OutputFolder, fingerprint: dict[str, Any], config: BuildConfig) -> None:
+    """A folder holding something else, or a build made with other settings (unless --overwrite), is refused
+    before anything is written: the build it holds is never changed by a command that would change its rows."""
+    record = folder.refuse_unless_build()
+    if record is None or config.overwrite or record.fingerprint == fingerprint:
+        return
+    previous = record.fingerprint
+    changed = [_setting_change(k, previous[k], v) for k, v in fingerprint.items() if k in previous and previous[k] != v]
+    if fingerprint.keys() - previous.keys():
+        changed.append(f"settings an older vsi-data ({previous.get('vsi_data_version')}) did not record")
+    staged = folder.staged_record()
+    resumes = staged is not None and staged.fingerprint == fingerprint
+    hint = " (that resumes the interrupted --overwrite with these settings)" if resumes else ""
+    raise BuildError(
+        f"{config.out} holds a build with different settings ({'; '.join(changed)}); "
+        f"use another --out, or --overwrite to replace it{hint}"
+    )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which of the listed scenes a build holds, and the ones left out by name."""
+
+    listed: list[SceneRef]
+    selected: list[SceneRef]
+    benchmark: list[SceneRef]  # VSI-Bench scenes, left out unless --allow-benchmark-scenes
+    other_split: list[SceneRef]  # named by --scene-list, but in another split than --split
+
+
+def _select(listed: list[SceneRef], config: BuildConfig, scene_list: list[str] | None, root: Path) -> Selection:
+    """The scenes to build, in id order. Every id of `--scene-list` must exist; those of another split are kept
+    aside by name."""
+    refs, other_split = listed, []
+    if scene_list is not None:
+        known = {r.scene_id for r in listed}
+        missing = [scene_id for scene_id in scene_list if scene_id not in known]
+        if missing:
+            more = f", … ({len(missing) - 10} more)" if len(missing) > 10 else ""
             raise BuildError(
-                f"{out} holds a build with different settings ({', '.join(changed)}); "
-                "use another --out, or --overwrite to start afresh"
+                f"{config.scene_list}: {len(missing)} scene ids of the list are not among the {len(listed)} "
+                f"scenes in {root}: {', '.join(missing[:10])}{more}"
             )
-    (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
-    for stale in [*(out / PARTS_DIR).glob(".*.tmp"), *(out / "videos").glob("*/.*.tmp")]:
-        stale.unlink()  # left by a build that was killed mid-write; the scene is redone
-    write_atomic(recorded, lambda p: p.write_text(json.dumps(fingerprint, sort_keys=True, indent=1)))
-
-
-def _select(refs: list[SceneRef], config: BuildConfig) -> tuple[list[SceneRef], list[SceneRef]]:
-    """The scenes to build, in id order, and the benchmark scenes left out."""
+        wanted = set(scene_list)
+        refs = [r for r in refs if r.scene_id in wanted]
+        other_split = [r for r in refs if config.split != "all" and r.split != config.split]
     if config.split != "all":
         refs = [r for r in refs if r.split == config.split]
-    if config.scene_list is not None:
-        try:
-            wanted = {line.strip() for line in config.scene_list.read_text().splitlines() if line.strip()}
-        except OSError as exc:
-            raise BuildError(f"{config.scene_list}: cannot read the scene list ({exc.strerror})") from exc
-        refs = [r for r in refs if r.scene_id in wanted]
     refs = sorted(refs, key=lambda r: (r.scene_id, r.dataset))
-    benchmark = frozenset() if config.allow_benchmark_scenes else benchmark_scenes()
-    excluded = [r for r in refs if (r.dataset, r.scene_id) in benchmark]
-    refs = [r for r in refs if (r.dataset, r.scene_id) not in benchmark]
-    return (refs[: config.scenes] if config.scenes is not None else refs), excluded
+    benchmark_ids = frozenset() if config.allow_benchmark_scenes else benchmark_scenes()
+    benchmark = [r for r in refs if (r.dataset, r.scene_id) in benchmark_ids]
+    refs = [r for r in refs if (r.dataset, r.scene_id) not in benchmark_ids]
+    selected = refs[: config.scenes] if config.scenes is not None else refs
+    return Selection(listed, selected, benchmark, sorted(other_split, key=lambda r: r.scene_id))
 
 
 def _synthetic_universe(config: BuildConfig) -> int:
@@ -269,6 +331,8 @@ def run_scene(job: SceneJob) -> SceneOutcome:
         return SceneOutcome(ref, info=build_scene(source, ref, recipe, options, job.config))
     except SceneError as exc:  # bad input: listed in the summary and failures.jsonl
         return SceneOutcome(ref, failure={"scene_id": ref.scene_id, "source": source.name, "error": str(exc)})
+    except OutputError:  # a full disk or a read-only folder: not this scene's fault, every next scene would fail
+        raise
     except Exception as exc:  # a bug or an unforeseen input: report it, build the rest
         message = f"{ref.path}: unexpected {type(exc).__name__}: {' '.join(str(exc).split())}"
         return SceneOutcome(
@@ -281,7 +345,12 @@ def run_scene(job: SceneJob) -> SceneOutcome:
 def run_build(config: BuildConfig) -> BuildResult:
     started = time.perf_counter()
     recipe = load_recipe(config.recipe)
-    fingerprint = _fingerprint(config, recipe)
+    config = _absolute(config, recipe)
+    scene_list = _scene_list(config)
+    fingerprint = _fingerprint(config, recipe, scene_list)
+    folder = OutputFolder(config.out)
+    if not folder.swap_pending():  # else decided under the lock, once the swap a killed build left is complete
+        _refuse_other_builds(folder, fingerprint, config)
     executor = make_executor(config.executor, config.workers)  # fails early when Ray is missing
     source = open_build_source(config)
     listed = source.list_scenes()
@@ -295,47 +364,65 @@ def run_build(config: BuildConfig) -> BuildResult:
             f"{recipe.vocabulary.path}: vocabulary {recipe.vocabulary.name!r} has no rules for {config.source} labels; "
             "use a recipe whose vocabulary covers this source (e.g. --recipe vsibench)"
         )
-    selected, excluded = _select(listed, config)
+    selection = _select(listed, config, scene_list, root)
+    selected = selection.selected
     if not selected:
         filters = f"split {config.split}" + (f" and {config.scene_list}" if config.scene_list else "")
         left_out = (
-            f" ({len(excluded)} VSI-Bench scenes left out; --allow-benchmark-scenes keeps them)" if excluded else ""
+            f" ({len(selection.benchmark)} VSI-Bench scenes left out; --allow-benchmark-scenes keeps them)"
+            if selection.benchmark
+            else ""
         )
         raise BuildError(f"{root}: {len(listed)} scenes found, none to build in {filters}{left_out}")
-    _prepare_out(config, fingerprint)
-    failures: list[dict[str, str]] = []
-    infos: dict[str, dict] = {}
-    todo = []
-    for ref in selected:
-        done = part_info(config.out, source.name, ref.scene_id)
-        if done is None:
-            todo.append(SceneJob(config, ref))
-        else:
-            infos[ref.scene_id] = done
-    resumed = len(infos)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[status]}"),
-        disable=config.quiet,
-    ) as progress:
-        task = progress.add_task("scenes", total=len(selected), completed=resumed, status="")
-        for outcome in executor.map_unordered(run_scene, todo):
-            if outcome.info is not None:
-                infos[outcome.ref.scene_id] = outcome.info
+    with folder.locked():
+        _refuse_other_builds(folder, fingerprint, config)
+        tree = folder.tree(fingerprint, config.overwrite)
+        tree.record(
+            {part_name(source.name, ref.scene_id): _scene_files(ref, config) for ref in selected},
+            [SYNTHETIC_DIR] if config.source == "synthetic" and config.root is None else [],
+        )
+        work = replace(config, out=tree.path, root=root)  # scenes go to the tree; the source stays where it is
+        failures: list[dict[str, str]] = []
+        infos: dict[str, dict] = {}
+        todo = []
+        for ref in selected:
+            done = part_info(tree.path, source.name, ref.scene_id)
+            if done is None:
+                todo.append(SceneJob(work, ref))
             else:
-                failures.append(outcome.failure)
-                if outcome.traceback:
-                    log.error("scene %s failed unexpectedly:\n%s", outcome.ref.scene_id, outcome.traceback)
-                log.debug("scene %s failed: %s", outcome.ref.scene_id, outcome.failure["error"])
-            rows = sum(i["rows"] for i in infos.values())
-            progress.update(task, advance=1, status=f"{rows} questions, {len(failures)} failed")
-    order = {ref.scene_id: i for i, ref in enumerate(selected)}
-    failures.sort(key=lambda f: order[f["scene_id"]])
-    elapsed = time.perf_counter() - started
-    return _finish(config, recipe, source, listed, selected, excluded, infos, failures, resumed, elapsed)
+                infos[ref.scene_id] = done
+        resumed = len(infos)
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"),
+            disable=config.quiet,
+        ) as progress:
+            task = progress.add_task("scenes", total=len(selected), completed=resumed, status="")
+            for outcome in executor.map_unordered(run_scene, todo):
+                if outcome.info is not None:
+                    infos[outcome.ref.scene_id] = outcome.info
+                else:
+                    failures.append(outcome.failure)
+                    if outcome.traceback:
+                        log.error("scene %s failed unexpectedly:\n%s", outcome.ref.scene_id, outcome.traceback)
+                    log.debug("scene %s failed: %s", outcome.ref.scene_id, outcome.failure["error"])
+                rows = sum(i["rows"] for i in infos.values())
+                progress.update(task, advance=1, status=f"{rows} questions, {len(failures)} failed")
+        order = {ref.scene_id: i for i, ref in enumerate(selected)}
+        failures.sort(key=lambda f: order[f["scene_id"]])
+        elapsed = time.perf_counter() - started
+        return _finish(config, tree, recipe, source, selection, infos, failures, resumed, elapsed)
+
+
+def _scene_files(ref: SceneRef, config: BuildConfig) -> list[str]:
+    """What building `ref` may write besides its part: its video and the video's sidecar."""
+    if not config.video:
+        return []
+    video = scene_video(ref.dataset, ref.scene_id)
+    return [video, str(sidecar_path(Path(video)))]
 
 
 def _skipped_types(config: BuildConfig, recipe: Recipe) -> dict[str, str]:
@@ -349,18 +436,28 @@ def _skipped_types(config: BuildConfig, recipe: Recipe) -> dict[str, str]:
     }
 
 
-def _finish(config, recipe, source, listed, selected, excluded, infos, failures, resumed, elapsed) -> BuildResult:
-    out = config.out
+def _finish(
+    config: BuildConfig,
+    tree: BuildTree,
+    recipe: Recipe,
+    source: SceneSource,
+    selection: Selection,
+    infos: dict[str, dict],
+    failures: list[dict[str, str]],
+    resumed: int,
+    elapsed: float,
+) -> BuildResult:
+    """Shards, manifest, failures and card from the committed parts, written beside the build they replace
+    and swapped in together."""
     table = pa.concat_tables(
         [SCHEMA.empty_table()]
-        + [read_part(out, source.name, ref.scene_id) for ref in selected if ref.scene_id in infos]
+        + [read_part(tree.path, source.name, ref.scene_id) for ref in selection.selected if ref.scene_id in infos]
     )
     cleanup: dict[str, Any] = {"duplicates_dropped": 0, "balance_dropped": {}}
     if not config.exhaustive:
         if recipe.balance.dedup:
             table, cleanup["duplicates_dropped"] = deduplicate(table)
         table, cleanup["balance_dropped"] = balance_answers(table, recipe.balance, config.seed)
-    shards = write_shards(out, [table], config.shard_rows)
     per_type = Counter(table.column("question_type").to_pylist())
     per_split = Counter(table.column("split").to_pylist())
     stats: Counter[str] = Counter()
@@ -368,40 +465,46 @@ def _finish(config, recipe, source, listed, selected, excluded, infos, failures,
     for info in infos.values():
         stats.update(info["stats"])
         timings.update(info["timings"])
-    manifest = {
-        "vsi_data_version": __version__,
-        "source": config.source,
-        "root": str(config.root) if config.root is not None else None,
-        "recipe": recipe.resolved(),
-        "seed": config.seed,
-        "split": config.split,
-        "exhaustive": config.exhaustive,
-        "video": config.video,
-        "skipped_types": _skipped_types(config, recipe),
-        "scenes": {
-            "listed": len(listed),
-            "selected": len(selected),
-            "built": len(infos),
-            "resumed": resumed,
-            "failed": len(failures),
-            "excluded_benchmark": len(excluded),
-            "with_video": sum(1 for i in infos.values() if i.get("video")),
-            "invalid_poses": sum(i.get("invalid_poses", 0) for i in infos.values()),
-        },
-        "excluded_benchmark_scenes": [f"{r.dataset}/{r.scene_id}" for r in excluded],
-        "rows": table.num_rows,
-        "rows_before_cleanup": sum(info["rows"] for info in infos.values()),
-        "cleanup": cleanup,
-        "per_type": dict(sorted(per_type.items())),
-        "per_split": dict(sorted(per_split.items())),
-        "shards": shards,
-        "parse_stats": dict(sorted(stats.items())),
-        "timings_s": {"total": round(elapsed, 3), **{k: round(v, 3) for k, v in sorted(timings.items())}},
-        "versions": _versions(),
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
-    }
-    write_atomic(out / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n"))
-    write_atomic(out / "failures.jsonl", lambda p: p.write_text("".join(json.dumps(f) + "\n" for f in failures)))
-    write_atomic(out / "README.md", lambda p: p.write_text(dataset_card(manifest, shards)))
+    with tree.finishing() as stage:
+        shards = write_shards(stage, [table], config.shard_rows)
+        manifest = {
+            "vsi_data_version": __version__,
+            "source": config.source,
+            "root": str(config.root) if config.root is not None else None,
+            "recipe": recipe.resolved(),
+            "seed": config.seed,
+            "split": config.split,
+            "scene_list": str(config.scene_list) if config.scene_list is not None else None,
+            "exhaustive": config.exhaustive,
+            "video": config.video,
+            "skipped_types": _skipped_types(config, recipe),
+            "scenes": {
+                "listed": len(selection.listed),
+                "selected": len(selection.selected),
+                "built": len(infos),
+                "resumed": resumed,
+                "failed": len(failures),
+                "excluded_benchmark": len(selection.benchmark),
+                "other_split": len(selection.other_split),
+                "with_video": sum(1 for i in infos.values() if i.get("video")),
+                "invalid_poses": sum(i.get("invalid_poses", 0) for i in infos.values()),
+            },
+            "excluded_benchmark_scenes": [f"{r.dataset}/{r.scene_id}" for r in selection.benchmark],
+            "other_split_scenes": {r.scene_id: r.split for r in selection.other_split},
+            "rows": table.num_rows,
+            "rows_before_cleanup": sum(info["rows"] for info in infos.values()),
+            "cleanup": cleanup,
+            "per_type": dict(sorted(per_type.items())),
+            "per_split": dict(sorted(per_split.items())),
+            "shards": shards,
+            "parse_stats": dict(sorted(stats.items())),
+            "timings_s": {"total": round(elapsed, 3), **{k: round(v, 3) for k, v in sorted(timings.items())}},
+            "versions": _versions(),
+            "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+        }
+        write_atomic(stage / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n"))
+        write_atomic(stage / "failures.jsonl", lambda p: p.write_text("".join(json.dumps(f) + "\n" for f in failures)))
+        write_atomic(stage / "README.md", lambda p: p.write_text(dataset_card(manifest, shards)))
+    tree.commit()
     code = EXIT_NOTHING if not infos else EXIT_PARTIAL if failures else EXIT_OK
     return BuildResult(code, manifest, failures)

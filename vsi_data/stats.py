@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from vsi_data.benchmark import VSIBENCH_COLUMNS
 from vsi_data.metrics import parse_number
-from vsi_data.output.shards import DATA_DIR, read_rows
+from vsi_data.output.shards import DATA_DIR, ShardsMismatch, read_rows
 from vsi_data.prompts import NUMERIC_TYPES
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -42,7 +42,10 @@ def load_questions(path: Path) -> tuple[pa.Table, str]:
     number in answer_value for numeric types, split "test"); they name no objects, so `objects` is empty.
     """
     if path.is_dir() and any((path / DATA_DIR).glob("*.parquet")):
-        return read_rows(path), "build"
+        try:
+            return read_rows(path), "build"
+        except ShardsMismatch as exc:
+            raise NotADataset(str(exc)) from None
     files = [path] if path.is_file() else sorted(path.glob("*.parquet")) if path.is_dir() else []
     if not files or not all(_has_vsibench_columns(f) for f in files):
         raise NotADataset(
