@@ -175,4 +175,4 @@ def test_a_rerun_with_another_preset_is_refused(tmp_path):
     assert manifest["config"]["video_preset"] == "superfast"
     again = runner.invoke(app, [*args, "--workers", "1", "--quiet"])
     assert again.exit_code == 1
-    assert "video_preset" in again.output
+    assert "--video-preset: superfast there, ultrafast here" in again.output
