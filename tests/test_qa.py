@@ -200,14 +200,28 @@ def test_relative_direction_reads_every_ordering_of_a_triple_in_order(tmp_path):
     ]
     assert {tuple(c.meta["pair_distances_m"]) for c in medium} == {(3.0, 2.8284, 2.2361)}  # a-b, a-c, b-c
     assert {c.meta["corners_disagreeing"] for c in medium} == {0}
-    # Hard asks VSI-Bench's 3 orderings and looks only ahead (counter-clockwise) for its margin: 63.435° from
-    # 360 for the third, where both sides would give 26.565° (to 270).
+    # Hard looks only ahead (counter-clockwise) for its margin: 63.435° from 360 for the third ordering, where
+    # both sides would give 26.565° (to 270). Every ordering is a candidate (what --exhaustive emits) ...
     read = [(c.objects, c.answer, c.meta["margin_deg"]) for c in hard]
     assert read == [
         (["a", "b", "c"], "front-left", 45.0),
         (["a", "c", "b"], "front-right", 45.0),
         (["b", "a", "c"], "front-right", 63.435),
+        (["b", "c", "a"], "front-left", 26.565),
+        (["c", "a", "b"], "front-left", 18.435),
+        (["c", "b", "a"], "front-right", 71.565),
     ]
+    # ... but the per-scene sample is drawn from VSI-Bench's three, unless all_orientations.
+    assert [c.objects for c in recipe.generators[1].sampled_from(hard)] == [
+        ["a", "b", "c"],
+        ["a", "c", "b"],
+        ["b", "a", "c"],
+    ]
+    assert recipe.generators[0].sampled_from(medium) == medium
+    sampled = {tuple(q.objects) for q in recipe.generators[1].generate(ctx, np.random.default_rng(0), exhaustive=False)}
+    assert sampled == {("a", "b", "c"), ("a", "c", "b"), ("b", "a", "c")}
+    emitted = {tuple(q.objects) for q in recipe.generators[1].generate(ctx, np.random.default_rng(0), exhaustive=True)}
+    assert len(emitted) == 6
 
 
 def test_no_direction_is_read_off_objects_stacked_on_each_other():
@@ -236,9 +250,15 @@ def test_relative_distance_samples_without_building_every_candidate():
     assert len(generator.generate(ctx, rng, exhaustive=False)) == generator.params.per_scene
 
 
-def test_room_question_needs_a_room():
-    questions = generate_questions(scene_of(obj(0, "bed", [0, 0, 0]), area=0.5), load_recipe("vsibench"), 0, True)
-    assert not [q for q in questions if q.question_type == "room_size_estimation"]
+def test_room_question_needs_a_room_and_vsi100k_a_plausible_one():
+    def rooms(scene: Scene, recipe: str) -> list[str]:
+        questions = generate_questions(scene, load_recipe(recipe), 0, True)
+        return [q.answer for q in questions if q.question_type == "room_size_estimation"]
+
+    tiny = scene_of(obj(0, "bed", [0, 0, 0]), area=0.5)
+    assert rooms(tiny, "vsi100k") == []  # min_area 1 m²: a broken scan
+    assert rooms(tiny, "vsibench") == ["0.5"]  # VSI-Bench asks every scene's room
+    assert rooms(Scene("s0", "synthetic", "train", tiny.objects, None), "vsibench") == []
 
 
 def test_vocabularies_map_real_scannet_labels(realdata):
