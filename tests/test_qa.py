@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from vsi_data.geometry import OrientedBox
+from vsi_data.geometry.direction import read_direction
 from vsi_data.metrics import mean_relative_accuracy
 from vsi_data.qa import RecipeError, SceneContext, generate_questions, load_recipe
 from vsi_data.qa.options import LetterBalancer, lettered
@@ -236,6 +237,27 @@ def test_no_direction_is_read_off_objects_stacked_on_each_other():
         if generator.question_type.startswith("object_rel_direction"):
             for candidate in generator.candidates(ctx, np.random.default_rng(0)):
                 assert {candidate.objects[0], candidate.objects[1]} != {"lamp", "table"}
+
+
+def test_no_direction_where_the_floor_plane_gives_none():
+    # A lamp exactly above the table's centre: standing by one and facing (or asking about) the other has no
+    # direction in the floor plane. VSI-Bench has no floor-distance rule (vsibench), but no angle is read off
+    # a zero vector either.
+    lamp = obj(0, "lamp", [0.0, 0, 0.9], (0.3, 0.3, 0.4))
+    table = obj(1, "table", [0.0, 0, 0.37], (1.2, 0.8, 0.74))
+    toilet = obj(2, "toilet", [0, 2.0, 0.4], (0.5, 0.7, 0.8))
+    recipe = load_recipe("vsibench")
+    ctx = SceneContext(scene_of(lamp, table, toilet), "center", recipe.vocabulary)
+    asked = [
+        tuple(c.objects)
+        for g in recipe.generators
+        if g.question_type.startswith("object_rel_direction")
+        for c in g.candidates(ctx, np.random.default_rng(0))
+    ]
+    assert not [o for o in asked if {o[0], o[1]} == {"lamp", "table"} or {o[0], o[2]} == {"lamp", "table"}]
+    one = read_direction(lamp.box.center, table.box.center, toilet.box.center, toilet.box.corners(), {"x": (0, 360)})
+    assert np.isnan(one.angle)
+    assert one.sector == ""
 
 
 def test_relative_distance_samples_without_building_every_candidate():
