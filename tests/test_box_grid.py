@@ -15,8 +15,8 @@ import numpy as np
 import open3d as o3d
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from vlm3r_rules import cropped_grid, o3d_box
 
+from vlm3r_rules import cropped_grid, o3d_box
 from vsi_data.geometry import OrientedBox
 from vsi_data.geometry.distance import box_grid_points
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-import vlm3r_rules as theirs
 
+import vlm3r_rules as theirs
 from vsi_data.qa import SceneContext, load_recipe
 from vsi_data.qa.generators import Generator
 from vsi_data.sources.vsibench_meta import VsiBenchMetaConfig, VsiBenchMetaSource
