@@ -225,37 +225,39 @@ def test_relative_direction_reads_every_ordering_of_a_triple_in_order(tmp_path):
     assert len(emitted) == 6
 
 
-def test_no_direction_is_read_off_objects_stacked_on_each_other():
-    # A lamp 1 cm off the centre of the table it stands on: "standing by the lamp, facing the table" has no
-    # direction on the floor; a hair's shift of the lamp would flip left and right.
-    lamp = obj(0, "lamp", [0.01, 0, 0.9], (0.3, 0.3, 0.4))
-    table = obj(1, "table", [0, 0, 0.37], (1.2, 0.8, 0.74))
-    toilet = obj(2, "toilet", [0, 2.0, 0.4], (0.5, 0.7, 0.8))
-    recipe = load_recipe("vsi100k")
-    ctx = SceneContext(scene_of(lamp, table, toilet), "center", recipe.vocabulary)
-    for generator in recipe.generators:
-        if generator.question_type.startswith("object_rel_direction"):
-            for candidate in generator.candidates(ctx, np.random.default_rng(0)):
-                assert {candidate.objects[0], candidate.objects[1]} != {"lamp", "table"}
-
-
-def test_no_direction_where_the_floor_plane_gives_none():
-    # A lamp exactly above the table's centre: standing by one and facing (or asking about) the other has no
-    # direction in the floor plane. VSI-Bench has no floor-distance rule (vsibench), but no angle is read off
-    # a zero vector either.
-    lamp = obj(0, "lamp", [0.0, 0, 0.9], (0.3, 0.3, 0.4))
+def _lamp_on_table(offset: float) -> Scene:
+    """A lamp standing `offset` metres off the centre of a table; a toilet and a bed a few metres away."""
+    lamp = obj(0, "lamp", [offset, 0, 0.9], (0.3, 0.3, 0.4))
     table = obj(1, "table", [0.0, 0, 0.37], (1.2, 0.8, 0.74))
-    toilet = obj(2, "toilet", [0, 2.0, 0.4], (0.5, 0.7, 0.8))
-    recipe = load_recipe("vsibench")
-    ctx = SceneContext(scene_of(lamp, table, toilet), "center", recipe.vocabulary)
-    asked = [
+    toilet, bed = obj(2, "toilet", [0, 2.0, 0.4], (0.5, 0.7, 0.8)), obj(3, "bed", [-2.5, 1.5, 0.3], (2.0, 1.6, 0.6))
+    return scene_of(lamp, table, toilet, bed)
+
+
+def _directions(scene: Scene, recipe_name: str) -> list[tuple[str, ...]]:
+    recipe = load_recipe(recipe_name)
+    ctx = SceneContext(scene, "center", recipe.vocabulary)
+    return [
         tuple(c.objects)
         for g in recipe.generators
         if g.question_type.startswith("object_rel_direction")
         for c in g.candidates(ctx, np.random.default_rng(0))
     ]
+
+
+def test_no_direction_is_read_off_objects_stacked_on_each_other():
+    # 1 cm off: "standing by the lamp, facing the table" has no direction on the floor; a hair's shift of the
+    # lamp would flip left and right. vsi100k's floor-plane rule (ours) leaves such triples out.
+    assert not [o for o in _directions(_lamp_on_table(0.01), "vsi100k") if {o[0], o[1]} == {"lamp", "table"}]
+
+
+def test_no_direction_where_the_floor_plane_gives_none():
+    # Exactly above the centre: no angle at all. VSI-Bench has no floor-distance rule (vsibench), but no angle
+    # is read off a zero vector either.
+    asked = _directions(_lamp_on_table(0.0), "vsibench")
+    assert ("toilet", "bed", "table") in asked  # a positive control: triples with a direction are asked
     assert not [o for o in asked if {o[0], o[1]} == {"lamp", "table"} or {o[0], o[2]} == {"lamp", "table"}]
-    one = read_direction(lamp.box.center, table.box.center, toilet.box.center, toilet.box.corners(), {"x": (0, 360)})
+    lamp, table, toilet, _ = (o.box for o in _lamp_on_table(0.0).objects)
+    one = read_direction(lamp.center, table.center, toilet.center, toilet.corners(), {"x": (0, 360)})
     assert np.isnan(one.angle)
     assert one.sector == ""
 
