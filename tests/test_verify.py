@@ -32,9 +32,10 @@ def scannet_meta(boxes=HANDMADE_ROOM.boxes, room_size: float = 24.0, *, rename: 
     return meta_scene("scannet", [(names[b.label], box_entry(b)) for b in boxes if b.label in names], room_size)
 
 
-@pytest.fixture
-def scannet_root(tmp_path) -> Path:
-    root = tmp_path / "scannet"
+@pytest.fixture(scope="module")
+def scannet_root(tmp_path_factory) -> Path:
+    """The hand-made ScanNet scene (read-only for the tests)."""
+    root = tmp_path_factory.mktemp("scans") / "scannet"
     write_label_table(root / "scannetv2-labels.combined.tsv")
     write_handmade_scene(root / "scans", SCENE, HANDMADE_ROOM)
     return root
@@ -194,9 +195,10 @@ def test_a_handmade_scannetpp_scene_agrees_with_its_meta(tmp_path):
 # --- a build ------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def scannet_build(scannet_root, tmp_path) -> Path:
-    out = tmp_path / "build"
+@pytest.fixture(scope="module")
+def scannet_build(scannet_root, tmp_path_factory) -> Path:
+    """A `vsibench` build of the hand-made ScanNet scene (read-only for the tests)."""
+    out = tmp_path_factory.mktemp("build") / "out"
     args = ["build", "--source", "scannet", "--root", str(scannet_root), "--out", str(out), "--recipe", "vsibench",
             "--no-video", "--quiet"]  # fmt: skip
     result = runner.invoke(app, args)
