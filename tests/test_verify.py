@@ -150,7 +150,7 @@ def test_a_different_room_is_reported(scannet_root, tmp_path):
     assert code == 1
     scene = only_scene(report)
     assert not scene["room_agrees"]
-    assert f"room: {scene['room_ours']} m², the meta info has 14.50 m²" in scene["differences"]
+    assert f"room: {scene['room_ours']:.2f} m², the meta info has 14.50 m²" in scene["differences"]
     assert category(scene, "chair")["meta"] == 1
     assert category(scene, "refrigerator")["meta"] == 0
     assert report["totals"]["boxes_agreeing"] == 0

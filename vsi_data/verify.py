@@ -16,6 +16,7 @@ not comparable rather than as differences.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 from collections.abc import Callable, Iterable
@@ -30,7 +31,7 @@ from vsi_data.geometry.boxes import OrientedBox
 from vsi_data.geometry.direction import read_direction
 from vsi_data.qa import Recipe, RecipeError, SceneContext, generate_questions, load_recipe, question_id
 from vsi_data.qa.question import format_number
-from vsi_data.scene import Scene
+from vsi_data.scene import Scene, SceneObject
 from vsi_data.sources import SceneError, SceneSource, SourceUnavailable, open_source
 from vsi_data.sources.vsibench_meta import VsiBenchMetaConfig, VsiBenchMetaSource
 
@@ -52,13 +53,13 @@ class Tolerances:
     match_m: float = 1.0  # a box farther than this from every released box of its category has no partner
 
 
-# The 24 proper rotations that map a box onto itself (signed permutations of its axes, determinant +1).
+# The 24 proper rotations that map a box onto itself: its axes permuted and flipped, determinant +1.
 _SYMMETRIES = np.array(
     [
-        np.eye(3)[list(perm)] * np.array(signs)[:, None]
-        for perm in ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
-        for signs in np.array(np.meshgrid([1, -1], [1, -1], [1, -1])).T.reshape(-1, 3)
-        if np.linalg.det(np.eye(3)[list(perm)] * np.array(signs)[:, None]) > 0
+        turn
+        for order in itertools.permutations(range(3))
+        for signs in itertools.product((1.0, -1.0), repeat=3)
+        if np.linalg.det(turn := np.eye(3)[:, order] * signs) > 0
     ]
 )
 
@@ -99,10 +100,6 @@ class CategoryResult:
     unmatched_ours: list[int] = field(default_factory=list)  # instance ids without a released partner
     unmatched_meta: list[int] = field(default_factory=list)  # released boxes without one of ours
 
-    @property
-    def agrees(self) -> bool:
-        return self.ours == self.meta and not self.unmatched_ours and all(p.agrees for p in self.pairs)
-
 
 @dataclass
 class AnswerResult:
@@ -113,6 +110,10 @@ class AnswerResult:
     meta: str | None
     status: str  # agree, differ, not comparable
     note: str = ""
+
+
+def _area(value: float | None) -> str:
+    return "none" if value is None else f"{value:.2f} m²"
 
 
 @dataclass
@@ -145,7 +146,7 @@ class SceneResult:
                 if not p.agrees
             ]
         if not self.room_agrees:
-            lines.append(f"room: {self.room_ours} m², the meta info has {self.room_meta:.2f} m²")
+            lines.append(f"room: {_area(self.room_ours)}, the meta info has {_area(self.room_meta)}")
         lines += [
             f"{a.id} ({a.question_type}, {', '.join(a.objects)}): ours {a.ours!r}, on the released boxes {a.meta!r}"
             for a in self.answers
@@ -190,7 +191,7 @@ class _NotComparable(Exception):
     """A question the released boxes cannot answer as asked (a category missing, or no longer unique there)."""
 
 
-def _only(ctx: SceneContext, category: str):
+def _only(ctx: SceneContext, category: str) -> SceneObject:
     found = ctx.scene.by_category.get(category, [])
     if len(found) != 1:
         raise _NotComparable(f"the meta info has {len(found)} {category}")
@@ -278,13 +279,12 @@ def compare_scene(
         f"{c}: the meta info's count disagrees with its own boxes (compared by its boxes)"
         for c in sorted(meta.unreliable_categories)
     ]
+    result.room_ours = None if ours.room is None else round(ours.room.area, 2)
+    result.room_meta = None if meta.room is None else round(meta.room.area, 2)
     if ours.room is not None and meta.room is not None:
-        result.room_ours, result.room_meta = round(ours.room.area, 2), meta.room.area
         result.room_agrees = abs(ours.room.area - meta.room.area) <= tolerances.room_rel * meta.room.area
-    elif (ours.room is None) != (meta.room is None):
-        result.room_ours = ours.room.area if ours.room else None
-        result.room_meta = meta.room.area if meta.room else None
-        result.room_agrees = False
+    else:
+        result.room_agrees = ours.room is None and meta.room is None
     meta_ctx = SceneContext(meta, recipe.distance_metric, recipe.vocabulary)
     result.answers = compare_answers(rows, meta_ctx, recipe, tolerances)
     return result
