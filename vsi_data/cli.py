@@ -455,5 +455,67 @@ def export(
     )
 
 
+@app.command()
+def verify(
+    meta: Annotated[Path, typer.Option(help="VSI-Bench's *_meta_info_val.json (or a folder of them).")],
+    build: Annotated[Path | None, typer.Option(help="A build output folder: its scenes are re-opened.")] = None,
+    root: Annotated[
+        Path | None, typer.Option(help="Raw scans to parse now instead of a build (with --source).")
+    ] = None,
+    source: Annotated[Source | None, typer.Option(help="The dataset of --root.")] = None,
+    recipe: Annotated[str, typer.Option(help="With --root: the recipe to parse and ask by.")] = "vsibench",
+    label_table: Annotated[Path | None, typer.Option(help="With --root: ScanNet's label table.")] = None,
+    seed: Annotated[int, typer.Option(help="With --root: the seed a build would use.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable report on stdout.")] = False,
+    pictures: Annotated[Path | None, typer.Option(help="Write a top-down PNG per scene with both boxes here.")] = None,
+    centre_tolerance: Annotated[
+        float | None, typer.Option(min=0, help="Box centres at most this far apart, metres (default 0.05).")
+    ] = None,
+    extent_tolerance: Annotated[
+        float | None, typer.Option(min=0, help="Box sides and size answers within this, metres (default 0.05).")
+    ] = None,
+    rotation_tolerance: Annotated[
+        float | None, typer.Option(min=0, help="Box rotation within this, degrees (default 5).")
+    ] = None,
+    room_tolerance: Annotated[
+        float | None, typer.Option(min=0, help="Room area within this fraction of the released one (default 0.02).")
+    ] = None,
+    distance_tolerance: Annotated[
+        float | None, typer.Option(min=0, help="Distance answers within this, metres (default 0.1).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Compare a build's (or raw scans') objects and answers with VSI-Bench's released boxes, scene by scene.
+
+    Exit status: 0 everything agrees within the tolerances, 1 something differs, 2 verification could not run.
+    """
+    from rich.progress import Progress
+
+    from vsi_data.verify import Tolerances, VerifyError, from_build, from_scans, run_verify
+    from vsi_data.viz.verify import print_verify_report
+
+    _logging(quiet=True)
+    if (build is None) == (root is None) or (root is not None and source is None):
+        raise _fail("give --build DIR, or --root PATH with --source", code=2)
+    given = {"centre_m": centre_tolerance, "extent_m": extent_tolerance, "rotation_deg": rotation_tolerance,
+             "room_rel": room_tolerance, "distance_m": distance_tolerance}  # fmt: skip
+    tolerances = Tolerances(**{k: v for k, v in given.items() if v is not None})  # the report prints them all
+    try:
+        ours = from_build(build) if build is not None else from_scans(source.value, root, recipe, seed, label_table)
+        with Progress(console=console, disable=quiet or as_json, transient=True) as progress:
+            task = progress.add_task("verifying scenes", total=None)
+            report = run_verify(
+                ours, meta, tolerances, pictures, lambda done, total: progress.update(task, completed=done, total=total)
+            )
+    except VerifyError as exc:
+        raise _fail(str(exc), code=2) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        stdout = Console()
+        print_verify_report(report, stdout if stdout.is_terminal else Console(width=150))  # a file gets whole rows
+    raise typer.Exit(0 if report.agrees else 1)
+
+
 if __name__ == "__main__":
     app()
