@@ -218,6 +218,23 @@ def train_grpo(
     console.print(f"step {result.global_step}{resumed}: {summary} → {output}", highlight=False)
 
 
+@app.command("merge-lora")
+def merge_lora(
+    run: Annotated[Path, typer.Argument(help="A train-grpo run folder of a LoRA recipe (holds final-adapter/).")],
+) -> None:
+    """Merge a run's LoRA adapter into its base model: RUN/final, whole (for ZeRO-3 and FSDP LoRA runs)."""
+    from vsi_data.models import ModelLoadError
+    from vsi_data.train.recipe import TrainRecipeError
+    from vsi_data.train.trainer import merge_lora as merge
+
+    _logging(quiet=True)
+    try:
+        final = merge(run)
+    except (TrainRecipeError, ModelLoadError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"merged → {final}", highlight=False)
+
+
 class Dtype(StrEnum):
     auto = "auto"
     bf16 = "bf16"
