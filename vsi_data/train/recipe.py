@@ -22,6 +22,7 @@ per frame: twice the visual tokens, other temporal positions; what TRL's GRPOTra
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from vsi_data.video.sampler import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 
 KIND = "grpo"
 TINY_MODEL = "tiny"
+RUN_FILE = "run.json"  # written by train-grpo into its output folder; its `recipe` is `TrainRecipe.resolved()`
 _TOP_KEYS = {"kind", "name", "description", "model", "prompt", "frames", "rewards", "lora", "grpo"}
 _PROMPT_KEYS = {"mode", "system"}
 _FRAME_SIZES = ("num_frames", "min_pixels", "max_pixels")
@@ -62,6 +64,19 @@ _UNSUPPORTED_GRPO = {
 
 class TrainRecipeError(ValueError):
     """A training recipe that cannot be used; the message names the file."""
+
+
+def run_frame_settings(model_dir: Path) -> FrameSettings | None:
+    """The frame settings a model was trained with, when it is a train-grpo run's output (RUN/final,
+    RUN/checkpoint-N: RUN/run.json sits one level up), else None."""
+    run_file = Path(model_dir).parent / RUN_FILE
+    if not run_file.is_file():
+        return None
+    try:
+        frames = json.loads(run_file.read_text())["recipe"]["frames"]
+        return FrameSettings.from_resolved(frames)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TrainRecipeError(f"{run_file}: no readable frame settings ({exc})") from exc
 
 
 @dataclass(frozen=True)

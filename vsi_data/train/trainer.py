@@ -33,14 +33,13 @@ from vsi_data.models import ModelLoadError, build_tiny_qwen2vl, load_model, load
 from vsi_data.output.shards import write_atomic
 from vsi_data.train.data import training_dataset
 from vsi_data.train.grpo import VsiGRPOTrainer
-from vsi_data.train.recipe import TINY_MODEL, TrainRecipe, TrainRecipeError, load_train_recipe
+from vsi_data.train.recipe import RUN_FILE, TINY_MODEL, TrainRecipe, TrainRecipeError, load_train_recipe
 from vsi_data.train.rewards import configured_rewards
 
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
 STATE_FILE = "trainer_state.json"
-RUN_FILE = "run.json"
 FINAL_DIR = "final"
 ADAPTER_DIR = "final-adapter"
 TINY_MODEL_DIR = "tiny-model"
