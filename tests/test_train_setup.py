@@ -100,33 +100,17 @@ def test_a_frozen_vision_tower_stays_out_of_the_backward_pass(tmp_path):
     assert trainer.state.log_history[0]["grad_norm"] > 0  # LoRA still learns
 
 
-def test_fsdp2_wraps_the_models_own_blocks():
+def test_fsdp2_wraps_the_models_own_blocks(tmp_path):
     """The FSDP2 config names no classes: accelerate wraps the model's `_no_split_modules`, for Qwen2.5-VL as
     for Qwen2-VL (a fixed Qwen2-VL list fails on Qwen2.5-VL: its blocks have other class names)."""
     from accelerate.utils import FullyShardedDataParallelPlugin
     from accelerate.utils.fsdp_utils import fsdp2_prepare_auto_wrap_policy
-    from transformers import (
-        Qwen2_5_VLConfig,
-        Qwen2_5_VLForConditionalGeneration,
-        Qwen2VLConfig,
-        Qwen2VLForConditionalGeneration,
-    )
+
+    from vsi_data.models import build_tiny_qwen2vl, load_model
 
     settings = yaml.safe_load((REPO / "recipes" / "accelerate" / "fsdp2.yaml").read_text())["fsdp_config"]
-    tiny_text = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}
-    tiny_text |= {"num_key_value_heads": 1, "vocab_size": 64, "rope_parameters": {"mrope_section": [1, 1, 2]}}
-    models = {
-        "Qwen2VL": Qwen2VLForConditionalGeneration(
-            Qwen2VLConfig(text_config=tiny_text, vision_config={"depth": 1, "embed_dim": 16, "hidden_size": 16})
-        ),
-        "Qwen2_5_VL": Qwen2_5_VLForConditionalGeneration(
-            Qwen2_5_VLConfig(
-                text_config=tiny_text,
-                vision_config={"depth": 1, "hidden_size": 16, "out_hidden_size": 16, "intermediate_size": 32},
-            )
-        ),
-    }
-    for prefix, model in models.items():
+    for family, prefix in (("qwen2_vl", "Qwen2VL"), ("qwen2_5_vl", "Qwen2_5_VL")):
+        model = load_model(build_tiny_qwen2vl(tmp_path / family, family=family))
         plugin = FullyShardedDataParallelPlugin(
             fsdp_version=2,
             auto_wrap_policy=settings["fsdp_auto_wrap_policy"],
