@@ -74,3 +74,17 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from vsi_data.models import build_tiny_qwen2vl
 
     return build_tiny_qwen2vl(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture
+def video_processor_stub(monkeypatch):
+    """Processors get a CPU stand-in for transformers' video processor (it needs torchvision, which has no CPU
+    build here), so native-video training and prediction run end to end; see video_stub.py."""
+    import vsi_data.models
+    import vsi_data.train.trainer
+    from video_stub import with_video_stub
+
+    load = with_video_stub(vsi_data.models.load_processor)
+    monkeypatch.setattr(vsi_data.models, "load_processor", load)
+    monkeypatch.setattr(vsi_data.train.trainer, "load_processor", load)
+    return load

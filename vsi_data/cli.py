@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from vsi_data.models import FrameInput
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="3D indoor scans → VSI-style spatial QA → training.")
 console = Console(stderr=True)
 
@@ -269,6 +271,23 @@ def train_grpo(
     console.print(f"step {result.global_step}{resumed}: {summary} → {output}", highlight=False)
 
 
+@app.command("merge-lora")
+def merge_lora(
+    run: Annotated[Path, typer.Argument(help="A train-grpo run folder of a LoRA recipe (holds final-adapter/).")],
+) -> None:
+    """Merge a run's LoRA adapter into its base model: RUN/final, whole (for ZeRO-3 and FSDP LoRA runs)."""
+    from vsi_data.models import ModelLoadError
+    from vsi_data.train.recipe import TrainRecipeError
+    from vsi_data.train.trainer import merge_lora as merge
+
+    _logging(quiet=True)
+    try:
+        final = merge(run)
+    except (TrainRecipeError, ModelLoadError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"merged → {final}", highlight=False)
+
+
 class Dtype(StrEnum):
     auto = "auto"
     bf16 = "bf16"
@@ -281,13 +300,28 @@ def predict(
     model: Annotated[Path, typer.Option(help="Local Qwen2-VL / Qwen2.5-VL checkpoint folder.")],
     data: Annotated[Path, typer.Option(help="A build folder, a shard, or VSI-Bench's test .parquet/.jsonl.")],
     out: Annotated[Path, typer.Option(help="Predictions JSONL; appended to, ids already there are skipped.")],
-    frames: Annotated[int, typer.Option(min=1, help="Frames sampled uniformly per video.")] = 16,
+    frames: Annotated[
+        int | None,
+        typer.Option(min=1, help="Frames sampled uniformly per video (default: the model's run's, else 16)."),
+    ] = None,
+    input_mode: Annotated[
+        FrameInput | None,
+        typer.Option(
+            "--input",
+            help="Frames as one video (Qwen's native video tokens, as lmms-eval) or one image each "
+            "(default: the model's train-grpo run's, else video).",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Questions per generate call.")] = 4,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Generated tokens at most (VSI-Bench: 16).")] = 16,
     device: Annotated[str | None, typer.Option(help="torch device (default: cuda when available, else cpu).")] = None,
     dtype: Annotated[Dtype, typer.Option(help="Model weights' dtype.")] = Dtype.auto,
-    min_pixels: Annotated[int | None, typer.Option(min=1, help="Per-frame pixel budget, lower bound.")] = None,
-    max_pixels: Annotated[int | None, typer.Option(min=1, help="Per-frame pixel budget, upper bound.")] = None,
+    min_pixels: Annotated[
+        int | None, typer.Option(min=1, help="Per-frame pixel budget, lower bound (default: the run's).")
+    ] = None,
+    max_pixels: Annotated[
+        int | None, typer.Option(min=1, help="Per-frame pixel budget, upper bound (default: the run's).")
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Answer at most this many new questions.")] = None,
     video_root: Annotated[
         Path | None,
@@ -304,6 +338,7 @@ def predict(
     from vsi_data.eval import DataError, PredictionsError
     from vsi_data.eval.predict import PredictConfig, PredictError, run_predict
     from vsi_data.models import ModelLoadError
+    from vsi_data.train.recipe import TrainRecipeError
     from vsi_data.video.sampler import VideoReadError
 
     _logging(quiet)
@@ -312,6 +347,7 @@ def predict(
         data=data,
         out=out,
         frames=frames,
+        input=input_mode,
         batch_size=batch_size,
         max_new_tokens=max_new_tokens,
         device=device,
@@ -325,7 +361,7 @@ def predict(
         task = progress.add_task("predicting", total=None)
         try:
             result = run_predict(config, lambda done, total: progress.update(task, completed=done, total=total))
-        except (DataError, PredictionsError, PredictError, ModelLoadError, VideoReadError) as exc:
+        except (DataError, PredictionsError, PredictError, ModelLoadError, VideoReadError, TrainRecipeError) as exc:
             raise _fail(str(exc)) from None
     console.print(
         f"[bold]{result.written}[/bold] questions answered, {result.already} already in {out} "
