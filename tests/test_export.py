@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -52,7 +53,10 @@ def derived_build(source: Path, out: Path, change: Callable[[pa.Table], pa.Table
     table = change(read_rows(out))
     for shard in (out / "data").glob("*.parquet"):
         shard.unlink()
-    write_shards(out, [table], rows_per_shard)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["shards"] = write_shards(out, [table], rows_per_shard)
+    manifest["per_split"] = dict(Counter(table.column("split").to_pylist()))
+    (out / "manifest.json").write_text(json.dumps(manifest))
     return out
 
 
@@ -472,6 +476,19 @@ def test_an_existing_folder_is_never_touched(vsibench_video_build, tmp_path):
     assert (out / "notes.txt").read_text() == "keep me"
     (tmp_path / "empty").mkdir()  # an empty folder is fine
     assert (_export(vsibench_video_build, tmp_path / "empty", "swift") / "train.jsonl").is_file()
+
+
+def test_shards_that_disagree_with_the_manifest_are_refused(vsibench_video_build, tmp_path):
+    """Export reads the shards the manifest lists: a lost shard is one line, never a smaller export, and a
+    stray Parquet file in data/ is not exported."""
+    build = tmp_path / "b"
+    shutil.copytree(vsibench_video_build, build)
+    shutil.copy(next((build / "data").glob("*.parquet")), build / "data" / "stray.parquet")
+    result = run_export(ExportConfig(build, "vsibench", tmp_path / "ok"))
+    assert result.rows == {"train": read_rows(vsibench_video_build).num_rows}
+    next((build / "data").glob("train-*.parquet")).unlink()
+    _fails([str(build), "--format", "swift", "--out", str(tmp_path / "o")], "missing, but manifest.json lists it")
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_missing_video_fails_the_whole_export_or_is_counted(vsibench_video_build, tmp_path):

@@ -36,7 +36,7 @@ from vsi_data.export.spec import (
     prompter,
     target_text,
 )
-from vsi_data.output.shards import DATA_DIR, write_atomic
+from vsi_data.output.shards import DATA_DIR, ShardsMismatch, shard_files, write_atomic
 
 READ_COLUMNS = ("id", "dataset", "scene_id", "split", "question_type", "question", "options", "answer", "video")
 MANIFEST = "export.json"
@@ -123,10 +123,14 @@ def _check_options(spec: ExportFormat, config: ExportConfig) -> None:
 
 
 def _shards(build: Path) -> list[pq.ParquetFile]:
-    """The build's shard files, refused with one line when `build` is not a build or a shard is unreadable."""
+    """The shards the build's manifest lists, refused with one line when `build` is not a build, a listed
+    shard is missing or unreadable, or the shards disagree with the manifest (never a smaller export)."""
     if not build.is_dir():
         raise ExportError(f"{build}: no such build folder")
-    files = sorted((build / DATA_DIR).glob("*.parquet"))
+    try:
+        files = shard_files(build)
+    except ShardsMismatch as exc:
+        raise ExportError(str(exc)) from None
     if not files:
         raise ExportError(f"{build}: not a vsi-data build (no {DATA_DIR}/*.parquet)")
     shards = []
