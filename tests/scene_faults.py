@@ -9,6 +9,7 @@ Faults, per scene id:
 - "segfault": a real segmentation fault (reading address 0).
 - "exit": `os._exit(3)`, as a native library that calls exit() would.
 - "hang": every signal blocked, then sleep forever: only SIGKILL ends it, like a native loop that ignores signals.
+- "hang-mid-write:<folder>": a temp file in `<folder>` as a writer leaves one mid-write, then "hang".
 - "killed-once:<folder>": the first try writes `<folder>/<scene>.pid` and waits to be killed by the test; a
   later try (the file exists) builds the scene normally.
 """
@@ -34,6 +35,11 @@ def misbehave(fault: str, name: str) -> None:
         ctypes.string_at(0)
     elif fault == "exit":
         os._exit(3)
+    elif fault.startswith("hang-mid-write:"):
+        folder = Path(fault.removeprefix("hang-mid-write:"))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f".{name}.mp4.{os.getpid()}.tmp").write_bytes(b"half a video")
+        misbehave("hang", name)
     elif fault == "hang":
         signal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP})
         while True:

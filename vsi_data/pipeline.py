@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vsi_data import __version__
 from vsi_data.benchmark import benchmark_scenes
-from vsi_data.executors import Limits, Lost, make_executor
+from vsi_data.executors import Executor, Limits, Lost, make_executor
 from vsi_data.output.balance import balance_answers, deduplicate
 from vsi_data.output.card import dataset_card
 from vsi_data.output.shards import PARTS_DIR, SCHEMA, part_info, read_part, write_atomic, write_part, write_shards
@@ -183,9 +183,14 @@ def _prepare_out(config: BuildConfig, fingerprint: dict[str, Any]) -> None:
                 "use another --out, or --overwrite to start afresh"
             )
     (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
-    for stale in [*(out / PARTS_DIR).glob(".*.tmp"), *(out / "videos").glob("*/.*.tmp")]:
-        stale.unlink()  # left by a build that was killed mid-write; the scene is redone
+    _remove_temp_files(out)  # left by a build that was killed mid-write; the scene is redone
     write_atomic(recorded, lambda p: p.write_text(json.dumps(fingerprint, sort_keys=True, indent=1)))
+
+
+def _remove_temp_files(out: Path) -> None:
+    """Temp files of writers stopped mid-write: a killed build's, or a worker's stopped with its scene."""
+    for stale in [*(out / PARTS_DIR).glob(".*.tmp"), *(out / "videos").glob("*/.*.tmp")]:
+        stale.unlink()
 
 
 def _select(refs: list[SceneRef], config: BuildConfig) -> tuple[list[SceneRef], list[SceneRef]]:
@@ -340,13 +345,23 @@ def run_build(config: BuildConfig) -> BuildResult:
         except KeyboardInterrupt:
             committed = f"{len(infos)} of {len(selected)} scenes are committed in {config.out}"
             raise BuildInterrupted(committed) from None
+        finally:  # every worker has stopped: what a stopped one was writing is garbage
+            _remove_temp_files(config.out)
     order = {ref.scene_id: i for i, ref in enumerate(selected)}
     failures.sort(key=lambda f: order[f["scene_id"]])
     elapsed = time.perf_counter() - started
     return _finish(config, recipe, source, listed, selected, excluded, infos, failures, resumed, elapsed)
 
 
-def _run_scenes(executor, source, todo, infos, failures, total: int, quiet: bool) -> None:
+def _run_scenes(
+    executor: Executor,
+    source: SceneSource,
+    todo: list[SceneJob],
+    infos: dict[str, dict],
+    failures: list[dict[str, str]],
+    total: int,
+    quiet: bool,
+) -> None:
     """Every scene of `todo` through the executor, into `infos` (built) or `failures` (one line each)."""
     with Progress(
         TextColumn("[bold]{task.description}"),
