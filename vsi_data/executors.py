@@ -55,8 +55,9 @@ class Lost:
 
 @dataclass(frozen=True)
 class Limits:
-    """What one item may use. `seconds`: wall-clock time from the moment a worker takes it (None: no
-    limit). `memory_gib`: Ray's scheduling request per task (a node runs only as many tasks as fit)."""
+    """What one item may use. `seconds`: wall-clock time (None: no limit), counted from when a local worker
+    begins the item (after its imports) or, on Ray, from submission. `memory_gib`: Ray's scheduling request
+    per task (a node runs only as many tasks as fit)."""
 
     seconds: float | None = 3600.0
     memory_gib: float = 2.0
