@@ -384,6 +384,13 @@ def test_ray_refuses_nodes_that_run_other_code_or_have_too_little_memory(ray_clu
         pass
 
 
+def test_a_local_ray_cluster_of_no_cpus_is_refused(monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(ExecutorUnavailable, match=r"give it --workers 1 or more$"):
+        make_executor("ray", 0)
+
+
 def test_an_address_where_no_cluster_answers_is_one_line_at_once():
     pytest.importorskip("ray")
     started = time.monotonic()

@@ -317,6 +317,10 @@ class RayTasks(Executor):
         self.workers = workers
         self.limits = limits
         self.address = address or os.environ.get("RAY_ADDRESS") or None
+        if not self.address and workers < 1:
+            raise ExecutorUnavailable(
+                "--executor ray without a cluster address starts a local one: give it --workers 1 or more"
+            )
         self.environment = environment
         self.started_here = False
 
