@@ -18,8 +18,8 @@ runner = CliRunner()
 
 
 def build(*args: str):
-    """One worker unless a test asks for more: spawning a pool per small build only slows the suite."""
-    return runner.invoke(app, ["build", *args, *([] if "--workers" in args else ["--workers", "1"])])
+    """In this process unless a test asks for workers: spawning them per small build only slows the suite."""
+    return runner.invoke(app, ["build", *args, *([] if "--workers" in args else ["--workers", "0"])])
 
 
 @pytest.fixture(scope="module")

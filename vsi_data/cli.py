@@ -88,9 +88,28 @@ def build(
     scenes: Annotated[int | None, typer.Option(min=1, help="Build at most this many scenes (in id order).")] = None,
     scene_list: Annotated[Path | None, typer.Option(help="File with one scene id per line to build.")] = None,
     workers: Annotated[
-        int | None, typer.Option(min=1, help="Scenes built in parallel (default: the machine's cores).")
+        int | None,
+        typer.Option(
+            min=0,
+            help="Scenes built in parallel, each in a worker process (default: the machine's cores); "
+            "0 builds in this process (no time limit, and a crash ends the build).",
+        ),
     ] = None,
     executor: Annotated[Executor, typer.Option(help="Where scenes run.")] = Executor.local,
+    scene_timeout: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds a scene may take before it is stopped and recorded as failed; 0: no limit."),
+    ] = 3600,
+    scene_memory: Annotated[
+        float, typer.Option(min=0, help="Ray: GiB of memory each scene's task asks the cluster for.")
+    ] = 2.0,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray: the cluster to join (host:port, or auto for the one on this machine); "
+            "default $RAY_ADDRESS, else a local cluster of --workers CPUs."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Global seed; every scene derives its own from it.")] = 0,
     exhaustive: Annotated[bool, typer.Option(help="Every question that passes the filters; no sampling.")] = False,
     video: Annotated[bool, typer.Option("--video/--no-video", help="Encode scene videos where streams exist.")] = True,
@@ -151,8 +170,11 @@ def build(
         label_table=label_table,
         synthetic_frames=frames,
         synthetic_format=synthetic_format.value,
-        workers=workers or default_workers(),
+        workers=default_workers() if workers is None else workers,
         executor=executor.value,
+        scene_timeout_s=scene_timeout or None,
+        scene_memory_gib=scene_memory,
+        ray_address=ray_address,
         shard_rows=shard_rows,
         quiet=quiet,
     )
@@ -171,6 +193,11 @@ def build(
     except OutputError as exc:
         todo = "free some space, then re-run the same command" if exc.full else "choose a folder you can write to"
         raise _fail(f"{exc}; nothing already written is lost: {todo}") from None
+
+    except KeyboardInterrupt as exc:  # the workers are stopped already; what is committed stays
+        done = f"{exc}; " if str(exc) else ""
+        console.print(f"interrupted: {done}run the same command again to resume", highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
     scenes_info = result.manifest["scenes"]
     console.print(
         f"[bold]{result.manifest['rows']}[/bold] questions from {scenes_info['built']} scenes "

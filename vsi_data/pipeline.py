@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vsi_data import __version__
 from vsi_data.benchmark import benchmark_scenes
-from vsi_data.executors import make_executor
+from vsi_data.executors import Executor, Limits, Lost, make_executor
 from vsi_data.io import OutputError, write_atomic
 from vsi_data.output.balance import balance_answers, deduplicate
 from vsi_data.output.card import dataset_card
@@ -53,6 +53,10 @@ class BuildError(Exception):
     """The build cannot start (bad arguments, an output folder from another build)."""
 
 
+class BuildInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the scenes: the workers are stopped, every committed scene stays for a re-run to resume."""
+
+
 @dataclass
 class BuildConfig:
     source: str
@@ -72,8 +76,11 @@ class BuildConfig:
     label_table: Path | None = None
     synthetic_frames: int = 180
     synthetic_format: str = "scannet"
-    workers: int = 1
+    workers: int = 0  # 0: in this process; N: N worker processes (each scene time-limited, crashes survived)
     executor: str = "local"
+    scene_timeout_s: float | None = 3600.0  # a scene still running after this is stopped and recorded as failed
+    scene_memory_gib: float = 2.0  # Ray: memory each scene's task asks for
+    ray_address: str | None = None  # Ray: the cluster to join (host:port or auto); default $RAY_ADDRESS, else local
     shard_rows: int = 100_000
     quiet: bool = False
 
@@ -281,6 +288,16 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _worker_environment() -> dict[str, str]:
+    """What must be the same on the driver and every Ray node for their rows to be the same: the versions
+    the manifest records, and a digest of vsi-data's own files (two checkouts of one version can differ)."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".yaml")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return {**_versions(), "vsi-data files": digest.hexdigest()[:12]}
+
+
 def open_build_source(config: BuildConfig) -> SceneSource:
     """The build's source, opened identically in the parent, in every worker, and by `inspect` later."""
     root = config.root
@@ -301,6 +318,9 @@ def open_build_source(config: BuildConfig) -> SceneSource:
 class SceneJob:
     config: BuildConfig
     ref: SceneRef
+
+    def __str__(self) -> str:
+        return f"{self.ref.dataset or self.config.source}/{self.ref.scene_id}"
 
 
 @dataclass(frozen=True)
@@ -351,7 +371,9 @@ def run_build(config: BuildConfig) -> BuildResult:
     folder = OutputFolder(config.out)
     if not folder.swap_pending():  # else decided under the lock, once the swap a killed build left is complete
         _refuse_other_builds(folder, fingerprint, config)
-    executor = make_executor(config.executor, config.workers)  # fails early when Ray is missing
+    limits = Limits(config.scene_timeout_s, config.scene_memory_gib)
+    # Fails early when Ray is missing.
+    executor = make_executor(config.executor, config.workers, limits, config.ray_address, _worker_environment)
     source = open_build_source(config)
     listed = source.list_scenes()
     root = config.root if config.root is not None else config.out / SYNTHETIC_DIR
@@ -374,7 +396,8 @@ def run_build(config: BuildConfig) -> BuildResult:
             else ""
         )
         raise BuildError(f"{root}: {len(listed)} scenes found, none to build in {filters}{left_out}")
-    with folder.locked():
+    # Ray connects, and checks its nodes run this code, before anything is written.
+    with executor, folder.locked():
         _refuse_other_builds(folder, fingerprint, config)
         tree = folder.tree(fingerprint, config.overwrite)
         tree.record(
@@ -392,25 +415,14 @@ def run_build(config: BuildConfig) -> BuildResult:
             else:
                 infos[ref.scene_id] = done
         resumed = len(infos)
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"),
-            disable=config.quiet,
-        ) as progress:
-            task = progress.add_task("scenes", total=len(selected), completed=resumed, status="")
-            for outcome in executor.map_unordered(run_scene, todo):
-                if outcome.info is not None:
-                    infos[outcome.ref.scene_id] = outcome.info
-                else:
-                    failures.append(outcome.failure)
-                    if outcome.traceback:
-                        log.error("scene %s failed unexpectedly:\n%s", outcome.ref.scene_id, outcome.traceback)
-                    log.debug("scene %s failed: %s", outcome.ref.scene_id, outcome.failure["error"])
-                rows = sum(i["rows"] for i in infos.values())
-                progress.update(task, advance=1, status=f"{rows} questions, {len(failures)} failed")
+        todo.sort(key=lambda job: -source.size_hint(job.ref))  # the longest first: no long scene starts last
+        try:
+            _run_scenes(executor, source, todo, infos, failures, len(selected), config.quiet)
+        except KeyboardInterrupt:
+            committed = f"{len(infos)} of {len(selected)} scenes are committed in {config.out}"
+            raise BuildInterrupted(committed) from None
+        finally:  # every worker has stopped: what a stopped one was writing is garbage
+            tree.remove_temp_files()
         order = {ref.scene_id: i for i, ref in enumerate(selected)}
         failures.sort(key=lambda f: order[f["scene_id"]])
         elapsed = time.perf_counter() - started
@@ -423,6 +435,44 @@ def _scene_files(ref: SceneRef, config: BuildConfig) -> list[str]:
         return []
     video = scene_video(ref.dataset, ref.scene_id)
     return [video, str(sidecar_path(Path(video)))]
+
+
+def _run_scenes(
+    executor: Executor,
+    source: SceneSource,
+    todo: list[SceneJob],
+    infos: dict[str, dict],
+    failures: list[dict[str, str]],
+    total: int,
+    quiet: bool,
+) -> None:
+    """Every scene of `todo` through the executor, into `infos` (built) or `failures` (one line each)."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task("scenes", total=total, completed=len(infos), status="")
+        for job, outcome in executor.map_unordered(run_scene, todo):
+            if isinstance(outcome, Lost):  # the worker died on it, or it ran out of time
+                failure = {
+                    "scene_id": job.ref.scene_id,
+                    "source": source.name,
+                    "error": f"{job.ref.path}: {outcome.reason}",
+                }
+                outcome = SceneOutcome(job.ref, failure=failure)
+            if outcome.info is not None:
+                infos[outcome.ref.scene_id] = outcome.info
+            else:
+                failures.append(outcome.failure)
+                if outcome.traceback:
+                    log.error("scene %s failed unexpectedly:\n%s", outcome.ref.scene_id, outcome.traceback)
+                log.debug("scene %s failed: %s", outcome.ref.scene_id, outcome.failure["error"])
+            rows = sum(i["rows"] for i in infos.values())
+            progress.update(task, advance=1, status=f"{rows} questions, {len(failures)} failed")
 
 
 def _skipped_types(config: BuildConfig, recipe: Recipe) -> dict[str, str]:

@@ -175,6 +175,10 @@ class BuildTree:
             scenes = {**previous.scenes, **scenes}
         BuildRecord(self.fingerprint, dict(sorted(scenes.items())), folders).write(self.path)
 
+    def remove_temp_files(self) -> None:
+        """What writers stopped mid-write left (a worker killed with its scene, or Ctrl-C): the scene is redone."""
+        _delete_temp_files(self.path, BuildRecord.read(self.path))
+
     @contextmanager
     def finishing(self) -> Iterator[Path]:
         """A fresh staging folder for the shards, manifest and card; removed when writing them fails."""
