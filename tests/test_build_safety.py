@@ -33,7 +33,7 @@ LOCK = ".vsi-data.lock"
 
 
 def build(*args: str):
-    return runner.invoke(app, ["build", *args, "--workers", "1"])
+    return runner.invoke(app, ["build", *args, "--workers", "0"])
 
 
 @pytest.fixture(scope="module")

@@ -419,8 +419,9 @@ def run_build(config: BuildConfig) -> BuildResult:
         try:
             _run_scenes(executor, source, todo, infos, failures, len(selected), config.quiet)
         except KeyboardInterrupt:
-            committed = f"{len(infos)} of {len(selected)} scenes are committed in {config.out}"
-            raise BuildInterrupted(committed) from None
+            # Counted on disk: a worker may have committed its scene after the last outcome was read.
+            done = sum(part_info(tree.path, source.name, ref.scene_id) is not None for ref in selected)
+            raise BuildInterrupted(f"{done} of {len(selected)} scenes are committed in {config.out}") from None
         finally:  # every worker has stopped: what a stopped one was writing is garbage
             tree.remove_temp_files()
         order = {ref.scene_id: i for i, ref in enumerate(selected)}
