@@ -3,7 +3,10 @@
 The real scene0470_00 mesh (67,465 vertices) from ../shared/realdata (or $VSI_DATA_REALDATA) has no
 `segs.json` or `aggregation.json` in public; they are made here from its real per-vertex NYU40 labels (one
 segment and one object per label, named by the label table's most common raw category for it), in
-ScanNet's own layout. Each stage runs `--repeats` times in one warm process; the medians are printed.
+ScanNet's own layout. The floor and each recipe's stages run `--repeats` rounds in one warm process, interleaved
+(floor, parse, questions, floor, ...), so machine load shifts them alike; each is CPU time of this process, and
+the medians are printed. BLAS runs one thread, as in a build's pool workers (`OMP_NUM_THREADS` and friends, set
+here unless already set): threaded BLAS burns CPU spin-waiting on the parser's small matrix products.
 
     .venv/bin/python benchmarks/real_scannet.py [--repeats 15]
 """
@@ -14,19 +17,20 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import plyfile
-from build_speed import read_scene_files  # the same floor as the synthetic benchmark
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # before numpy loads
+    os.environ.setdefault(_variable, "1")
 
-from vsi_data.qa import generate_questions, load_recipe
-from vsi_data.sources.scannet import ScanNetConfig, ScanNetSource, formats
+import numpy as np  # noqa: E402
+import plyfile  # noqa: E402
+from build_speed import interleaved_cpu_ms, read_scene_files  # noqa: E402  (the synthetic benchmark's floor)
+
+from vsi_data.qa import generate_questions, load_recipe  # noqa: E402
+from vsi_data.sources.scannet import ScanNetConfig, ScanNetSource, formats  # noqa: E402
 
 SCENE = "scene0470_00"
 
@@ -63,16 +67,6 @@ def write_scene(realdata: Path, root: Path) -> Path:
     return scene
 
 
-def median_ms(work: Callable[[], object], repeats: int) -> float:
-    work()  # warm: imports, caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
@@ -82,20 +76,26 @@ def main() -> None:
         folder = write_scene(realdata_folder(), root)
         files = formats.scene_files(folder, SCENE)
 
-        floor = median_ms(lambda: read_scene_files(files), args.repeats)
-        print(f"{SCENE} (real mesh, {len(formats.read_mesh_vertices(files['mesh'])[0]):,} vertices)")
-        print(f"file-reading floor (mesh + segs + aggregation): {floor:.1f} ms\n")
-        print(f"{'recipe':>9} {'parse ms':>9} {'questions ms':>13} {'total ms':>9} {'/ floor':>8} {'objects':>8}")
         source = ScanNetSource(ScanNetConfig(root))
         ref = source.list_scenes()[0]
+        print(f"{SCENE} (real mesh, {len(formats.read_mesh_vertices(files['mesh'])[0]):,} vertices), CPU ms, medians")
+        header = f"{'recipe':>9} {'floor ms':>9} {'parse ms':>9} {'questions ms':>13} {'total ms':>9} {'/ floor':>8}"
+        print(header + f" {'objects':>8}")
         for name in ("vsi100k", "vsibench"):
             recipe = load_recipe(name)
-            options = recipe.parse_options(seed=0)
-            parse = median_ms(lambda options=options: source.load(ref, options), args.repeats)
+            options = recipe.parse_options(seed=0, frames=False)
             scene = source.load(ref, options)
-            ask = median_ms(lambda recipe=recipe, scene=scene: generate_questions(scene, recipe, seed=0), args.repeats)
-            total = parse + ask
-            print(f"{name:>9} {parse:>9.1f} {ask:>13.1f} {total:>9.1f} {total / floor:>7.1f}x {len(scene.objects):>8}")
+            stages: dict[str, Callable[[], object]] = {
+                "floor": lambda: read_scene_files(files),
+                "parse": lambda options=options: source.load(ref, options),
+                "questions": lambda recipe=recipe, scene=scene: generate_questions(scene, recipe, seed=0),
+            }
+            ms = interleaved_cpu_ms(stages, args.repeats)
+            total = ms["parse"] + ms["questions"]
+            print(
+                f"{name:>9} {ms['floor']:>9.1f} {ms['parse']:>9.1f} {ms['questions']:>13.1f} {total:>9.1f} "
+                f"{total / ms['floor']:>7.1f}x {len(scene.objects):>8}"
+            )
 
 
 if __name__ == "__main__":

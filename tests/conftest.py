@@ -1,11 +1,15 @@
-"""Shared fixtures: the real ScanNet / VSI-Bench files in ../shared/realdata, hand-made ScanNet scenes, one small
-synthetic build with video, and a tiny local Qwen2-VL (both built once per test session, read-only for tests)."""
+"""Shared fixtures: the real ScanNet / VSI-Bench files in ../shared/realdata (its 291 questions also as a
+VSI-Bench test file), hand-made ScanNet scenes, one small synthetic build with video, and a tiny local
+Qwen2-VL (both built once per test session, read-only for tests)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from handmade import HANDMADE_ROOM, write_handmade_scene, write_label_table
@@ -26,6 +30,19 @@ def realdata() -> Path:
     path = _realdata()
     if path is None:
         pytest.skip("real data not found (set VSI_DATA_REALDATA or place it at ../shared/realdata)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_questions(realdata, tmp_path_factory) -> Path:
+    """VSI-Bench's 291 real questions for 5 ScanNet scenes, as a test.parquet-layout file."""
+    rows = []
+    for path in sorted((realdata / "vsibench/questions").glob("*_questions.json")):
+        rows += json.loads(path.read_text())["questions"]
+    columns = ("dataset", "scene_name", "question_type", "question", "options", "ground_truth")
+    table = pa.Table.from_pylist([{"id": k, **{key: row.get(key) for key in columns}} for k, row in enumerate(rows)])
+    path = tmp_path_factory.mktemp("vsibench") / "test.parquet"
+    pq.write_table(table, path)
     return path
 
 
@@ -57,3 +74,17 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from vsi_data.models import build_tiny_qwen2vl
 
     return build_tiny_qwen2vl(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture
+def video_processor_stub(monkeypatch):
+    """Processors get a CPU stand-in for transformers' video processor (it needs torchvision, which has no CPU
+    build here), so native-video training and prediction run end to end; see video_stub.py."""
+    import vsi_data.models
+    import vsi_data.train.trainer
+    from video_stub import with_video_stub
+
+    load = with_video_stub(vsi_data.models.load_processor)
+    monkeypatch.setattr(vsi_data.models, "load_processor", load)
+    monkeypatch.setattr(vsi_data.train.trainer, "load_processor", load)
+    return load

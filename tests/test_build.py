@@ -18,8 +18,8 @@ runner = CliRunner()
 
 
 def build(*args: str):
-    """One worker unless a test asks for more: spawning a pool per small build only slows the suite."""
-    return runner.invoke(app, ["build", *args, *([] if "--workers" in args else ["--workers", "1"])])
+    """In this process unless a test asks for workers: spawning them per small build only slows the suite."""
+    return runner.invoke(app, ["build", *args, *([] if "--workers" in args else ["--workers", "0"])])
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_changed_settings_are_refused_and_overwrite_starts_afresh(synthetic_buil
     args = [a if a != str(out) else str(copy) for a in args]
     refused = build(*args, "--seed", "7")
     assert refused.exit_code == 1
-    assert "different settings (seed)" in refused.output
+    assert "different settings (--seed: 0 there, 7 here)" in refused.output
     again = build(*args, "--seed", "7", "--overwrite")
     assert again.exit_code == 0, again.output
     assert json.loads((copy / "manifest.json").read_text())["seed"] == 7
@@ -247,7 +247,7 @@ def test_edited_vocabulary_is_a_different_build(tmp_path):
     vocab.write_text("sources:\n  scannet:\n    - {column: category, map: {bed: bed}}\n")
     refused = build(*args, str(recipe), "--quiet")
     assert refused.exit_code == 1
-    assert "different settings (vocabulary_sha256)" in refused.output
+    assert "different settings (the recipe's vocabulary file)" in refused.output
 
 
 def test_stats_on_a_folder_that_is_not_a_dataset(tmp_path):

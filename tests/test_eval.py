@@ -260,29 +260,6 @@ def test_eval_errors_are_one_clear_line(vsibench_parquet, predictions_file, tmp_
     assert len(result.output.strip().splitlines()) == 1
 
 
-@pytest.fixture(scope="module")
-def real_questions(realdata, tmp_path_factory) -> Path:
-    """VSI-Bench's 291 real questions for 5 ScanNet scenes, as a test.parquet-layout file."""
-    rows = []
-    for path in sorted((realdata / "vsibench/questions").glob("*_questions.json")):
-        rows += json.loads(path.read_text())["questions"]
-    table = pa.Table.from_pylist(
-        [
-            {
-                "id": k,
-                **{
-                    key: row.get(key)
-                    for key in ("dataset", "scene_name", "question_type", "question", "options", "ground_truth")
-                },
-            }
-            for k, row in enumerate(rows)
-        ]
-    )
-    path = tmp_path_factory.mktemp("vsibench") / "test.parquet"
-    pq.write_table(table, path)
-    return path
-
-
 def test_real_vsibench_questions_with_their_ground_truth_score_100(real_questions):
     items = load_items(real_questions)
     assert len(items) == 291

@@ -8,6 +8,7 @@ from collections import Counter
 import alphashape
 import numpy as np
 import pytest
+import pythoncdt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial import cKDTree
@@ -28,6 +29,7 @@ from vsi_data.geometry import (
     room_area,
     sector_of,
 )
+from vsi_data.geometry import area as area_module
 from vsi_data.geometry import boxes as boxes_module
 from vsi_data.geometry.distance import box_grid_points
 
@@ -255,6 +257,31 @@ def test_alpha_shape_equals_the_alphashape_library_on_clustered_clouds(seed, clu
     shape = alpha_shape(pts)
     assert shape.area == pytest.approx(alphashape.alphashape(pts, 5.0).area, rel=1e-9, abs=1e-12)
     assert shape.footprint().area == pytest.approx(shape.area, rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31), st.integers(3, 600), st.booleans())
+def test_delaunay_gives_the_arrays_cdts_own_super_triangle_removal_gives(seed, count, on_a_grid):
+    """Dropping the super-triangle's triangles in numpy leaves CDT's own result to the last index (so every
+    area is summed in the same order), also on grids, where many points are cocircular."""
+    rng = np.random.default_rng(seed)
+    pts = rng.integers(0, 12, (count, 2)).astype(float) if on_a_grid else rng.normal(0, 3, (count, 2))
+    xy = area_module._xy(pts)
+    cdt = pythoncdt.Triangulation(
+        pythoncdt.VertexInsertionOrder.AUTO, pythoncdt.IntersectingConstraintEdges.NOT_ALLOWED, 0.0
+    )
+    cdt.insert_vertices(np.ascontiguousarray(xy))
+    cdt.erase_super_triangle()
+    reference = cdt.triangles_array()
+    if len(reference) == 0:  # collinear
+        with pytest.raises(RoomAreaError):
+            area_module._delaunay(xy)
+        return
+    ours = area_module._delaunay(xy)
+    assert np.array_equal(ours.simplices, reference["vertices"])
+    expected = reference["neighbors"][:, [1, 2, 0]].astype(np.int64)
+    expected[expected == pythoncdt.NO_NEIGHBOR] = -1
+    assert np.array_equal(ours.neighbors, expected)
 
 
 def test_room_area_rejects_points_that_span_no_area():

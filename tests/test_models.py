@@ -98,3 +98,27 @@ def test_image_only_processor_keeps_the_pixel_budget_and_saves(tiny_model_dir, t
     again = load_processor(saved)
     assert again.image_processor.size.longest_edge == TINY_MAX_PIXELS
     assert again.tokenizer.chat_template == processor.tokenizer.chat_template
+
+
+def test_video_stub_is_the_image_layout_for_a_still_video():
+    """The tests' CPU stand-in for transformers' video processor (video_stub.py) against the image processor:
+    a video of one frame shown twice has exactly that frame's image patches (the image processor fills both
+    temporal slots with the frame), and two frames fill the slots in order."""
+    from PIL import Image
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    from video_stub import FramePairVideoProcessor
+
+    rng = np.random.default_rng(0)
+    first, second = (Image.fromarray(rng.integers(0, 255, (56, 84, 3), dtype=np.uint8)) for _ in range(2))
+    image_processor = Qwen2VLImageProcessorPil()
+    stub = FramePairVideoProcessor(image_processor)
+    still = stub([[first, first]], return_tensors="np")
+    image = image_processor(images=[first], return_tensors="np")
+    assert still["video_grid_thw"].tolist() == [[1, 4, 6]]
+    assert np.array_equal(still["pixel_values_videos"], image["pixel_values"])
+    moving = stub([[first, second]], return_tensors="np")["pixel_values_videos"].reshape(24, 3, 2, 14, 14)
+    second_alone = image_processor(images=[second], return_tensors="np")["pixel_values"].reshape(24, 3, 2, 14, 14)
+    assert np.array_equal(moving[:, :, 0], image["pixel_values"].reshape(24, 3, 2, 14, 14)[:, :, 0])
+    assert np.array_equal(moving[:, :, 1], second_alone[:, :, 1])
+    assert stub([[first, second, first]])["video_grid_thw"].tolist() == [[2, 4, 6]]  # odd: last frame repeated

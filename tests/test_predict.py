@@ -17,11 +17,13 @@ pytest.importorskip("transformers")
 
 runner = CliRunner()
 # 4 frames of at most 4 cells of 28 px keep the tiny model's CPU batches in milliseconds
-FAST = ["--frames", "4", "--max-pixels", str(4 * 28 * 28), "--batch-size", "8", "--device", "cpu", "--quiet"]
+FAST = ["--max-pixels", str(4 * 28 * 28), "--batch-size", "8", "--device", "cpu", "--quiet"]
+IMAGES = ["--frames", "4", "--input", "images", *FAST]
 
 
-def predict(model, data, out, *extra):
-    return runner.invoke(app, ["predict", "--model", str(model), "--data", str(data), "--out", str(out), *FAST, *extra])
+def predict(model, data, out, *extra, settings=IMAGES):
+    command = ["predict", "--model", str(model), "--data", str(data), "--out", str(out), *settings, *extra]
+    return runner.invoke(app, command)
 
 
 def lines(path) -> list[dict]:
@@ -113,6 +115,70 @@ def test_predict_errors_are_one_clear_line(vsibench_video_build, tiny_model_dir,
         assert message in result.output
         assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "p.jsonl").exists()  # nothing is written before the model answers
+
+
+def test_video_input_needs_the_video_processor_and_says_so(vsibench_video_build, tiny_model_dir, tmp_path):
+    result = predict(tiny_model_dir, vsibench_video_build, tmp_path / "p.jsonl", settings=FAST)  # video: the default
+    assert result.exit_code == 1
+    assert "native video input needs transformers' Qwen2-VL video processor" in result.output
+    assert "torchvision" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "p.jsonl").exists()
+
+
+@pytest.mark.usefixtures("video_processor_stub")
+def test_video_input_is_one_video_block_per_question(vsibench_video_build, tiny_model_dir, tmp_path):
+    from vsi_data.eval.predict import model_inputs
+    from vsi_data.models import FrameInput, load_processor
+    from vsi_data.video.sampler import sample_frames
+
+    item = load_items(vsibench_video_build)[0]
+    sampled = sample_frames(item.video, 4, min_pixels=4 * 28 * 28, max_pixels=8 * 28 * 28)
+    from PIL import Image
+
+    frames = [Image.fromarray(image) for image in sampled.images]
+    processor = load_processor(tiny_model_dir, FrameInput.video)
+    video = model_inputs(processor, [(item, frames)], FrameInput.video)
+    images = model_inputs(processor, [(item, frames)], FrameInput.images)
+    # 640×480 frames in 8 cells of 28 px become 56×84 (grid 4×6 of 14 px, 6 tokens): 4 frames are 2 temporal
+    # patches of 6 tokens as one video, 4 × 6 tokens as images
+    assert video["video_grid_thw"].tolist() == [[2, 4, 6]]
+    assert int((video["input_ids"] == processor.video_token_id).sum()) == 12
+    assert int((images["input_ids"] == processor.image_token_id).sum()) == 24
+    assert processor.video_processor.calls[-1]["do_sample_frames"] is False  # our frames, not resampled
+    out = tmp_path / "p.jsonl"
+    result = predict(tiny_model_dir, vsibench_video_build, out, "--frames", "4", "--limit", "3", settings=FAST)
+    assert result.exit_code == 0, result.output
+    assert len(lines(out)) == 3
+
+
+def test_a_trained_model_is_measured_on_its_runs_frames(vsibench_video_build, tiny_model_dir, tmp_path):
+    """RUN/final (or RUN/checkpoint-N) takes frame count, pixel budget and input mode from RUN/run.json;
+    the command line still wins."""
+    import shutil
+
+    from vsi_data.eval.predict import PredictConfig, with_run_defaults
+    from vsi_data.models import FrameInput
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run / "final")
+    frames = {"as": "images", "num_frames": 3, "min_pixels": 3136, "max_pixels": 6272}
+    (run / "run.json").write_text(json.dumps({"recipe": {"frames": frames}}))
+    config = with_run_defaults(PredictConfig(model=run / "final", data=tmp_path, out=tmp_path / "p.jsonl"))
+    assert (config.input, config.frames, config.min_pixels, config.max_pixels) == (FrameInput.images, 3, 3136, 6272)
+    given = PredictConfig(model=run / "final", data=tmp_path, out=tmp_path / "p.jsonl", frames=8, max_pixels=3136)
+    assert (with_run_defaults(given).frames, with_run_defaults(given).max_pixels) == (8, 3136)
+    plain = with_run_defaults(PredictConfig(model=tiny_model_dir, data=tmp_path, out=tmp_path / "p.jsonl"))
+    assert (plain.input, plain.frames, plain.max_pixels) == (FrameInput.video, 16, None)
+    # end to end: no --input, and this CPU has no video processor, so only the run's `images` lets it answer
+    out = tmp_path / "p.jsonl"
+    result = predict(run / "final", vsibench_video_build, out, "--limit", "2", settings=["--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert len(lines(out)) == 2
+    (run / "run.json").write_text("{}")
+    result = predict(run / "final", vsibench_video_build, out, settings=["--quiet"])
+    assert result.exit_code == 1
+    assert "run.json: no readable frame settings" in result.output
 
 
 def test_frame_budget_stays_inside_the_checkpoint_processor(tiny_model_dir):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from vsi_data.geometry import OrientedBox
+from vsi_data.geometry.direction import read_direction
 from vsi_data.metrics import mean_relative_accuracy
 from vsi_data.qa import RecipeError, SceneContext, generate_questions, load_recipe
 from vsi_data.qa.options import LetterBalancer, lettered
@@ -200,28 +201,65 @@ def test_relative_direction_reads_every_ordering_of_a_triple_in_order(tmp_path):
     ]
     assert {tuple(c.meta["pair_distances_m"]) for c in medium} == {(3.0, 2.8284, 2.2361)}  # a-b, a-c, b-c
     assert {c.meta["corners_disagreeing"] for c in medium} == {0}
-    # Hard asks VSI-Bench's 3 orderings and looks only ahead (counter-clockwise) for its margin: 63.435° from
-    # 360 for the third, where both sides would give 26.565° (to 270).
+    # Hard looks only ahead (counter-clockwise) for its margin: 63.435° from 360 for the third ordering, where
+    # both sides would give 26.565° (to 270). Every ordering is a candidate (what --exhaustive emits) ...
     read = [(c.objects, c.answer, c.meta["margin_deg"]) for c in hard]
     assert read == [
         (["a", "b", "c"], "front-left", 45.0),
         (["a", "c", "b"], "front-right", 45.0),
         (["b", "a", "c"], "front-right", 63.435),
+        (["b", "c", "a"], "front-left", 26.565),
+        (["c", "a", "b"], "front-left", 18.435),
+        (["c", "b", "a"], "front-right", 71.565),
+    ]
+    # ... but the per-scene sample is drawn from VSI-Bench's three, unless all_orientations.
+    assert [c.objects for c in recipe.generators[1].sampled_from(hard)] == [
+        ["a", "b", "c"],
+        ["a", "c", "b"],
+        ["b", "a", "c"],
+    ]
+    assert recipe.generators[0].sampled_from(medium) == medium
+    sampled = {tuple(q.objects) for q in recipe.generators[1].generate(ctx, np.random.default_rng(0), exhaustive=False)}
+    assert sampled == {("a", "b", "c"), ("a", "c", "b"), ("b", "a", "c")}
+    emitted = {tuple(q.objects) for q in recipe.generators[1].generate(ctx, np.random.default_rng(0), exhaustive=True)}
+    assert len(emitted) == 6
+
+
+def _lamp_on_table(offset: float) -> Scene:
+    """A lamp standing `offset` metres off the centre of a table; a toilet and a bed a few metres away."""
+    lamp = obj(0, "lamp", [offset, 0, 0.9], (0.3, 0.3, 0.4))
+    table = obj(1, "table", [0.0, 0, 0.37], (1.2, 0.8, 0.74))
+    toilet, bed = obj(2, "toilet", [0, 2.0, 0.4], (0.5, 0.7, 0.8)), obj(3, "bed", [-2.5, 1.5, 0.3], (2.0, 1.6, 0.6))
+    return scene_of(lamp, table, toilet, bed)
+
+
+def _directions(scene: Scene, recipe_name: str) -> list[tuple[str, ...]]:
+    recipe = load_recipe(recipe_name)
+    ctx = SceneContext(scene, "center", recipe.vocabulary)
+    return [
+        tuple(c.objects)
+        for g in recipe.generators
+        if g.question_type.startswith("object_rel_direction")
+        for c in g.candidates(ctx, np.random.default_rng(0))
     ]
 
 
 def test_no_direction_is_read_off_objects_stacked_on_each_other():
-    # A lamp 1 cm off the centre of the table it stands on: "standing by the lamp, facing the table" has no
-    # direction on the floor; a hair's shift of the lamp would flip left and right.
-    lamp = obj(0, "lamp", [0.01, 0, 0.9], (0.3, 0.3, 0.4))
-    table = obj(1, "table", [0, 0, 0.37], (1.2, 0.8, 0.74))
-    toilet = obj(2, "toilet", [0, 2.0, 0.4], (0.5, 0.7, 0.8))
-    recipe = load_recipe("vsi100k")
-    ctx = SceneContext(scene_of(lamp, table, toilet), "center", recipe.vocabulary)
-    for generator in recipe.generators:
-        if generator.question_type.startswith("object_rel_direction"):
-            for candidate in generator.candidates(ctx, np.random.default_rng(0)):
-                assert {candidate.objects[0], candidate.objects[1]} != {"lamp", "table"}
+    # 1 cm off: "standing by the lamp, facing the table" has no direction on the floor; a hair's shift of the
+    # lamp would flip left and right. vsi100k's floor-plane rule (ours) leaves such triples out.
+    assert not [o for o in _directions(_lamp_on_table(0.01), "vsi100k") if {o[0], o[1]} == {"lamp", "table"}]
+
+
+def test_no_direction_where_the_floor_plane_gives_none():
+    # Exactly above the centre: no angle at all. VSI-Bench has no floor-distance rule (vsibench), but no angle
+    # is read off a zero vector either.
+    asked = _directions(_lamp_on_table(0.0), "vsibench")
+    assert ("toilet", "bed", "table") in asked  # a positive control: triples with a direction are asked
+    assert not [o for o in asked if {o[0], o[1]} == {"lamp", "table"} or {o[0], o[2]} == {"lamp", "table"}]
+    lamp, table, toilet, _ = (o.box for o in _lamp_on_table(0.0).objects)
+    one = read_direction(lamp.center, table.center, toilet.center, toilet.corners(), {"x": (0, 360)})
+    assert np.isnan(one.angle)
+    assert one.sector == ""
 
 
 def test_relative_distance_samples_without_building_every_candidate():
@@ -236,9 +274,15 @@ def test_relative_distance_samples_without_building_every_candidate():
     assert len(generator.generate(ctx, rng, exhaustive=False)) == generator.params.per_scene
 
 
-def test_room_question_needs_a_room():
-    questions = generate_questions(scene_of(obj(0, "bed", [0, 0, 0]), area=0.5), load_recipe("vsibench"), 0, True)
-    assert not [q for q in questions if q.question_type == "room_size_estimation"]
+def test_room_question_needs_a_room_and_vsi100k_a_plausible_one():
+    def rooms(scene: Scene, recipe: str) -> list[str]:
+        questions = generate_questions(scene, load_recipe(recipe), 0, True)
+        return [q.answer for q in questions if q.question_type == "room_size_estimation"]
+
+    tiny = scene_of(obj(0, "bed", [0, 0, 0]), area=0.5)
+    assert rooms(tiny, "vsi100k") == []  # min_area 1 m²: a broken scan
+    assert rooms(tiny, "vsibench") == ["0.5"]  # VSI-Bench asks every scene's room
+    assert rooms(Scene("s0", "synthetic", "train", tiny.objects, None), "vsibench") == []
 
 
 def test_vocabularies_map_real_scannet_labels(realdata):

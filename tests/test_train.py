@@ -7,15 +7,13 @@ import json
 import math
 from pathlib import Path
 
-import cv2
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from train_builds import ROOM_VIDEO, counting_rows, write_build
 from vsi_data.cli import app
-from vsi_data.output.shards import SCHEMA
+from vsi_data.models import FrameInput
 from vsi_data.prompts import PromptMode
 
 pytest.importorskip("trl")
@@ -39,20 +37,27 @@ grpo: {beta: 0.01, loss_type: grpo, use_cpu: true, bf16: false}
 # --- recipes -------------------------------------------------------------------------------------------------
 
 
-def test_paper_recipes_carry_the_paper_values():
+@pytest.mark.parametrize(("name", "learning_rate"), [("vsgrpo-qwen2vl-2b", 1e-5), ("vsgrpo-qwen2vl-7b", 5e-6)])
+def test_paper_recipes_carry_the_paper_values(name, learning_rate, tmp_path):
     from vsi_data.train.recipe import load_train_recipe
+    from vsi_data.train.rewards import NumericRule
 
-    for name, learning_rate in (("vsgrpo-qwen2vl-2b", 1e-5), ("vsgrpo-qwen2vl-7b", 5e-6)):
-        recipe = load_train_recipe(name)
-        assert recipe.grpo["beta"] == 1e-4
-        assert recipe.grpo["loss_type"] == "grpo"
-        assert recipe.grpo["learning_rate"] == learning_rate
-        assert recipe.grpo["num_generations"] == 14
-        assert recipe.grpo["temperature"] == 1.0
-        assert recipe.prompt_mode is PromptMode.vanilla
-        assert recipe.rewards == {"accuracy": 1.0}
-        assert recipe.lora is not None
-        assert recipe.model is None
+    recipe = load_train_recipe(name)
+    assert recipe.prompt_mode is PromptMode.vanilla
+    assert (recipe.rewards, recipe.numeric) == ({"accuracy": 1.0}, NumericRule.relative)
+    assert recipe.frames.input is FrameInput.video
+    assert recipe.lora is not None
+    assert recipe.model is None
+    # the TRL configuration the run records in run.json (bf16 off: this machine has no GPU to check it on)
+    cpu = dataclasses.replace(recipe, grpo={**recipe.grpo, "bf16": False, "use_cpu": True})
+    config = cpu.grpo_config(tmp_path).to_dict()
+    assert config["beta"] == 1e-4
+    assert config["loss_type"] == "grpo"
+    assert config["use_bias_correction_kl"] is False  # TRL's default True reweights the KL gradient
+    assert config["log_multimodal"] is False  # TRL's default gathers every frame of every completion
+    assert config["ddp_find_unused_parameters"] is False
+    assert config["learning_rate"] == learning_rate
+    assert (config["num_generations"], config["temperature"]) == (14, 1.0)
 
 
 def test_tiny_recipe_builds_a_cpu_config(tmp_path):
@@ -61,8 +66,10 @@ def test_tiny_recipe_builds_a_cpu_config(tmp_path):
     recipe = load_train_recipe("tiny-cpu")
     config = recipe.grpo_config(tmp_path, max_steps=3)
     assert (config.beta, config.loss_type, config.max_steps, config.use_cpu) == (0.04, "grpo", 3, True)
+    assert (config.use_bias_correction_kl, config.log_multimodal) == (False, False)
     assert config.reward_weights == [1.0]
     assert recipe.model == "tiny"
+    assert recipe.frames.input is FrameInput.images  # no torchvision here for the video processor
 
 
 @pytest.mark.parametrize(
@@ -79,6 +86,10 @@ def test_tiny_recipe_builds_a_cpu_config(tmp_path):
         (lambda t: t + "prompt: {mode: shout}\n", "prompt.mode must be one of"),
         (lambda t: t + "lora: {r: 8, alpha: 16}\n", "lora.target_modules must be a list"),
         (lambda t: t + "epochs: 3\n", r"unknown training recipe keys \['epochs'\]"),
+        (lambda t: t + "frames: {as: movie}\n", r"frames.as must be one of \['video', 'images'\]"),
+        (lambda t: t.replace("accuracy: 1.0", "accuracy: 1.0, numeric: exact"), "rewards.numeric must be one of"),
+        (lambda t: t.replace("bf16: false", "bf16: false, eval_strategy: steps"), "grpo.eval_strategy: 'steps' is not"),
+        (lambda t: t.replace("bf16: false", "bf16: false, use_vllm: true"), "set frames.as: images to use vLLM"),
         (lambda t: t.replace("kind: grpo\n", ""), "not a training recipe"),
     ],
 )
@@ -115,48 +126,6 @@ def test_accelerate_configs_are_valid_yaml():
 # --- data adapter --------------------------------------------------------------------------------------------
 
 
-def _write_video(path: Path, frames: int = 4, size: tuple[int, int] = (56, 84)) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 4, (size[1], size[0]))
-    rng = np.random.default_rng(0)
-    for _ in range(frames):
-        writer.write(rng.integers(0, 255, (*size, 3), dtype=np.uint8))
-    writer.release()
-
-
-def _write_build(root: Path, rows: list[dict]) -> Path:
-    """A build-shaped folder: one train shard with `rows` (missing columns filled) and the videos they name."""
-    defaults = {
-        "dataset": "synthetic",
-        "scene_id": "room",
-        "split": "train",
-        "options": None,
-        "answer_value": None,
-        "objects": [],
-        "meta": "{}",
-    }
-    full = [{**defaults, **row} for row in rows]
-    for video in {row["video"] for row in full if row["video"]}:
-        _write_video(root / video)
-    (root / "data").mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(full, schema=SCHEMA), root / "data" / "train-00000-of-00001.parquet")
-    return root
-
-
-def _counting_rows(n: int, answer: str = "2", video: str | None = "videos/synthetic/room.mp4") -> list[dict]:
-    categories = ["chair", "table", "lamp", "sofa", "bed", "door", "window", "plant"]
-    return [
-        {
-            "id": f"q{i}",
-            "question_type": "object_counting",
-            "question": f"How many {categories[i % len(categories)]}(s) are in the room?",
-            "answer": answer,
-            "video": video,
-        }
-        for i in range(n)
-    ]
-
-
 def test_adapter_rows_are_prompts_frames_and_answers(tmp_path):
     from vsi_data.train.data import training_dataset
     from vsi_data.train.recipe import FrameSettings
@@ -169,9 +138,10 @@ def test_adapter_rows_are_prompts_frames_and_answers(tmp_path):
         "answer": "A",
         "video": "videos/synthetic/room.mp4",
     }
-    rows = [*_counting_rows(1), lettered]
-    build = _write_build(tmp_path, rows)
-    dataset = training_dataset(build, FrameSettings(num_frames=3, min_pixels=3136, max_pixels=6272), system_prompt="S")
+    rows = [*counting_rows(1), lettered]
+    build = write_build(tmp_path, rows)
+    frames = FrameSettings(input=FrameInput.images, num_frames=3, min_pixels=3136, max_pixels=6272)
+    dataset = training_dataset(build, frames, system_prompt="S")
     first, second = dataset[0], dataset[1]
     assert first["prompt"] == [
         {"role": "system", "content": "S"},
@@ -188,19 +158,48 @@ def test_adapter_rows_are_prompts_frames_and_answers(tmp_path):
     assert (second["answer"], second["options"]) == ("A", ["A. sofa", "B. lamp"])
 
 
+def test_video_rows_carry_one_video_block_and_lmms_eval_frames(tmp_path):
+    from vsi_data.train.data import training_dataset
+    from vsi_data.train.recipe import FrameSettings
+    from vsi_data.video.sampler import sample_frames
+
+    build = write_build(tmp_path, counting_rows(1))
+    frames = FrameSettings(input=FrameInput.video, num_frames=3, min_pixels=3136, max_pixels=6272)
+    row = training_dataset(build, frames)[0]
+    assert row["prompt"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "video"},
+                {
+                    "type": "text",
+                    "text": "How many chair(s) are in the room?\n"
+                    "Please provide the short answer with one or two words or a number.",
+                },
+            ],
+        }
+    ]
+    assert "images" not in row  # TRL's image path never sees the frames
+    # lmms-eval's indices: linspace(0, 3, 3) = 0, 1.5, 3 truncated to 0, 1, 3 (rounding would give 0, 2, 3)
+    video = sample_frames(build / ROOM_VIDEO, num_frames=4)
+    assert [np.asarray(frame).tolist() for frame in row["video_frames"]] == [
+        video.images[k].tolist() for k in (0, 1, 3)
+    ]
+
+
 def test_rows_without_video_or_with_a_missing_file_are_refused(tmp_path):
     from vsi_data.train.data import TrainDataError, load_training_rows
 
-    no_video = _write_build(tmp_path / "a", _counting_rows(3, video=None))
+    no_video = write_build(tmp_path / "a", counting_rows(3, video=None))
     with pytest.raises(TrainDataError, match=r"3 of 3 train rows have no video \(first: q0\)"):
         load_training_rows(no_video)
-    missing = _write_build(tmp_path / "b", _counting_rows(2))
+    missing = write_build(tmp_path / "b", counting_rows(2))
     (missing / "videos/synthetic/room.mp4").unlink()
     with pytest.raises(TrainDataError, match=r"room\.mp4: video file missing \(needed by row q0"):
         load_training_rows(missing)
     with pytest.raises(TrainDataError, match="no shards"):
         load_training_rows(tmp_path / "nowhere")
-    bad_answer = _write_build(tmp_path / "c", _counting_rows(2, answer="several"))
+    bad_answer = write_build(tmp_path / "c", counting_rows(2, answer="several"))
     with pytest.raises(TrainDataError, match="row q0 is a numeric question whose answer 'several' is no number"):
         load_training_rows(bad_answer)
 
@@ -211,7 +210,7 @@ def test_lora_run_writes_a_merged_model_and_the_adapter(tmp_path):
     from vsi_data.train.recipe import LoraSettings, load_train_recipe
     from vsi_data.train.trainer import train_grpo
 
-    build = _write_build(tmp_path / "b", _counting_rows(4))
+    build = write_build(tmp_path / "b", counting_rows(4))
     recipe = dataclasses.replace(
         load_train_recipe("tiny-cpu"),
         lora=LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=("q_proj", "v_proj")),
@@ -229,9 +228,13 @@ def test_lora_run_writes_a_merged_model_and_the_adapter(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_trains_three_steps_then_resumes(vsibench_video_build, tmp_path):
+@pytest.mark.parametrize("frames", ["images", "video"])
+def test_cli_trains_three_steps_then_resumes(frames, vsibench_video_build, video_processor_stub, tmp_path):
     run = tmp_path / "run"
-    args = ["train-grpo", "--recipe", "tiny-cpu", "--data", str(vsibench_video_build), "--output", str(run), "--quiet"]
+    recipe = _write_recipe(
+        tmp_path / "tiny.yaml", (REPO / "recipes" / "tiny-cpu.yaml").read_text().replace("as: images", f"as: {frames}")
+    )
+    args = ["train-grpo", "--recipe", str(recipe), "--data", str(vsibench_video_build), "--output", str(run), "--quiet"]
     result = runner.invoke(app, [*args, "--max-steps", "3"])
     assert result.exit_code == 0, result.output
     assert "step 3" in result.output
@@ -246,7 +249,16 @@ def test_cli_trains_three_steps_then_resumes(vsibench_video_build, tmp_path):
     assert (run / "checkpoint-3" / "model.safetensors").is_file()
     assert (run / "final" / "config.json").is_file()
     assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()][:3] == [1, 2, 3]
-    assert json.loads((run / "run.json").read_text())["recipe"]["grpo"]["beta"] == 0.04
+    recorded = json.loads((run / "run.json").read_text())
+    assert recorded["recipe"]["grpo"]["beta"] == 0.04
+    assert recorded["recipe"]["frames"]["as"] == frames
+    assert recorded["grpo_config"]["use_bias_correction_kl"] is False  # the resolved TRL configuration
+    card = (run / "final" / "README.md").read_text()
+    assert "None" not in card
+    assert "tiny-model" in card  # the base model
+    assert str(recipe) in card
+    assert str(vsibench_video_build) in card
+    assert (run / "README.md").read_text() == card  # the card TRL writes at each checkpoint is ours too
 
     result = runner.invoke(app, [*args, "--max-steps", "4"])
     assert result.exit_code == 0, result.output
@@ -257,9 +269,7 @@ def test_cli_trains_three_steps_then_resumes(vsibench_video_build, tmp_path):
     assert history[3]["kl"] > 0
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     # another recipe never continues this run
-    other = _write_recipe(
-        tmp_path / "other.yaml", (REPO / "recipes" / "tiny-cpu.yaml").read_text().replace("0.04", "0.05")
-    )
+    other = _write_recipe(tmp_path / "other.yaml", recipe.read_text().replace("0.04", "0.05"))
     result = runner.invoke(app, [*args[:2], str(other), *args[3:], "--max-steps", "5"])
     assert result.exit_code == 1
     assert "holds a run with another recipe" in result.output
@@ -268,7 +278,7 @@ def test_cli_trains_three_steps_then_resumes(vsibench_video_build, tmp_path):
 
 
 def test_cli_refuses_a_build_without_video(tmp_path):
-    build = _write_build(tmp_path / "b", _counting_rows(2, video=None))
+    build = write_build(tmp_path / "b", counting_rows(2, video=None))
     result = runner.invoke(
         app, ["train-grpo", "--recipe", "tiny-cpu", "--data", str(build), "--output", str(tmp_path / "run")]
     )
@@ -278,7 +288,7 @@ def test_cli_refuses_a_build_without_video(tmp_path):
 
 
 def test_paper_recipe_without_model_asks_for_one(tmp_path):
-    build = _write_build(tmp_path / "b", _counting_rows(2))
+    build = write_build(tmp_path / "b", counting_rows(2))
     result = runner.invoke(
         app,
         ["train-grpo", "--recipe", "vsgrpo-qwen2vl-2b", "--data", str(build), "--output", str(tmp_path / "run")],
@@ -298,7 +308,7 @@ def test_the_loop_learns_an_always_right_answer(tmp_path):
     from vsi_data.train.recipe import load_train_recipe
     from vsi_data.train.trainer import train_grpo
 
-    build = _write_build(tmp_path / "b", _counting_rows(8, answer="8"))
+    build = write_build(tmp_path / "b", counting_rows(8, answer="8"))
     recipe = load_train_recipe("tiny-cpu")
     recipe = dataclasses.replace(
         recipe,

@@ -6,14 +6,12 @@ import json
 import re
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from handmade import HANDMADE_ROOM, write_handmade_scene, write_label_table
 from vsi_data.cli import app
 from vsi_data.output.shards import read_rows
 from vsi_data.qa import load_recipe
-from vsi_data.resources import resource_dir
 from vsi_data.sources.base import SceneError
 from vsi_data.sources.vsibench_meta import VsiBenchMetaConfig, VsiBenchMetaSource
 
@@ -48,13 +46,11 @@ def exhaustive_build(realdata, tmp_path_factory):
     questions = []
     for path in sorted((realdata / "vsibench/questions").glob("*_questions.json")):
         questions += json.loads(path.read_text())["questions"]
-    recipe = yaml.safe_load((resource_dir("recipes") / "vsibench.yaml").read_text())
-    for level in ("easy", "medium", "hard"):  # VSI-Bench's 3 orientations depend on its own category order
-        recipe["types"][f"object_rel_direction_{level}"]["all_orientations"] = True
-    (base / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     (base / "scenes.txt").write_text("\n".join(sorted({q["scene_name"] for q in questions})))
+    # The bundled recipe as it is: --exhaustive emits every (standing, facing, queried) ordering, so VSI-Bench's
+    # three (picked by its own category order) are among them.
     args = ["build", "--source", "vsibench-meta", "--root", str(realdata / "vsibench/scannet_meta_info_val.json"),
-            "--out", str(base / "out"), "--recipe", str(base / "recipe.yaml"), "--split", "val", "--exhaustive",
+            "--out", str(base / "out"), "--recipe", "vsibench", "--split", "val", "--exhaustive",
             "--allow-benchmark-scenes", "--scene-list", str(base / "scenes.txt"), "--quiet"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -150,7 +146,10 @@ def test_benchmark_scannet_scenes_are_left_out_by_default(tmp_path):
         "--quiet",
         "--allow-benchmark-scenes",
     ]
-    assert runner.invoke(app, args).exit_code == 0
+    refused = runner.invoke(app, args)  # a setting that changes which rows the build holds
+    assert refused.exit_code == 1
+    assert "--allow-benchmark-scenes: False there, True here" in refused.output
+    assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
     assert set(read_rows(out).column("scene_id").to_pylist()) == {"scene0001_00", "scene0207_02"}
 
 

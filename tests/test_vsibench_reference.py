@@ -16,7 +16,6 @@ import pytest
 from vsi_data.geometry import OrientedBox
 from vsi_data.geometry.direction import read_direction
 from vsi_data.qa import SceneContext, load_recipe
-from vsi_data.qa.generators.direction import LEVEL_DEFAULTS
 from vsi_data.scene import Room, Scene, SceneObject
 
 PATTERNS = {
@@ -86,8 +85,7 @@ def test_every_measurable_answer_matches_vsibench(benchmark):
         elif kind.startswith("object_rel_direction"):
             p, o, qd = (ctx.objects(c)[0].box for c in PATTERNS["direction"].search(q["question"]).groups())
             level = params[kind]
-            sectors = {k: tuple(v) for k, v in LEVEL_DEFAULTS[kind]["sectors"].items()}
-            reading = read_direction(p.center, o.center, qd.center, qd.corners(), sectors, level.margin_side)
+            reading = read_direction(p.center, o.center, qd.center, qd.corners(), level.sectors, level.margin_side)
             assert reading.sector == option_text(q), q["question"]
             assert reading.margin >= level.min_margin
             assert reading.corners_disagreeing <= level.max_corners_disagreeing

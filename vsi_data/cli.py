@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
+from vsi_data.models import FrameInput
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -67,6 +69,20 @@ class Split(StrEnum):
     all = "all"
 
 
+class VideoPreset(StrEnum):
+    """x264's presets, fastest first (`vsi_data.video.VIDEO_PRESETS`, named here so the CLI loads no codec)."""
+
+    ultrafast = "ultrafast"
+    superfast = "superfast"
+    veryfast = "veryfast"
+    faster = "faster"
+    fast = "fast"
+    medium = "medium"
+    slow = "slow"
+    slower = "slower"
+    veryslow = "veryslow"
+
+
 class Executor(StrEnum):
     local = "local"
     ray = "ray"
@@ -106,9 +122,28 @@ def build(
     scenes: Annotated[int | None, typer.Option(min=1, help="Build at most this many scenes (in id order).")] = None,
     scene_list: Annotated[Path | None, typer.Option(help="File with one scene id per line to build.")] = None,
     workers: Annotated[
-        int | None, typer.Option(min=1, help="Scenes built in parallel (default: the machine's cores).")
+        int | None,
+        typer.Option(
+            min=0,
+            help="Scenes built in parallel, each in a worker process (default: the machine's cores); "
+            "0 builds in this process (no time limit, and a crash ends the build).",
+        ),
     ] = None,
     executor: Annotated[Executor, typer.Option(help="Where scenes run.")] = Executor.local,
+    scene_timeout: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds a scene may take before it is stopped and recorded as failed; 0: no limit."),
+    ] = 3600,
+    scene_memory: Annotated[
+        float, typer.Option(min=0, help="Ray: GiB of memory each scene's task asks the cluster for.")
+    ] = 2.0,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray: the cluster to join (host:port, or auto for the one on this machine); "
+            "default $RAY_ADDRESS, else a local cluster of --workers CPUs."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Global seed; every scene derives its own from it.")] = 0,
     exhaustive: Annotated[bool, typer.Option(help="Every question that passes the filters; no sampling.")] = False,
     video: Annotated[bool, typer.Option("--video/--no-video", help="Encode scene videos where streams exist.")] = True,
@@ -116,8 +151,20 @@ def build(
         bool,
         typer.Option(help="ScanNet++: re-encode the iPhone video at 640×480 instead of copying it as is."),
     ] = False,
+    video_preset: Annotated[
+        VideoPreset | None,
+        typer.Option(
+            help="x264 preset for encoded videos (default: ultrafast, about the cost of decoding the frames); "
+            "slower presets give smaller files (docs/performance.md)."
+        ),
+    ] = None,
     allow_benchmark_scenes: Annotated[bool, typer.Option(help="Include the VSI-Bench evaluation scenes.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Delete an earlier build in --out and start afresh.")] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            help="Replace an earlier build in --out: the new one is built beside it and swapped in when complete."
+        ),
+    ] = False,
     label_table: Annotated[
         Path | None,
         typer.Option(help="ScanNet scannetv2-labels.combined.tsv (default: found next to scans/)."),
@@ -138,6 +185,9 @@ def build(
 ) -> None:
     """Build a VSI-style question dataset from scans."""
     from vsi_data.executors import ExecutorUnavailable, default_workers
+    from vsi_data.io import OutputError
+    from vsi_data.output.folder import FolderRefused
+    from vsi_data.output.shards import ShardsMismatch
     from vsi_data.pipeline import BuildConfig, BuildError, run_build
     from vsi_data.qa import RecipeError
     from vsi_data.sources import SceneError, SourceUnavailable
@@ -156,20 +206,40 @@ def build(
         exhaustive=exhaustive,
         video=video,
         reencode_video=reencode_video,
+        **({"video_preset": video_preset.value} if video_preset else {}),
         allow_benchmark_scenes=allow_benchmark_scenes,
         overwrite=overwrite,
         label_table=label_table,
         synthetic_frames=frames,
         synthetic_format=synthetic_format.value,
-        workers=workers or default_workers(),
+        workers=default_workers() if workers is None else workers,
         executor=executor.value,
+        scene_timeout_s=scene_timeout or None,
+        scene_memory_gib=scene_memory,
+        ray_address=ray_address,
         shard_rows=shard_rows,
         quiet=quiet,
     )
     try:
         result = run_build(config)
-    except (BuildError, RecipeError, SourceUnavailable, SceneError, ExecutorUnavailable) as exc:
+    except (
+        BuildError,
+        FolderRefused,
+        ShardsMismatch,
+        RecipeError,
+        SourceUnavailable,
+        SceneError,
+        ExecutorUnavailable,
+    ) as exc:
         raise _fail(str(exc)) from None
+    except OutputError as exc:
+        todo = "free some space, then re-run the same command" if exc.full else "choose a folder you can write to"
+        raise _fail(f"{exc}; nothing already written is lost: {todo}") from None
+
+    except KeyboardInterrupt as exc:  # the workers are stopped already; what is committed stays
+        done = f"{exc}; " if str(exc) else ""
+        console.print(f"interrupted: {done}run the same command again to resume", highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
     scenes_info = result.manifest["scenes"]
     stdout = _stdout()
     stdout.print(
@@ -183,6 +253,16 @@ def build(
     for question_type, reasons in result.manifest["missing_types"].items():
         line = f"  [yellow]no {question_type} questions[/yellow]: {escape(reasons_text(reasons))}"
         stdout.print(line, highlight=False, soft_wrap=True)
+    other_split = result.manifest["other_split_scenes"]
+    if other_split:
+        named = ", ".join(f"{scene} ({split})" for scene, split in list(other_split.items())[:10])
+        more = f", … ({len(other_split) - 10} more)" if len(other_split) > 10 else ""
+        stdout.print(
+            f"  [yellow]not built[/yellow] {len(other_split)} scene{'s' if len(other_split) > 1 else ''} of "
+            f"{escape(str(scene_list))} in another split than {split.value}: {escape(named)}{more}",
+            highlight=False,
+            soft_wrap=True,
+        )
     raise typer.Exit(result.exit_code)
 
 
@@ -263,6 +343,23 @@ def train_grpo(
     _stdout().print(f"step {result.global_step}{resumed}: {summary} → {output}", highlight=False, soft_wrap=True)
 
 
+@app.command("merge-lora")
+def merge_lora(
+    run: Annotated[Path, typer.Argument(help="A train-grpo run folder of a LoRA recipe (holds final-adapter/).")],
+) -> None:
+    """Merge a run's LoRA adapter into its base model: RUN/final, whole (for ZeRO-3 and FSDP LoRA runs)."""
+    from vsi_data.models import ModelLoadError
+    from vsi_data.train.recipe import TrainRecipeError
+    from vsi_data.train.trainer import merge_lora as merge
+
+    _logging(quiet=True)
+    try:
+        final = merge(run)
+    except (TrainRecipeError, ModelLoadError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"merged → {final}", highlight=False)
+
+
 class Dtype(StrEnum):
     auto = "auto"
     bf16 = "bf16"
@@ -275,18 +372,34 @@ def predict(
     model: Annotated[Path, typer.Option(help="Local Qwen2-VL / Qwen2.5-VL checkpoint folder.")],
     data: Annotated[Path, typer.Option(help="A build folder, a shard, or VSI-Bench's test .parquet/.jsonl.")],
     out: Annotated[Path, typer.Option(help="Predictions JSONL; appended to, ids already there are skipped.")],
-    frames: Annotated[int, typer.Option(min=1, help="Frames sampled uniformly per video.")] = 16,
+    frames: Annotated[
+        int | None,
+        typer.Option(min=1, help="Frames sampled uniformly per video (default: the model's run's, else 16)."),
+    ] = None,
+    input_mode: Annotated[
+        FrameInput | None,
+        typer.Option(
+            "--input",
+            help="Frames as one video (Qwen's native video tokens, as lmms-eval) or one image each "
+            "(default: the model's train-grpo run's, else video).",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Questions per generate call.")] = 4,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Generated tokens at most (VSI-Bench: 16).")] = 16,
     device: Annotated[str | None, typer.Option(help="torch device (default: cuda when available, else cpu).")] = None,
     dtype: Annotated[Dtype, typer.Option(help="Model weights' dtype.")] = Dtype.auto,
-    min_pixels: Annotated[int | None, typer.Option(min=1, help="Per-frame pixel budget, lower bound.")] = None,
-    max_pixels: Annotated[int | None, typer.Option(min=1, help="Per-frame pixel budget, upper bound.")] = None,
+    min_pixels: Annotated[
+        int | None, typer.Option(min=1, help="Per-frame pixel budget, lower bound (default: the run's).")
+    ] = None,
+    max_pixels: Annotated[
+        int | None, typer.Option(min=1, help="Per-frame pixel budget, upper bound (default: the run's).")
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Answer at most this many new questions.")] = None,
     video_root: Annotated[
         Path | None,
         typer.Option(
-            help="Where videos live: VSI-Bench's as ROOT/<dataset>/<scene_name>.mp4 (default: beside the file)."
+            help="Where videos live: VSI-Bench's, and a video-less build's, as ROOT/<dataset>/<scene>.mp4 "
+            "(default: beside the file)."
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar; warnings and errors only.")] = False,
@@ -297,6 +410,7 @@ def predict(
     from vsi_data.eval import DataError, PredictionsError
     from vsi_data.eval.predict import PredictConfig, PredictError, run_predict
     from vsi_data.models import ModelLoadError
+    from vsi_data.train.recipe import TrainRecipeError
     from vsi_data.video.sampler import VideoReadError
 
     _logging(quiet)
@@ -305,6 +419,7 @@ def predict(
         data=data,
         out=out,
         frames=frames,
+        input=input_mode,
         batch_size=batch_size,
         max_new_tokens=max_new_tokens,
         device=device,
@@ -318,7 +433,7 @@ def predict(
         task = progress.add_task("predicting", total=None)
         try:
             result = run_predict(config, lambda done, total: progress.update(task, completed=done, total=total))
-        except (DataError, PredictionsError, PredictError, ModelLoadError, VideoReadError) as exc:
+        except (DataError, PredictionsError, PredictError, ModelLoadError, VideoReadError, TrainRecipeError) as exc:
             raise _fail(str(exc)) from None
     _stdout().print(
         f"[bold]{result.written}[/bold] questions answered, {result.already} already in {out} "
@@ -361,6 +476,153 @@ def evaluate(
     stdout.print(report_footer(report), highlight=False)
     if baseline is not None:
         stdout.print(comparison_table(compare_reports(baseline, report), compare.name, predictions.name))
+
+
+def _export_choices() -> tuple[str, str, str, str]:
+    """`export`'s choices and its --help list of formats, read from the export registry (adding a format
+    adds its choice)."""
+    from vsi_data.export.formats import FORMATS
+    from vsi_data.export.spec import PromptChoice, VideoPath
+
+    listing = "\n\n".join(f"{name}: {spec.summary}" for name, spec in FORMATS.items())
+    return " | ".join(FORMATS), " | ".join(PromptChoice), " | ".join(VideoPath), listing
+
+
+EXPORT_FORMATS, EXPORT_PROMPTS, EXPORT_VIDEO_PATHS, EXPORT_LISTING = _export_choices()
+
+
+@app.command(epilog=EXPORT_LISTING)
+def export(
+    build: Annotated[Path, typer.Argument(help="A build output folder.")],
+    fmt: Annotated[str, typer.Option("--format", help=f"Target tool's layout: {EXPORT_FORMATS} (docs/export.md).")],
+    out: Annotated[Path, typer.Option(help="New folder to write (must not exist, or be empty).")],
+    split: Annotated[Split, typer.Option(help="Which split(s); each split becomes its own file.")] = Split.all,
+    prompt: Annotated[
+        str | None,
+        typer.Option(
+            help=f"{EXPORT_PROMPTS}: vsGRPO's training prompt or VSI-Bench's "
+            "(default: vanilla; vsibench for the vsibench and lmms-eval formats)."
+        ),
+    ] = None,
+    video_path: Annotated[
+        str,
+        typer.Option(
+            help=f"{EXPORT_VIDEO_PATHS}: paths into the build, or relative to --out with the videos linked "
+            "(or copied) there."
+        ),
+    ] = "absolute",
+    copy_videos: Annotated[
+        bool, typer.Option(help="Copy the videos into --out instead of linking or referring.")
+    ] = False,
+    frames: Annotated[
+        int | None, typer.Option(min=1, help="Pre-extract N uniform frames per video (JPEG) and use them instead.")
+    ] = None,
+    frames_dir: Annotated[
+        Path | None, typer.Option(help="Where --frames writes its JPEGs (default: OUT/frames).")
+    ] = None,
+    allow_missing_video: Annotated[
+        bool, typer.Option(help="Leave out (and count) questions whose video is missing instead of failing.")
+    ] = False,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Data set name in lmms-eval task and LLaMA-Factory dataset names (default: BUILD's)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar; warnings and errors only.")] = False,
+) -> None:
+    """Write a build in the layout of a training or evaluation tool (llava, llamafactory, swift, verl, …)."""
+    from rich.progress import Progress
+
+    from vsi_data.export.run import ExportConfig, run_export
+    from vsi_data.export.spec import ExportError
+
+    _logging(quiet)
+    config = ExportConfig(
+        build=build,
+        format=fmt,
+        out=out,
+        split=split.value,
+        prompt=prompt,
+        video_path=video_path,
+        copy_videos=copy_videos,
+        frames=frames,
+        frames_dir=frames_dir,
+        allow_missing_video=allow_missing_video,
+        name=name,
+    )
+    with Progress(console=console, disable=quiet, transient=True) as progress:
+        task = progress.add_task("exporting", total=None)
+        try:
+            result = run_export(config, lambda done, total: progress.update(task, completed=done, total=total))
+        except ExportError as exc:
+            raise _fail(str(exc)) from None
+    counts = ", ".join(f"{split_name} {count}" for split_name, count in result.rows.items())
+    skipped = f"; {result.skipped} left out without video" if result.skipped else ""
+    console.print(
+        f"[bold]{sum(result.rows.values())}[/bold] questions ({counts}) → {result.out} ({result.format}){skipped}",
+        highlight=False,
+    )
+
+
+@app.command()
+def verify(
+    meta: Annotated[Path, typer.Option(help="VSI-Bench's *_meta_info_val.json (or a folder of them).")],
+    build: Annotated[Path | None, typer.Option(help="A build output folder: its scenes are re-opened.")] = None,
+    root: Annotated[
+        Path | None, typer.Option(help="Raw scans to parse now instead of a build (with --source).")
+    ] = None,
+    source: Annotated[Source | None, typer.Option(help="The dataset of --root.")] = None,
+    recipe: Annotated[str, typer.Option(help="With --root: the recipe to parse and ask by.")] = "vsibench",
+    label_table: Annotated[Path | None, typer.Option(help="With --root: ScanNet's label table.")] = None,
+    seed: Annotated[int, typer.Option(help="With --root: the seed a build would use.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable report on stdout.")] = False,
+    pictures: Annotated[Path | None, typer.Option(help="Write a top-down PNG per scene with both boxes here.")] = None,
+    centre_tolerance: Annotated[
+        float | None, typer.Option(min=0, help="Box centres at most this far apart, metres (default 0.05).")
+    ] = None,
+    extent_tolerance: Annotated[
+        float | None, typer.Option(min=0, help="Box sides and size answers within this, metres (default 0.05).")
+    ] = None,
+    rotation_tolerance: Annotated[
+        float | None, typer.Option(min=0, help="Box rotation within this, degrees (default 5).")
+    ] = None,
+    room_tolerance: Annotated[
+        float | None, typer.Option(min=0, help="Room area within this fraction of the released one (default 0.02).")
+    ] = None,
+    distance_tolerance: Annotated[
+        float | None, typer.Option(min=0, help="Distance answers within this, metres (default 0.1).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Compare a build's (or raw scans') objects and answers with VSI-Bench's released boxes, scene by scene.
+
+    Exit status: 0 everything agrees within the tolerances, 1 something differs, 2 verification could not run.
+    """
+    from rich.progress import Progress
+
+    from vsi_data.verify import Tolerances, VerifyError, from_build, from_scans, run_verify
+    from vsi_data.viz.verify import print_verify_report
+
+    _logging(quiet=True)
+    if (build is None) == (root is None) or (root is not None and source is None):
+        raise _fail("give --build DIR, or --root PATH with --source", code=2)
+    given = {"centre_m": centre_tolerance, "extent_m": extent_tolerance, "rotation_deg": rotation_tolerance,
+             "room_rel": room_tolerance, "distance_m": distance_tolerance}  # fmt: skip
+    tolerances = Tolerances(**{k: v for k, v in given.items() if v is not None})  # the report prints them all
+    try:
+        ours = from_build(build) if build is not None else from_scans(source.value, root, recipe, seed, label_table)
+        with Progress(console=console, disable=quiet or as_json, transient=True) as progress:
+            task = progress.add_task("verifying scenes", total=None)
+            report = run_verify(
+                ours, meta, tolerances, pictures, lambda done, total: progress.update(task, completed=done, total=total)
+            )
+    except VerifyError as exc:
+        raise _fail(str(exc), code=2) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        stdout = Console()
+        print_verify_report(report, stdout if stdout.is_terminal else Console(width=150))  # a file gets whole rows
+    raise typer.Exit(0 if report.agrees else 1)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ Training and prediction share this module. Two facts of this field shape it:
   the template) into a folder that loads like a real checkpoint.
 - Qwen-VL processors in transformers import torchvision for their video half, and CPU machines may have
   no working torchvision. `load_processor` then falls back to the PIL image processor and no video
-  processor, which is all we need: frames reach the model as images.
+  processor, which serves frames passed as images; native video input (`FrameInput.video`) needs the real
+  video processor and says so in one line where it cannot be had.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 import logging
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,13 @@ TINY_MAX_PIXELS = 16 * 28 * 28
 
 class ModelLoadError(RuntimeError):
     """A model folder that is missing or not a loadable Qwen-VL checkpoint; the message names it."""
+
+
+class FrameInput(StrEnum):
+    """How a question's sampled frames reach a Qwen-VL model."""
+
+    video = "video"  # one video: temporal patches of two frames, Qwen's native video tokens (lmms-eval's way)
+    images = "images"  # one image per frame: twice the visual tokens, other temporal positions
 
 
 def qwen_vl_chat_template() -> str:
@@ -72,13 +81,69 @@ def _tiny_tokenizer():
     return fast
 
 
-def build_tiny_qwen2vl(out_dir: Path | str, seed: int = 0) -> Path:
-    """Write a tiny random Qwen2-VL checkpoint (model, tokenizer, image processor, chat template) to
-    `out_dir` and return it. Same seed, same weights."""
+# The tiny model: 2 text layers of width 32 (mrope sections sum to head_dim / 2 = 32 / 4 / 2), a 2-block vision
+# tower; ~100k parameters. Qwen2.5-VL's vision tower takes other keys (windowed attention, gated MLP).
+_TINY_TEXT = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 4096,
+    "rope_parameters": {"rope_type": "default", "mrope_section": [2, 1, 1], "rope_theta": 1e4},
+}
+_TINY_VISION = {
+    "qwen2_vl": {"depth": 2, "embed_dim": 32, "hidden_size": 32, "num_heads": 4, "mlp_ratio": 2},
+    "qwen2_5_vl": {
+        "depth": 2,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_heads": 4,
+        "out_hidden_size": 32,
+        "fullatt_block_indexes": [1],
+        "window_size": 112,
+    },
+}
+
+
+def build_tiny_qwen2vl(out_dir: Path | str, seed: int = 0, family: str = "qwen2_vl") -> Path:
+    """Write a tiny random Qwen2-VL (or, with `family="qwen2_5_vl"`, Qwen2.5-VL) checkpoint (model, tokenizer,
+    image processor, chat template) to `out_dir` and return it. Same seed, same weights."""
+    return build_random_qwen_vl(
+        out_dir,
+        {**_TINY_TEXT, "tie_word_embeddings": True},
+        _TINY_VISION[family],
+        family=family,
+        seed=seed,
+        pixels=(TINY_MIN_PIXELS, TINY_MAX_PIXELS),
+    )
+
+
+def build_random_qwen_vl(
+    out_dir: Path | str,
+    text: dict[str, Any],
+    vision: dict[str, Any],
+    family: str = "qwen2_vl",
+    seed: int = 0,
+    pixels: tuple[int, int] = (TINY_MIN_PIXELS, TINY_MAX_PIXELS),
+    dtype: str = "float32",
+    device: str = "cpu",
+) -> Path:
+    """A random-weight Qwen2-VL / Qwen2.5-VL checkpoint of the given text and vision architecture (a released
+    model's `text_config` and `vision_config`, or the tiny one), with the tiny tokenizer (no download): the
+    architecture's own vocabulary size is kept when it is larger, so the compute is the real model's. Token ids
+    beyond the tokenizer decode to nothing. `pixels` is the image processor's per-image budget."""
     import torch
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+    import transformers
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
+    classes = {
+        "qwen2_vl": (transformers.Qwen2VLConfig, transformers.Qwen2VLForConditionalGeneration),
+        "qwen2_5_vl": (transformers.Qwen2_5_VLConfig, transformers.Qwen2_5_VLForConditionalGeneration),
+    }
+    if family not in classes:
+        raise ValueError(f"unknown Qwen-VL family {family!r} (qwen2_vl, qwen2_5_vl)")
+    config_class, model_class = classes[family]
     out_dir = Path(out_dir)
     tokenizer = _tiny_tokenizer()
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
@@ -87,48 +152,27 @@ def build_tiny_qwen2vl(out_dir: Path | str, seed: int = 0) -> Path:
         "eos_token_id": ids["<|im_end|>"],
         "pad_token_id": ids["<|endoftext|>"],
     }
-    text = {
-        "vocab_size": len(tokenizer),
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "max_position_embeddings": 4096,
-        # mrope sections sum to head_dim / 2 = 32 / 4 / 2
-        "rope_parameters": {"rope_type": "default", "mrope_section": [2, 1, 1], "rope_theta": 1e4},
-        **token_ids,
-    }
-    vision = {
-        "depth": 2,
-        "embed_dim": 32,
-        "hidden_size": 32,
-        "num_heads": 4,
-        "mlp_ratio": 2,
-        "patch_size": 14,
-        "spatial_merge_size": 2,
-        "temporal_patch_size": 2,
-        "in_chans": 3,
-    }
-    config = Qwen2VLConfig(
-        text_config=text,
-        vision_config=vision,
+    vocab_size = max(len(tokenizer), text.get("vocab_size", 0))
+    tie = text.get("tie_word_embeddings", False)
+    config = config_class(
+        text_config={**text, "vocab_size": vocab_size, **token_ids},
+        vision_config={"patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, **vision},
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=True,
+        tie_word_embeddings=tie,
         **token_ids,
     )
     torch.manual_seed(seed)
-    model = Qwen2VLForConditionalGeneration(config)
-    model.generation_config.eos_token_id = token_ids["eos_token_id"]
-    model.generation_config.pad_token_id = token_ids["pad_token_id"]
-    model.generation_config.bos_token_id = token_ids["bos_token_id"]
+    with torch.device(device):
+        model = model_class(config).to(getattr(torch, dtype))
+    for key, value in token_ids.items():
+        setattr(model.generation_config, key, value)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-    Qwen2VLImageProcessorPil(min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS).save_pretrained(out_dir)
+    Qwen2VLImageProcessorPil(min_pixels=pixels[0], max_pixels=pixels[1]).save_pretrained(out_dir)
     return out_dir
 
 
@@ -139,9 +183,10 @@ def _check_folder(path: Path) -> None:
         raise ModelLoadError(f"{path}: no config.json; not a transformers checkpoint folder")
 
 
-def load_processor(path: Path | str):
-    """The checkpoint's processor; on machines without torchvision, the same processor built from the
-    PIL image processor and no video processor (frames are passed as images anyway)."""
+def load_processor(path: Path | str, frames: FrameInput = FrameInput.images):
+    """The checkpoint's processor. For frames passed as images, on machines without torchvision, the same
+    processor built from the PIL image processor and no video processor; native video needs the real one
+    (transformers' Qwen2-VL video processor, which imports torchvision)."""
     from transformers import AutoProcessor
 
     path = Path(path)
@@ -149,8 +194,20 @@ def load_processor(path: Path | str):
     try:
         return AutoProcessor.from_pretrained(path)
     except (ImportError, ValueError, AttributeError, OSError) as exc:
-        log.info("full processor unavailable (%s); using the PIL image processor", exc)
+        if frames is FrameInput.video:
+            raise ModelLoadError(
+                f"{path}: native video input needs transformers' Qwen2-VL video processor, which cannot load here "
+                f"({_first_line(exc)}); install torchvision built for this torch, or pass frames as images "
+                "(recipe frames.as: images, predict --input images)"
+            ) from exc
+        log.info("full processor unavailable (%s); using the PIL image processor", _first_line(exc))
     return _image_only_processor(path)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first sentence of an exception's message: enough to say why, short enough for one line."""
+    text = " ".join(str(exc).split())
+    return text.split(". ")[0].rstrip(".") if text else type(exc).__name__
 
 
 def _image_only_processor(path: Path):

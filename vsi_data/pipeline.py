@@ -12,11 +12,10 @@ import hashlib
 import json
 import logging
 import platform
-import shutil
 import time
 import traceback
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -27,18 +26,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vsi_data import __version__
 from vsi_data.benchmark import benchmark_scenes
-from vsi_data.executors import make_executor
+from vsi_data.executors import Executor, Limits, Lost, make_executor
+from vsi_data.io import OutputError, write_atomic
 from vsi_data.output.balance import balance_answers, deduplicate
 from vsi_data.output.card import dataset_card
-from vsi_data.output.shards import PARTS_DIR, SCHEMA, part_info, read_part, write_atomic, write_part, write_shards
+from vsi_data.output.folder import VIDEOS_DIR, BuildTree, OutputFolder
+from vsi_data.output.shards import MANIFEST, SCHEMA, part_info, part_name, read_part, write_part, write_shards
 from vsi_data.qa import NO_VIDEO, Recipe, generate_questions, load_recipe, question_id
 from vsi_data.sources import SceneError, SceneRef, SceneSource, open_source
 from vsi_data.sources.base import ParseOptions
-from vsi_data.video import write_scene_video
+from vsi_data.video import DEFAULT_VIDEO_PRESET, write_scene_video
+from vsi_data.video.frame_table import sidecar_path
 
 log = logging.getLogger(__name__)
 
-BUILD_FILE = "build.json"
 SYNTHETIC_DIR = ".synthetic"  # default home of the synthetic source's ScanNet files, reused across builds
 EXIT_OK, EXIT_NOTHING, EXIT_PARTIAL = 0, 1, 2
 PROGRESS_LINES = 20  # outside a terminal: about this many progress lines per build ...
@@ -55,6 +56,10 @@ class BuildError(Exception):
     """The build cannot start (bad arguments, an output folder from another build)."""
 
 
+class BuildInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the scenes: the workers are stopped, every committed scene stays for a re-run to resume."""
+
+
 @dataclass
 class BuildConfig:
     source: str
@@ -68,13 +73,17 @@ class BuildConfig:
     exhaustive: bool = False
     video: bool = True
     reencode_video: bool = False  # ScanNet++: re-encode the iPhone video instead of copying it
+    video_preset: str = DEFAULT_VIDEO_PRESET  # x264's speed/size trade-off for encoded videos
     allow_benchmark_scenes: bool = False
     overwrite: bool = False
     label_table: Path | None = None
     synthetic_frames: int | None = None  # None: the synthetic format's own default
     synthetic_format: str = "scannet"
-    workers: int = 1
+    workers: int = 0  # 0: in this process; N: N worker processes (each scene time-limited, crashes survived)
     executor: str = "local"
+    scene_timeout_s: float | None = 3600.0  # a scene still running after this is stopped and recorded as failed
+    scene_memory_gib: float = 2.0  # Ray: memory each scene's task asks for
+    ray_address: str | None = None  # Ray: the cluster to join (host:port or auto); default $RAY_ADDRESS, else local
     shard_rows: int = 100_000
     quiet: bool = False
 
@@ -100,8 +109,8 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
     frames = scene.frames
     if config.video and frames is not None and (frames.read_color is not None or frames.source_video is not None):
         start = time.perf_counter()
-        video = f"videos/{scene.dataset}/{scene.scene_id}.mp4"
-        if write_scene_video(frames, config.out / video, reencode=config.reencode_video):
+        video = scene_video(scene.dataset, scene.scene_id)
+        if write_scene_video(frames, config.out / video, config.reencode_video, config.video_preset):
             timings["video"] = time.perf_counter() - start
     per_type = Counter(q.question_type for q in questions)
     index: Counter[str] = Counter()
@@ -134,8 +143,38 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
     return info
 
 
-def _fingerprint(config: BuildConfig, recipe: Recipe) -> dict[str, Any]:
-    """Everything that decides a scene's rows; a re-run into the same folder must match it exactly."""
+def scene_video(dataset: str, scene_id: str) -> str:
+    """Where a scene's video goes, relative to the output folder."""
+    return f"{VIDEOS_DIR}/{dataset}/{scene_id}.mp4"
+
+
+def _absolute(config: BuildConfig, recipe: Recipe) -> BuildConfig:
+    """The config with absolute paths (a user's recipe file included), so that the fingerprint and the
+    manifest name the same files from any working directory, and `inspect` and a resume find them."""
+    paths = {
+        name: getattr(config, name).resolve()
+        for name in ("out", "root", "label_table", "scene_list")
+        if getattr(config, name) is not None
+    }
+    user_recipe = recipe.path == Path(config.recipe)
+    return replace(config, **paths, recipe=str(recipe.path.resolve()) if user_recipe else config.recipe)
+
+
+def _scene_list(config: BuildConfig) -> list[str] | None:
+    """The ids `--scene-list` names, in its order, once each."""
+    if config.scene_list is None:
+        return None
+    try:
+        lines = config.scene_list.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise BuildError(f"{config.scene_list}: cannot read the scene list ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise BuildError(f"{config.scene_list}: not a text file of scene ids ({exc.reason})") from exc
+    return list(dict.fromkeys(line.strip() for line in lines if line.strip()))
+
+
+def _fingerprint(config: BuildConfig, recipe: Recipe, scene_list: list[str] | None) -> dict[str, Any]:
+    """Everything that decides which rows a build holds; a re-run into the same folder must match it exactly."""
     resolved = recipe.resolved()
     resolved.pop("source_file")
     return {
@@ -146,10 +185,15 @@ def _fingerprint(config: BuildConfig, recipe: Recipe) -> dict[str, Any]:
         "recipe": resolved,
         "vocabulary_sha256": _sha256(recipe.vocabulary.path),
         "templates_sha256": _sha256(recipe.templates.path),
+        "split": config.split,
+        "scenes": config.scenes,
+        "scene_list": hashlib.sha256("\n".join(scene_list).encode()).hexdigest() if scene_list is not None else None,
+        "allow_benchmark_scenes": config.allow_benchmark_scenes,
         "seed": config.seed,
         "exhaustive": config.exhaustive,
         "video": config.video,
         "reencode_video": config.reencode_video,
+        "video_preset": config.video_preset if config.video else None,
         "synthetic_frames": config.synthetic_frames if config.source == "synthetic" else None,
         "synthetic_format": config.synthetic_format if config.source == "synthetic" else None,
     }
@@ -159,48 +203,75 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _prepare_out(config: BuildConfig, fingerprint: dict[str, Any]) -> None:
-    out = config.out
-    is_build = (out / PARTS_DIR).is_dir()
-    if out.is_dir() and not is_build and any(p.name != SYNTHETIC_DIR for p in out.iterdir()):
-        # Checked before anything is deleted: --overwrite never touches a folder that is not a build.
-        raise BuildError(f"{out}: folder is not empty and holds no vsi-data build; choose another --out")
-    if config.overwrite and is_build:
-        for name in (PARTS_DIR, "data", "videos"):
-            shutil.rmtree(out / name, ignore_errors=True)
-        for name in ("manifest.json", "failures.jsonl", "README.md"):
-            (out / name).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    recorded = out / PARTS_DIR / BUILD_FILE
-    if recorded.is_file():
-        previous = json.loads(recorded.read_text())
-        if previous != fingerprint:
-            changed = sorted(k for k in fingerprint if previous.get(k) != fingerprint[k])
+_SETTING_NAMES = {
+    "vsi_data_version": "vsi-data version",
+    "synthetic_frames": "--frames",
+    "vocabulary_sha256": "the recipe's vocabulary file",
+    "templates_sha256": "the recipe's templates file",
+}
+
+
+def _setting_change(key: str, there: Any, here: Any) -> str:
+    """One changed setting as the user knows it: the flag, with both values where they are short."""
+    name = _SETTING_NAMES.get(key, "--" + key.replace("_", "-"))
+    if key in ("recipe", "scene_list") or key.endswith("sha256"):
+        return name
+    return f"{name}: {'not set' if there is None else there} there, {'not set' if here is None else here} here"
+
+
+def _refuse_other_builds(folder: OutputFolder, fingerprint: dict[str, Any], config: BuildConfig) -> None:
+    """A folder holding something else, or a build made with other settings (unless --overwrite), is refused
+    before anything is written: the build it holds is never changed by a command that would change its rows."""
+    record = folder.refuse_unless_build()
+    if record is None or config.overwrite or record.fingerprint == fingerprint:
+        return
+    previous = record.fingerprint
+    changed = [_setting_change(k, previous[k], v) for k, v in fingerprint.items() if k in previous and previous[k] != v]
+    if fingerprint.keys() - previous.keys():
+        changed.append(f"settings an older vsi-data ({previous.get('vsi_data_version')}) did not record")
+    staged = folder.staged_record()
+    resumes = staged is not None and staged.fingerprint == fingerprint
+    hint = " (that resumes the interrupted --overwrite with these settings)" if resumes else ""
+    raise BuildError(
+        f"{config.out} holds a build with different settings ({'; '.join(changed)}); "
+        f"use another --out, or --overwrite to replace it{hint}"
+    )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which of the listed scenes a build holds, and the ones left out by name."""
+
+    listed: list[SceneRef]
+    selected: list[SceneRef]
+    benchmark: list[SceneRef]  # VSI-Bench scenes, left out unless --allow-benchmark-scenes
+    other_split: list[SceneRef]  # named by --scene-list, but in another split than --split
+
+
+def _select(listed: list[SceneRef], config: BuildConfig, scene_list: list[str] | None, root: Path) -> Selection:
+    """The scenes to build, in id order. Every id of `--scene-list` must exist; those of another split are kept
+    aside by name."""
+    refs, other_split = listed, []
+    if scene_list is not None:
+        known = {r.scene_id for r in listed}
+        missing = [scene_id for scene_id in scene_list if scene_id not in known]
+        if missing:
+            more = f", … ({len(missing) - 10} more)" if len(missing) > 10 else ""
             raise BuildError(
-                f"{out} holds a build with different settings ({', '.join(changed)}); "
-                "use another --out, or --overwrite to start afresh"
+                f"{config.scene_list}: {len(missing)} scene ids of the list are not among the {len(listed)} "
+                f"scenes in {root}: {', '.join(missing[:10])}{more}"
             )
-    (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
-    for stale in [*(out / PARTS_DIR).glob(".*.tmp"), *(out / "videos").glob("*/.*.tmp")]:
-        stale.unlink()  # left by a build that was killed mid-write; the scene is redone
-    write_atomic(recorded, lambda p: p.write_text(json.dumps(fingerprint, sort_keys=True, indent=1)))
-
-
-def _select(refs: list[SceneRef], config: BuildConfig) -> tuple[list[SceneRef], list[SceneRef]]:
-    """The scenes to build, in id order, and the benchmark scenes left out."""
+        wanted = set(scene_list)
+        refs = [r for r in refs if r.scene_id in wanted]
+        other_split = [r for r in refs if config.split != "all" and r.split != config.split]
     if config.split != "all":
         refs = [r for r in refs if r.split == config.split]
-    if config.scene_list is not None:
-        try:
-            wanted = {line.strip() for line in config.scene_list.read_text().splitlines() if line.strip()}
-        except OSError as exc:
-            raise BuildError(f"{config.scene_list}: cannot read the scene list ({exc.strerror})") from exc
-        refs = [r for r in refs if r.scene_id in wanted]
     refs = sorted(refs, key=lambda r: (r.scene_id, r.dataset))
-    benchmark = frozenset() if config.allow_benchmark_scenes else benchmark_scenes()
-    excluded = [r for r in refs if (r.dataset, r.scene_id) in benchmark]
-    refs = [r for r in refs if (r.dataset, r.scene_id) not in benchmark]
-    return (refs[: config.scenes] if config.scenes is not None else refs), excluded
+    benchmark_ids = frozenset() if config.allow_benchmark_scenes else benchmark_scenes()
+    benchmark = [r for r in refs if (r.dataset, r.scene_id) in benchmark_ids]
+    refs = [r for r in refs if (r.dataset, r.scene_id) not in benchmark_ids]
+    selected = refs[: config.scenes] if config.scenes is not None else refs
+    return Selection(listed, selected, benchmark, sorted(other_split, key=lambda r: r.scene_id))
 
 
 def _synthetic_universe(config: BuildConfig) -> int:
@@ -220,6 +291,16 @@ def _versions() -> dict[str, str]:
         except PackageNotFoundError:
             continue
     return out
+
+
+def _worker_environment() -> dict[str, str]:
+    """What must be the same on the driver and every Ray node for their rows to be the same: the versions
+    the manifest records, and a digest of vsi-data's own files (two checkouts of one version can differ)."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".yaml")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return {**_versions(), "vsi-data files": digest.hexdigest()[:12]}
 
 
 def open_build_source(config: BuildConfig) -> SceneSource:
@@ -242,6 +323,9 @@ def open_build_source(config: BuildConfig) -> SceneSource:
 class SceneJob:
     config: BuildConfig
     ref: SceneRef
+
+    def __str__(self) -> str:
+        return f"{self.ref.dataset or self.config.source}/{self.ref.scene_id}"
 
 
 @dataclass(frozen=True)
@@ -272,6 +356,8 @@ def run_scene(job: SceneJob) -> SceneOutcome:
         return SceneOutcome(ref, info=build_scene(source, ref, recipe, options, job.config))
     except SceneError as exc:  # bad input: listed in the summary and failures.jsonl
         return SceneOutcome(ref, failure={"scene_id": ref.scene_id, "source": source.name, "error": str(exc)})
+    except OutputError:  # a full disk or a read-only folder: not this scene's fault, every next scene would fail
+        raise
     except Exception as exc:  # a bug or an unforeseen input: report it, build the rest
         message = f"{ref.path}: unexpected {type(exc).__name__}: {' '.join(str(exc).split())}"
         return SceneOutcome(
@@ -284,8 +370,15 @@ def run_scene(job: SceneJob) -> SceneOutcome:
 def run_build(config: BuildConfig) -> BuildResult:
     started = time.perf_counter()
     recipe = load_recipe(config.recipe)
-    fingerprint = _fingerprint(config, recipe)
-    executor = make_executor(config.executor, config.workers)  # fails early when Ray is missing
+    config = _absolute(config, recipe)
+    scene_list = _scene_list(config)
+    fingerprint = _fingerprint(config, recipe, scene_list)
+    folder = OutputFolder(config.out)
+    if not folder.swap_pending():  # else decided under the lock, once the swap a killed build left is complete
+        _refuse_other_builds(folder, fingerprint, config)
+    limits = Limits(config.scene_timeout_s, config.scene_memory_gib)
+    # Fails early when Ray is missing.
+    executor = make_executor(config.executor, config.workers, limits, config.ray_address, _worker_environment)
     source = open_build_source(config)
     listed = source.list_scenes()
     root = config.root if config.root is not None else config.out / SYNTHETIC_DIR
@@ -298,27 +391,73 @@ def run_build(config: BuildConfig) -> BuildResult:
             f"{recipe.vocabulary.path}: vocabulary {recipe.vocabulary.name!r} has no rules for {config.source} labels; "
             "use a recipe whose vocabulary covers this source (e.g. --recipe vsibench)"
         )
-    selected, excluded = _select(listed, config)
+    selection = _select(listed, config, scene_list, root)
+    selected = selection.selected
     if not selected:
         filters = f"split {config.split}" + (f" and {config.scene_list}" if config.scene_list else "")
         left_out = (
-            f" ({len(excluded)} VSI-Bench scenes left out; --allow-benchmark-scenes keeps them)" if excluded else ""
+            f" ({len(selection.benchmark)} VSI-Bench scenes left out; --allow-benchmark-scenes keeps them)"
+            if selection.benchmark
+            else ""
         )
         raise BuildError(f"{root}: {len(listed)} scenes found, none to build in {filters}{left_out}")
-    _prepare_out(config, fingerprint)
-    failures: list[dict[str, str]] = []
-    infos: dict[str, dict] = {}
-    todo = []
-    for ref in selected:
-        done = part_info(config.out, source.name, ref.scene_id)
-        if done is None:
-            todo.append(SceneJob(config, ref))
-        else:
-            infos[ref.scene_id] = done
-    resumed = len(infos)
+    # Ray connects, and checks its nodes run this code, before anything is written.
+    with executor, folder.locked():
+        _refuse_other_builds(folder, fingerprint, config)
+        tree = folder.tree(fingerprint, config.overwrite)
+        tree.record(
+            {part_name(source.name, ref.scene_id): _scene_files(ref, config) for ref in selected},
+            [SYNTHETIC_DIR] if config.source == "synthetic" and config.root is None else [],
+        )
+        work = replace(config, out=tree.path, root=root)  # scenes go to the tree; the source stays where it is
+        failures: list[dict[str, str]] = []
+        infos: dict[str, dict] = {}
+        todo = []
+        for ref in selected:
+            done = part_info(tree.path, source.name, ref.scene_id)
+            if done is None:
+                todo.append(SceneJob(work, ref))
+            else:
+                infos[ref.scene_id] = done
+        resumed = len(infos)
+        todo.sort(key=lambda job: -source.size_hint(job.ref))  # the longest first: no long scene starts last
+        try:
+            _run_scenes(executor, source, todo, infos, failures, len(selected), config.quiet)
+        except KeyboardInterrupt:
+            # Counted on disk: a worker may have committed its scene after the last outcome was read.
+            done = sum(part_info(tree.path, source.name, ref.scene_id) is not None for ref in selected)
+            raise BuildInterrupted(f"{done} of {len(selected)} scenes are committed in {config.out}") from None
+        finally:  # every worker has stopped: what a stopped one was writing is garbage
+            tree.remove_temp_files()
+        order = {ref.scene_id: i for i, ref in enumerate(selected)}
+        failures.sort(key=lambda f: order[f["scene_id"]])
+        elapsed = time.perf_counter() - started
+        return _finish(config, tree, recipe, source, selection, infos, failures, resumed, elapsed)
+
+
+def _scene_files(ref: SceneRef, config: BuildConfig) -> list[str]:
+    """What building `ref` may write besides its part: its video and the video's sidecar."""
+    if not config.video:
+        return []
+    video = scene_video(ref.dataset, ref.scene_id)
+    return [video, str(sidecar_path(Path(video)))]
+
+
+def _run_scenes(
+    executor: Executor,
+    source: SceneSource,
+    todo: list[SceneJob],
+    infos: dict[str, dict],
+    failures: list[dict[str, str]],
+    total: int,
+    quiet: bool,
+) -> None:
+    """Every scene of `todo` through the executor, into `infos` (built) or `failures` (one line each); progress
+    is a bar in a terminal, and a plain log line every few scenes in a log file."""
+    started = time.perf_counter()
     stderr = Console(stderr=True)
-    plain = not stderr.is_terminal  # a log file gets a plain line every few scenes instead of a redrawn bar
-    every = max(1, min(PROGRESS_LINES_EVERY_MAX, len(selected) // PROGRESS_LINES))
+    plain = not stderr.is_terminal
+    every = max(1, min(PROGRESS_LINES_EVERY_MAX, total // PROGRESS_LINES))
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -326,10 +465,17 @@ def run_build(config: BuildConfig) -> BuildResult:
         TimeElapsedColumn(),
         TextColumn("{task.fields[status]}"),
         console=stderr,
-        disable=config.quiet or plain,
+        disable=quiet or plain,
     ) as progress:
-        task = progress.add_task("scenes", total=len(selected), completed=resumed, status="")
-        for done, outcome in enumerate(executor.map_unordered(run_scene, todo), resumed + 1):
+        task = progress.add_task("scenes", total=total, completed=len(infos), status="")
+        for done, (job, outcome) in enumerate(executor.map_unordered(run_scene, todo), len(infos) + 1):
+            if isinstance(outcome, Lost):  # the worker died on it, or it ran out of time
+                failure = {
+                    "scene_id": job.ref.scene_id,
+                    "source": source.name,
+                    "error": f"{job.ref.path}: {outcome.reason}",
+                }
+                outcome = SceneOutcome(job.ref, failure=failure)
             if outcome.info is not None:
                 infos[outcome.ref.scene_id] = outcome.info
             else:
@@ -339,12 +485,8 @@ def run_build(config: BuildConfig) -> BuildResult:
                 log.debug("scene %s failed: %s", outcome.ref.scene_id, outcome.failure["error"])
             status = f"{sum(i['rows'] for i in infos.values())} questions, {len(failures)} failed"
             progress.update(task, advance=1, status=status)
-            if plain and (done % every == 0 or done == len(selected)):
-                log.info("scenes %d/%d: %s (%.0f s)", done, len(selected), status, time.perf_counter() - started)
-    order = {ref.scene_id: i for i, ref in enumerate(selected)}
-    failures.sort(key=lambda f: order[f["scene_id"]])
-    elapsed = time.perf_counter() - started
-    return _finish(config, recipe, source, listed, selected, excluded, infos, failures, resumed, elapsed)
+            if plain and (done % every == 0 or done == total):
+                log.info("scenes %d/%d: %s (%.0f s)", done, total, status, time.perf_counter() - started)
 
 
 def _skipped_types(config: BuildConfig, recipe: Recipe) -> dict[str, str]:
@@ -376,18 +518,28 @@ def _missing_types(
     return missing
 
 
-def _finish(config, recipe, source, listed, selected, excluded, infos, failures, resumed, elapsed) -> BuildResult:
-    out = config.out
+def _finish(
+    config: BuildConfig,
+    tree: BuildTree,
+    recipe: Recipe,
+    source: SceneSource,
+    selection: Selection,
+    infos: dict[str, dict],
+    failures: list[dict[str, str]],
+    resumed: int,
+    elapsed: float,
+) -> BuildResult:
+    """Shards, manifest, failures and card from the committed parts, written beside the build they replace
+    and swapped in together."""
     table = pa.concat_tables(
         [SCHEMA.empty_table()]
-        + [read_part(out, source.name, ref.scene_id) for ref in selected if ref.scene_id in infos]
+        + [read_part(tree.path, source.name, ref.scene_id) for ref in selection.selected if ref.scene_id in infos]
     )
     cleanup: dict[str, Any] = {"duplicates_dropped": 0, "balance_dropped": {}}
     if not config.exhaustive:
         if recipe.balance.dedup:
             table, cleanup["duplicates_dropped"] = deduplicate(table)
         table, cleanup["balance_dropped"] = balance_answers(table, recipe.balance, config.seed)
-    shards = write_shards(out, [table], config.shard_rows)
     per_type = Counter(table.column("question_type").to_pylist())
     per_split = Counter(table.column("split").to_pylist())
     stats: Counter[str] = Counter()
@@ -395,41 +547,47 @@ def _finish(config, recipe, source, listed, selected, excluded, infos, failures,
     for info in infos.values():
         stats.update(info["stats"])
         timings.update(info["timings"])
-    manifest = {
-        "vsi_data_version": __version__,
-        "source": config.source,
-        "root": str(config.root) if config.root is not None else None,
-        "recipe": recipe.resolved(),
-        "seed": config.seed,
-        "split": config.split,
-        "exhaustive": config.exhaustive,
-        "video": config.video,
-        "skipped_types": _skipped_types(config, recipe),
-        "scenes": {
-            "listed": len(listed),
-            "selected": len(selected),
-            "built": len(infos),
-            "resumed": resumed,
-            "failed": len(failures),
-            "excluded_benchmark": len(excluded),
-            "with_video": sum(1 for i in infos.values() if i.get("video")),
-            "invalid_poses": sum(i.get("invalid_poses", 0) for i in infos.values()),
-        },
-        "excluded_benchmark_scenes": [f"{r.dataset}/{r.scene_id}" for r in excluded],
-        "rows": table.num_rows,
-        "rows_before_cleanup": sum(info["rows"] for info in infos.values()),
-        "cleanup": cleanup,
-        "per_type": dict(sorted(per_type.items())),
-        "missing_types": _missing_types(recipe, per_type, infos, failures),
-        "per_split": dict(sorted(per_split.items())),
-        "shards": shards,
-        "parse_stats": dict(sorted(stats.items())),
-        "timings_s": {"total": round(elapsed, 3), **{k: round(v, 3) for k, v in sorted(timings.items())}},
-        "versions": _versions(),
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
-    }
-    write_atomic(out / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n"))
-    write_atomic(out / "failures.jsonl", lambda p: p.write_text("".join(json.dumps(f) + "\n" for f in failures)))
-    write_atomic(out / "README.md", lambda p: p.write_text(dataset_card(manifest, shards)))
+    with tree.finishing() as stage:
+        shards = write_shards(stage, [table], config.shard_rows)
+        manifest = {
+            "vsi_data_version": __version__,
+            "source": config.source,
+            "root": str(config.root) if config.root is not None else None,
+            "recipe": recipe.resolved(),
+            "seed": config.seed,
+            "split": config.split,
+            "scene_list": str(config.scene_list) if config.scene_list is not None else None,
+            "exhaustive": config.exhaustive,
+            "video": config.video,
+            "skipped_types": _skipped_types(config, recipe),
+            "scenes": {
+                "listed": len(selection.listed),
+                "selected": len(selection.selected),
+                "built": len(infos),
+                "resumed": resumed,
+                "failed": len(failures),
+                "excluded_benchmark": len(selection.benchmark),
+                "other_split": len(selection.other_split),
+                "with_video": sum(1 for i in infos.values() if i.get("video")),
+                "invalid_poses": sum(i.get("invalid_poses", 0) for i in infos.values()),
+            },
+            "excluded_benchmark_scenes": [f"{r.dataset}/{r.scene_id}" for r in selection.benchmark],
+            "other_split_scenes": {r.scene_id: r.split for r in selection.other_split},
+            "rows": table.num_rows,
+            "rows_before_cleanup": sum(info["rows"] for info in infos.values()),
+            "cleanup": cleanup,
+            "per_type": dict(sorted(per_type.items())),
+            "missing_types": _missing_types(recipe, per_type, infos, failures),
+            "per_split": dict(sorted(per_split.items())),
+            "shards": shards,
+            "parse_stats": dict(sorted(stats.items())),
+            "timings_s": {"total": round(elapsed, 3), **{k: round(v, 3) for k, v in sorted(timings.items())}},
+            "versions": _versions(),
+            "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+        }
+        write_atomic(stage / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n"))
+        write_atomic(stage / "failures.jsonl", lambda p: p.write_text("".join(json.dumps(f) + "\n" for f in failures)))
+        write_atomic(stage / "README.md", lambda p: p.write_text(dataset_card(manifest, shards)))
+    tree.commit()
     code = EXIT_NOTHING if not infos else EXIT_PARTIAL if failures else EXIT_OK
     return BuildResult(code, manifest, failures)

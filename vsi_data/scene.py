@@ -8,7 +8,7 @@ ARKitScenes and ScanNet++ as released). Nothing here knows which source a scene 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -66,6 +66,9 @@ class FrameStream:
     width: int
     height: int
     read_color: Callable[[int], np.ndarray] | None = None  # frame index → H×W×3 uint8 RGB
+    # Every colour frame in order, in one sequential pass, each decoded at the smallest size the format can
+    # decode to cheaply that is no smaller than the size asked (JPEG DCT scaling): what encoding a video needs.
+    color_pass: Callable[[tuple[int, int]], Iterator[np.ndarray]] | None = None
     fps: float = 24.0  # the video's frame rate: VSI-Bench's 24 for ScanNet, the capture's own elsewhere
     depth: DepthStream | None = None
     source_video: Path | None = None  # a video whose i-th frame is frame i, copied as is unless re-encoding is asked
@@ -76,6 +79,14 @@ class FrameStream:
 
     def __len__(self) -> int:
         return len(self.poses)
+
+    def colors(self, at_least: tuple[int, int]) -> Iterator[np.ndarray]:
+        """Every colour frame in order as RGB, at least `at_least` (width, height) where the stream is that large."""
+        if self.color_pass is not None:
+            return self.color_pass(at_least)
+        if self.read_color is None:
+            raise ValueError("this frame stream has no colour images")
+        return (self.read_color(i) for i in range(len(self)))
 
     def video_time(self, index: np.ndarray | int) -> np.ndarray | float:
         """Seconds into the scene's video at which frame `index` is shown."""

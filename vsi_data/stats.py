@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from vsi_data.benchmark import VSIBENCH_COLUMNS
 from vsi_data.eval.items import DataError, read_table
 from vsi_data.metrics import parse_number
-from vsi_data.output.shards import DATA_DIR, SCHEMA, read_rows
+from vsi_data.output.shards import DATA_DIR, SCHEMA, ShardsMismatch, read_rows, shard_files
 from vsi_data.prompts import NUMERIC_TYPES
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -48,8 +48,11 @@ def load_questions(path: Path) -> tuple[pa.Table, str]:
     numeric types, split "test"); it names no objects, so `objects` is empty.
     """
     if path.is_dir() and ((path / MANIFEST).is_file() or any((path / DATA_DIR).glob("*.parquet"))):
-        has_rows = any((path / DATA_DIR).glob("*.parquet"))
-        return (read_rows(path) if has_rows else SCHEMA.empty_table()), "build"
+        try:  # the shards the manifest lists, checked: a lost shard is an error, never a smaller dataset
+            files = shard_files(path)
+        except ShardsMismatch as exc:
+            raise NotADataset(str(exc)) from None
+        return (read_rows(path) if files else SCHEMA.empty_table()), "build"
     files = [path] if path.is_file() else sorted(path.glob("*.parquet")) if path.is_dir() else []
     if not files or not all(_has_vsibench_columns(f) for f in files):
         raise NotADataset(

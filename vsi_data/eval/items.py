@@ -45,22 +45,23 @@ class EvalItem:
 def load_items(data: Path, video_root: Path | None = None) -> list[EvalItem]:
     """Every question of `data`: a build folder, one of its shard files, or a VSI-Bench test file
     (.parquet or .jsonl). `video_root` replaces where videos are looked up: VSI-Bench's are
-    `{root}/{dataset}/{scene_name}.mp4` (default root: the file's folder), a build's are relative to it."""
+    `{root}/{dataset}/{scene_name}.mp4` (default root: the file's folder, unless a `video` column names
+    them), a build's are relative to it, and a build's rows without video are `{root}/{dataset}/{scene_id}.mp4`."""
     data = Path(data)
     if data.is_dir():
         try:
             table = read_rows(data)
         except FileNotFoundError as exc:
             raise DataError(str(exc)) from None
-        items = _build_items(table, video_root or data)
+        items = _build_items(table, data, video_root)
     elif data.is_file():
         table = read_table(data)
         columns = set(table.column_names)
         if columns.issuperset(VSIBENCH_COLUMNS):
-            items = _vsibench_items(table, video_root or data.parent)
+            items = _vsibench_items(table, data.parent, video_root)
         elif columns.issuperset(BUILD_COLUMNS):
             build_root = data.parent.parent if data.parent.name == DATA_DIR else data.parent
-            items = _build_items(table, video_root or build_root)
+            items = _build_items(table, build_root, video_root)
         else:
             missing = sorted(set(VSIBENCH_COLUMNS) - columns)
             raise DataError(
@@ -90,22 +91,29 @@ def _options(value) -> tuple[str, ...] | None:
     return tuple(value) if value else None
 
 
-def _vsibench_items(table: pa.Table, video_root: Path) -> list[EvalItem]:
-    return _items(
-        table.select(list(VSIBENCH_COLUMNS)),
-        answer="ground_truth",
-        scene="scene_name",
-        video_of=lambda row: video_root / row["dataset"] / f"{row['scene_name']}.mp4",
-    )
+def _vsibench_items(table: pa.Table, file_dir: Path, video_root: Path | None) -> list[EvalItem]:
+    """A `video` column (as `vsi-data export --format vsibench` writes: absolute, or relative to the file)
+    names each row's video; without one, or with `video_root`, VSI-Bench's `<root>/<dataset>/<scene_name>.mp4`."""
+    columns = [*VSIBENCH_COLUMNS, *(["video"] if "video" in table.column_names else [])]
+
+    def video_of(row: dict) -> Path:
+        if video_root is None and row.get("video"):
+            return file_dir / row["video"]  # an absolute path replaces file_dir
+        return (video_root or file_dir) / row["dataset"] / f"{row['scene_name']}.mp4"
+
+    return _items(table.select(columns), answer="ground_truth", scene="scene_name", video_of=video_of)
 
 
-def _build_items(table: pa.Table, build_root: Path) -> list[EvalItem]:
-    return _items(
-        table.select(list(BUILD_COLUMNS)),
-        answer="answer",
-        scene="scene_id",
-        video_of=lambda row: build_root / row["video"] if row["video"] else None,
-    )
+def _build_items(table: pa.Table, build_root: Path, video_root: Path | None) -> list[EvalItem]:
+    """Videos relative to the build (or to `video_root`); rows built without video look for
+    `<video_root>/<dataset>/<scene_id>.mp4` (VSI-Bench's layout, e.g. a `--source vsibench-meta` build)."""
+
+    def video_of(row: dict) -> Path | None:
+        if row["video"]:
+            return (video_root or build_root) / row["video"]
+        return video_root / row["dataset"] / f"{row['scene_id']}.mp4" if video_root else None
+
+    return _items(table.select(list(BUILD_COLUMNS)), answer="answer", scene="scene_id", video_of=video_of)
 
 
 def _items(table: pa.Table, answer: str, scene: str, video_of: Callable[[dict], Path | None]) -> list[EvalItem]:

@@ -26,6 +26,7 @@ from scipy.sparse.csgraph import connected_components
 # The exact predicates slow down without bound on huge magnitudes (a point at 1e200 never finishes); no scan's
 # coordinates come near this.
 _TRIANGULATION_LIMIT = 1e12
+_SUPER_VERTICES = 3  # CDT's triangulation starts from a super-triangle enclosing every point
 
 
 class RoomAreaError(ValueError):
@@ -79,14 +80,20 @@ def _delaunay(xy: np.ndarray) -> _Triangulation:
         pythoncdt.VertexInsertionOrder.AUTO, pythoncdt.IntersectingConstraintEdges.NOT_ALLOWED, 0.0
     )
     cdt.insert_vertices(np.ascontiguousarray(xy))
-    cdt.erase_super_triangle()
+    # The enclosing super-triangle's three vertices come first. Dropping every triangle that uses one, in one
+    # array pass, gives exactly the arrays CDT's `erase_super_triangle` leaves (the same triangles in the same
+    # order, vertices renumbered from 0, neighbours across a dropped triangle marked as hull) at less cost.
     triangles = cdt.triangles_array(copy=False)
-    if len(triangles) == 0:
+    real = np.all(triangles["vertices"] >= _SUPER_VERTICES, axis=1)
+    if not real.any():
         raise RoomAreaError(f"points do not span an area (all {len(xy)} distinct points are collinear)")
+    renumbered = np.cumsum(real) - 1
     # CDT stores the neighbour across the edge from vertex i to vertex i+1, i.e. opposite vertex i+2.
-    neighbors = triangles["neighbors"][:, [1, 2, 0]].astype(np.int64)
-    neighbors[neighbors == pythoncdt.NO_NEIGHBOR] = -1
-    return _Triangulation(triangles["vertices"].astype(np.intp), neighbors)
+    neighbors = triangles["neighbors"][real][:, [1, 2, 0]].astype(np.int64)
+    across = neighbors != pythoncdt.NO_NEIGHBOR
+    neighbors[across] = np.where(real[neighbors[across]], renumbered[neighbors[across]], -1)
+    neighbors[~across] = -1
+    return _Triangulation(triangles["vertices"][real].astype(np.intp) - _SUPER_VERTICES, neighbors)
 
 
 def _filled_alpha_triangles(

@@ -18,13 +18,18 @@ Sectors = Mapping[str, tuple[float, float]]
 
 
 def direction_angles(standing: np.ndarray, facing: np.ndarray, queried: np.ndarray) -> np.ndarray:
-    """Counter-clockwise angle in degrees [0, 360) of `queried` (…×2 or …×3) from the facing direction."""
+    """Counter-clockwise angle in degrees [0, 360) of `queried` (…×2 or …×3) from the facing direction.
+
+    NaN where there is no direction: the facing or the queried point on the standing one in the floor plane
+    (NaN is in no sector and has no margin, so no question is read off it).
+    """
     standing = np.asarray(standing, dtype=np.float64)[..., :2]
     forward = np.asarray(facing, dtype=np.float64)[..., :2] - standing
     query = np.asarray(queried, dtype=np.float64)[..., :2] - standing
     cross = forward[..., 0] * query[..., 1] - forward[..., 1] * query[..., 0]
     dot = np.sum(forward * query, axis=-1)
-    return np.mod(np.degrees(np.arctan2(cross, dot)), 360.0)
+    undefined = ~np.any(forward, axis=-1) | ~np.any(query, axis=-1)
+    return np.where(undefined, np.nan, np.mod(np.degrees(np.arctan2(cross, dot)), 360.0))
 
 
 def sector_of(angles: np.ndarray, sectors: Sectors) -> np.ndarray:

@@ -112,14 +112,17 @@ def box_grid_points(box: OrientedBox, spacing: float = 0.05) -> np.ndarray:
     only the shell survives (some |coordinate| above a quarter of the extent); points are moved into the
     world and then cropped to the box with an exact, epsilon-free test, so floating-point noise decides
     whether a point on a face is kept, exactly as in VSI-Bench's generator. An empty result retries at
-    half the spacing; a box thinner than that noise (a flat annotated box) keeps its uncropped grid.
+    half the spacing; a box thinner than that noise (a flat annotated box) keeps its uncropped grid. The
+    rotation goes into the product in column-major order, as open3d hands its `R` to VSI-Bench's
+    `np.dot(points, R.T)`: BLAS rounds differently by memory layout, and a face point's fate follows the last
+    bit (tests/test_box_grid.py compares with open3d's crop point for point).
     """
     extents, center, rotation = box.extents, box.center, box.rotation
     counts = np.maximum(np.ceil(extents / spacing).astype(np.int64), 1)
     axes = [np.linspace(-extents[k] / 2, extents[k] / 2, counts[k]) for k in range(3)]
     grid = np.stack([g.reshape(-1) for g in np.meshgrid(*axes)], axis=1)
     grid = grid[np.any(np.abs(grid) > extents / 4, axis=1)]
-    world = np.dot(grid, rotation.T) + center
+    world = np.dot(grid, np.asfortranarray(rotation).T) + center
     offset = world - center
     projection = np.stack(
         [

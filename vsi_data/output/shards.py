@@ -9,7 +9,6 @@ independent of the order scenes finished in.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from vsi_data.io import write_atomic, write_text_if_changed  # noqa: F401  (imported from here before vsi_data.io)
 
 SCHEMA = pa.schema(
     [
@@ -36,30 +37,12 @@ SCHEMA = pa.schema(
 )
 PARTS_DIR = ".parts"
 DATA_DIR = "data"
+MANIFEST = "manifest.json"
 COMPRESSION = "zstd"
 
 
 def part_name(dataset: str, scene_id: str) -> str:
     return f"{dataset}__{scene_id}"
-
-
-def write_atomic(path: Path, write) -> None:
-    """Run `write(tmp_path)`, then move the result into place in one rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_text_if_changed(path: Path, text: str) -> None:
-    """For files every worker of a parallel build may (re)write, such as split lists: an unchanged file is
-    left alone and a changed one replaced atomically, so no reader ever sees it half-written."""
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_part(
@@ -88,12 +71,12 @@ def read_part(out_dir: Path, dataset: str, scene_id: str) -> pa.Table:
 
 
 def write_shards(out_dir: Path, tables: Iterable[pa.Table], rows_per_shard: int) -> dict[str, list[str]]:
-    """Split rows by `split` into shards of at most `rows_per_shard` rows; returns split → shard paths."""
+    """Split rows by `split` into shards of at most `rows_per_shard` rows in `out_dir/data/` (a build writes
+    them into its staging folder, so the shards they replace stay whole until the swap); returns split → shard
+    paths relative to `out_dir`."""
     combined = pa.concat_tables([SCHEMA.empty_table(), *tables])
     data = out_dir / DATA_DIR
     data.mkdir(parents=True, exist_ok=True)
-    for stale in data.glob("*.parquet"):
-        stale.unlink()
     written: dict[str, list[str]] = {}
     splits = sorted(set(combined.column("split").to_pylist()))
     for split in splits:
@@ -107,9 +90,44 @@ def write_shards(out_dir: Path, tables: Iterable[pa.Table], rows_per_shard: int)
     return written
 
 
+class ShardsMismatch(FileNotFoundError):
+    """A build's shards are not the ones its manifest lists (a file missing, or holding other rows)."""
+
+
+def shard_files(out_dir: Path) -> list[Path]:
+    """The shards of the build in `out_dir`: those its manifest lists, each checked against the manifest's
+    row count for its split (footers only), so a missing or foreign file is an error rather than a
+    smaller dataset. Without a manifest, every `data/*.parquet`."""
+    try:
+        manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+        listed = manifest["shards"]
+        per_split = manifest["per_split"]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+        return sorted((out_dir / DATA_DIR).glob("*.parquet"))
+    files = []
+    for split, names in sorted(listed.items()):
+        rows = 0
+        for name in names:
+            try:
+                rows += pq.read_metadata(out_dir / name).num_rows
+            except FileNotFoundError:
+                raise ShardsMismatch(
+                    f"{out_dir / name}: missing, but {MANIFEST} lists it; re-run the build to write its shards again"
+                ) from None
+            except (OSError, pa.ArrowException) as exc:
+                raise ShardsMismatch(f"{out_dir / name}: not a readable Parquet file ({exc})") from None
+            files.append(out_dir / name)
+        if rows != per_split.get(split, 0):
+            raise ShardsMismatch(
+                f"{out_dir / DATA_DIR}: the {split} shards hold {rows} rows, {MANIFEST} says "
+                f"{per_split.get(split, 0)}; re-run the build to write its shards again"
+            )
+    return files
+
+
 def read_rows(out_dir: Path) -> pa.Table:
-    """Every row of a build's shards (as written by `write_shards`)."""
-    files = sorted((out_dir / DATA_DIR).glob("*.parquet"))
+    """Every row of a build's shards (as written by `write_shards` and listed in its manifest)."""
+    files = shard_files(out_dir)
     if not files:
         raise FileNotFoundError(f"{out_dir}: no shards in {DATA_DIR}/ (not a vsi-data build output?)")
     return pa.concat_tables([pq.read_table(f, schema=SCHEMA) for f in files])

@@ -25,7 +25,7 @@ from vsi_data.geometry.distance import DISTANCE_METRICS
 from vsi_data.geometry.plausibility import PhysicalBounds
 from vsi_data.output.balance import Balance, TypeBalance
 from vsi_data.qa.generators import GENERATORS, Generator
-from vsi_data.qa.generators.base import parse_params
+from vsi_data.qa.generators.base import OURS, VSGRPO_PAPER, VSIBENCH_CODE, parse_params, setting
 from vsi_data.qa.templates import TemplateSet, load_templates
 from vsi_data.resources import load_yaml, resolve_named
 from vsi_data.sources.base import ParseOptions
@@ -33,8 +33,49 @@ from vsi_data.vocabulary import Vocabulary, load_vocabulary
 
 _TOP_KEYS = {"name", "description", "vocabulary", "templates", "options", "geometry", "room", "plausibility", "types",
              "balance"}  # fmt: skip
-_GEOMETRY_KEYS = {"box_fit", "distance", "min_object_points"}
-_ROOM_KEYS = {"alpha", "max_points"}
+
+
+@dataclass(frozen=True)
+class GeometrySettings:
+    """The recipe's `geometry:` section: how objects are boxed and measured (every type shares it)."""
+
+    box_fit: str = setting(
+        "minimal",
+        help="minimal: the minimum-volume box of an instance's points (open3d); upright: the smallest box turned "
+        "about z only",
+        source=f'{VSIBENCH_CODE} (`get_minimal_oriented_bounding_box`); vsi100k: the paper says "3D bounding box"',
+    )
+    distance: str = setting(
+        "closest_points",
+        help="object-to-object distance: box_grid (nearest points of hollow 5 cm grids in the two boxes), center, "
+        "closest_box (exact), closest_points (the objects' own points); between categories, the nearest instances",
+        source=f"{VSIBENCH_CODE} (`cal_3d_bbox_distance_between_categories`); vsi100k: {VSGRPO_PAPER} "
+        '("distance between geometric centers")',
+    )
+    min_object_points: int = setting(
+        20,
+        help="instances with fewer points are not boxed, and their category is never named",
+        source=f"{OURS}: VSI-Bench boxed every instance; a ScanNet instance has at least 20 vertices (its "
+        "segmentator's `segMinVerts`), so there this removes nothing",
+    )
+
+
+@dataclass(frozen=True)
+class RoomSettings:
+    """The recipe's `room:` section: the room-size measurement."""
+
+    alpha: float = setting(
+        5.0, help="alpha of the alpha shape of the scene points' floor projection", source=f"{VSIBENCH_CODE} (alpha=5)"
+    )
+    max_points: int | None = setting(
+        None,
+        help="points drawn (seeded, with replacement) before the alpha shape; null: every mesh vertex",
+        source=f"{VSIBENCH_CODE} (10,000 drawn with `np.random.choice`, unseeded); vsi100k: ours",
+    )
+
+
+_GEOMETRY_KEYS = {f.name for f in dataclasses.fields(GeometrySettings)}
+_ROOM_KEYS = {f.name for f in dataclasses.fields(RoomSettings)}
 _BALANCE_KEYS = {"dedup", "types"}
 _TYPE_BALANCE_KEYS = {"max_share", "bin"}
 _BOUNDS_KEYS = {f.name for f in dataclasses.fields(PhysicalBounds)}
@@ -162,10 +203,11 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     options = data.get("options", "letters")
     if options not in ("letters", "none"):
         raise RecipeError(f"{path}: `options` must be 'letters' or 'none', not {options!r}")
-    distance = geometry.get("distance", "closest_points")
+    defaults, room_defaults = GeometrySettings(), RoomSettings()
+    distance = geometry.get("distance", defaults.distance)
     if distance not in DISTANCE_METRICS:
         raise RecipeError(f"{path}: geometry.distance must be one of {list(DISTANCE_METRICS)}, not {distance!r}")
-    box_fit = geometry.get("box_fit", "minimal")
+    box_fit = geometry.get("box_fit", defaults.box_fit)
     if box_fit not in ("minimal", "upright"):
         raise RecipeError(f"{path}: geometry.box_fit must be 'minimal' or 'upright', not {box_fit!r}")
     try:
@@ -188,9 +230,11 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     except (FileNotFoundError, ValueError, TypeError) as exc:
         raise RecipeError(f"{path}: {exc}") from exc
     try:
-        min_points = _number(geometry.get("min_object_points", 20), int, "geometry.min_object_points")
-        alpha = _number(room.get("alpha", 5.0), float, "room.alpha")
-        max_points = room.get("max_points")
+        min_points = _number(
+            geometry.get("min_object_points", defaults.min_object_points), int, "geometry.min_object_points"
+        )
+        alpha = _number(room.get("alpha", room_defaults.alpha), float, "room.alpha")
+        max_points = room.get("max_points", room_defaults.max_points)
         max_points = None if max_points is None else _number(max_points, int, "room.max_points")
     except ValueError as exc:
         raise RecipeError(f"{path}: {exc}") from exc

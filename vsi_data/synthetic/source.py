@@ -2,7 +2,8 @@
 by default; `--synthetic-format` picks another), then read back through that dataset's own parser, so the
 embedded default exercises exactly the path real scans take.
 
-Scenes are written on first use (in `load`, so a parallel build renders them in parallel) and reused
+Scenes are written on first use (in `load`, so a parallel build renders them in parallel; opening the source
+writes nothing, so a build that is refused leaves no files) and reused
 while their seed, frame count and the format writer's revision are unchanged. Every fifth scene is in the
 `val` split, listed in the format's own split files.
 """
@@ -80,19 +81,25 @@ class SyntheticSource(SceneSource):
             SceneRef(scene_id, split, self.format.scene_folder(self.root, scene_id, split), self.name)
             for scene_id, split in ((self.format.scene_id(i), split_of(i)) for i in range(config.count))
         ]
+
+    @cached_property
+    def release_files(self) -> Path:
+        """The root, with its release-level files (split lists, label tables) written: on first use like the
+        scenes, so opening and listing the source writes nothing."""
         splits = {split: [r.scene_id for r in self.refs if r.split == split] for split in ("train", "val")}
-        self.format.prepare(self.root, splits, config.seed)
+        self.format.prepare(self.root, splits, self.config.seed)
+        return self.root
 
     @cached_property
     def reader(self) -> SceneSource:
-        return self.format.reader(self.root)
+        return self.format.reader(self.release_files)
 
     def list_scenes(self) -> list[SceneRef]:
         return list(self.refs)
 
     def load(self, ref: SceneRef, options: ParseOptions) -> Scene:
         if not is_written(ref.path, self.config.seed, self.frames, self.format.revision):
-            self.format.write_scene(self.root, ref.scene_id, ref.split, self.config.seed, self.frames)
+            self.format.write_scene(self.release_files, ref.scene_id, ref.split, self.config.seed, self.frames)
         scene = self.reader.load(ref, options)
         scene.dataset = self.name
         return scene

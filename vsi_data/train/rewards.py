@@ -1,49 +1,55 @@
 """vsGRPO's rewards, with TRL's reward-function signature.
 
-- `format_reward`: 1 when the completion is `<think>…</think>` (or `<observe>…</observe>`) followed by
-  `<answer>…</answer>` and nothing else, 0 otherwise. The paper uses it for the think and observe prompts
-  only; the vanilla recipes leave it out.
+- `format_reward`: 1 when the completion is `<think>…</think>` (or `<observe>…</observe>`, the tag of the
+  prompt mode) followed by `<answer>…</answer>` and nothing else, 0 otherwise. The paper names the reward
+  hack this invites, so empty or blank blocks, nested or repeated tags and the other mode's tag score 0.
+  The paper uses it for the think and observe prompts only; the vanilla recipes leave it out.
 - `accuracy_reward`: per row (never one row's type for the whole batch), on the text inside
   `<answer>…</answer>` when present, else the whole completion:
-  - numeric question types: the first number in the text (digits or a number word; units ignored, never
-    converted, because the benchmark reads the number in the question's unit) scored with VSI-Bench's MRA;
-  - lettered options: the option letter ("B", "b", "B.", "(B)", "B. sofa", or the option's text alone),
-    1 for the right letter;
+  - numeric question types: the number the answer gives (`vsi_data.metrics.find_number`: VSI-Bench's own
+    reading of the first token where that is a number, else the first number in digits or words; units
+    ignored, never converted, because the benchmark reads the number in the question's unit), scored by
+    `numeric`: `mra` (VSI-Bench's mean relative accuracy) or `relative`, the paper's relative error
+    e = |gt − pred| / min(gt, pred) mapped to max(0, 1 − e) (the paper does not state the mapping);
+  - lettered options: the option whose text the answer repeats ("sofa", "a sofa"), else a leading letter
+    ("B", "b", "B.", "(B)", "B. sofa"); 1 for the right letter;
   - word answers (vsi100k removes the options): 1 when the text equals the answer up to case, surrounding
     punctuation, spaces and a leading article. Extra words score 0, so listing every candidate never pays.
   - Anything unparsable scores 0.
 
-These are training rewards, lenient on the surface form; `vsi-data eval` scores strictly, as VSI-Bench does.
-Both use `vsi_data.metrics.mean_relative_accuracy`. With TRL, both functions also report their mean per
+These are training rewards, lenient on the surface form; `vsi-data eval` scores strictly, as VSI-Bench does,
+and reads the same number wherever it can read one. With TRL, both functions also report their mean per
 question type through the `log_metric` callback TRL passes (`rewards/<function>/<question_type>`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from enum import StrEnum
 from typing import Any
 
-from vsi_data.metrics import mean_relative_accuracy
-from vsi_data.prompts import NUMERIC_TYPES
+from vsi_data.metrics import find_number, mean_relative_accuracy
+from vsi_data.prompts import NUMERIC_TYPES, PromptMode
 
-_FORMAT = re.compile(r"\s*<(think|observe)>.*?</\1>\s*<answer>.*?</answer>\s*", re.DOTALL)
+_REASONING_TAG = {PromptMode.think: "think", PromptMode.observe: "observe"}
+_ANY_TAG = re.compile(r"</?\s*(?:think|observe|answer)\s*>", re.IGNORECASE)
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 # "B", "B.", "B)", "(B)", "B: sofa", "B. sofa": one letter, alone or followed by punctuation or a space.
 _LETTER = re.compile(r"\(?([A-Za-z])\)?(?=$|[\s.:)])")
 _OPTION = re.compile(r"\s*([A-Za-z])[.:)]\s*(.*)", re.DOTALL)
-# A decimal number; "1,250" is one thousand two hundred and fifty, "2,5" is two and a half.
-_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:[.,]\d+)?|\.\d+)")
-_NUMBER_WORD_TEXT = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
-    "eighteen nineteen twenty"
-)
-_NUMBER_WORDS = {word: value for value, word in enumerate(_NUMBER_WORD_TEXT.split())}
-_WORD = re.compile(r"[a-z]+")
 _ARTICLES = ("the ", "a ", "an ")
 _EDGE_PUNCTUATION = " \t\n.,;:!?\"'`()[]"
+
+
+class NumericRule(StrEnum):
+    """How a numeric answer is scored in training (`rewards.numeric` in a recipe)."""
+
+    mra = "mra"  # VSI-Bench's mean relative accuracy
+    relative = "relative"  # vsGRPO's relative error e = |gt − pred| / min(gt, pred), as max(0, 1 − e)
 
 
 def completion_text(completion: str | Sequence[Any]) -> str:
@@ -65,35 +71,17 @@ def answer_span(text: str) -> str:
     return match.group(1) if match else text
 
 
-def parse_number(text: str) -> float | None:
-    """The first number in `text` (digits, or an English number word up to twenty); None if there is none."""
-    match = _NUMBER.search(text)
-    word_position, word_value = len(text), None
-    for word in _WORD.finditer(text.lower()):
-        if word.group() in _NUMBER_WORDS:
-            word_position, word_value = word.start(), float(_NUMBER_WORDS[word.group()])
-            break
-    if match and match.start() <= word_position:
-        digits = match.group()
-        digits = digits.replace(",", "") if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+", digits) else digits
-        value = float(digits.replace(",", "."))
-        return value if math.isfinite(value) else None
-    return word_value
-
-
 def parse_letter(text: str, options: Sequence[str] | None = None) -> str | None:
-    """The option letter a text names, upper case: a leading letter ("B", "(b)", "B. sofa"), or else the
-    letter of the option whose text the answer repeats ("sofa" → the letter of "B. sofa")."""
-    stripped = text.strip()
-    match = _LETTER.match(stripped)
-    if match:
-        return match.group(1).upper()
-    wanted = normalise_words(stripped)
+    """The option letter a text names, upper case: the letter of the option whose text the answer repeats
+    ("sofa" or "a sofa" → the letter of "B. sofa"; an article is not the letter A), or else a leading
+    letter ("B", "(b)", "B. sofa")."""
+    wanted = normalise_words(text)
     for option in options or ():
         parsed = _OPTION.match(option)
         if parsed and normalise_words(parsed.group(2)) == wanted:
             return parsed.group(1).upper()
-    return None
+    match = _LETTER.match(text.strip())
+    return match.group(1).upper() if match else None
 
 
 def normalise_words(text: str) -> str:
@@ -105,23 +93,60 @@ def normalise_words(text: str) -> str:
     return words
 
 
-def score_answer(text: str, answer: str, question_type: str, options: Sequence[str] | None = None) -> float:
+def relative_accuracy(pred: float, gt: float) -> float:
+    """vsGRPO's numeric reward: max(0, 1 − e) with e = |gt − pred| / min(gt, pred). The paper defines e and
+    not its mapping to a reward; this is the plain one (gt 2: pred 3 → 0.5, pred 1 → 0). Where min(gt,
+    pred) is not positive, e is undefined: an exact answer scores 1, anything else 0."""
+    pred, gt = float(pred), float(gt)
+    if not (math.isfinite(pred) and math.isfinite(gt)):
+        return 0.0
+    if min(gt, pred) <= 0:
+        return 1.0 if pred == gt else 0.0
+    return max(0.0, 1.0 - abs(gt - pred) / min(gt, pred))
+
+
+NUMERIC_SCORES: dict[NumericRule, Callable[[float, float], float]] = {
+    NumericRule.mra: mean_relative_accuracy,
+    NumericRule.relative: relative_accuracy,
+}
+
+
+def score_answer(
+    text: str,
+    answer: str,
+    question_type: str,
+    options: Sequence[str] | None = None,
+    numeric: NumericRule | str = NumericRule.mra,
+) -> float:
     """One row's accuracy in [0, 1]; `text` is the model's answer (already cut out of its tags)."""
     if question_type in NUMERIC_TYPES:
-        truth = parse_number(answer)
-        if truth is None:
+        truth = find_number(answer)
+        if truth is None or not math.isfinite(truth):
             raise ValueError(f"ground truth {answer!r} of a {question_type} question is not a number")
-        predicted = parse_number(text)
-        return 0.0 if predicted is None else mean_relative_accuracy(predicted, truth)
+        predicted = find_number(text)
+        return 0.0 if predicted is None else NUMERIC_SCORES[NumericRule(numeric)](predicted, truth)
     if options is not None and len(options) > 0:
         return float(parse_letter(text, options) == answer.strip().upper())
     wanted = normalise_words(answer)
     return float(bool(wanted) and normalise_words(text) == wanted)
 
 
-def format_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
-    """1.0 for `<think>…</think><answer>…</answer>` (or `<observe>` instead of `<think>`), else 0.0."""
-    rewards = [float(_FORMAT.fullmatch(completion_text(c)) is not None) for c in completions]
+def follows_format(text: str, mode: PromptMode | str | None = None) -> bool:
+    """`<tag>reasoning</tag><answer>answer</answer>` and nothing else, the tag being the prompt mode's
+    (`think` or `observe`; either when `mode` is None), both blocks holding text and no tag of their own."""
+    tags = [_REASONING_TAG[PromptMode(mode)]] if mode is not None else list(_REASONING_TAG.values())
+    for tag in tags:
+        match = re.fullmatch(rf"\s*<{tag}>(.*)</{tag}>\s*<answer>(.*)</answer>\s*", text, re.DOTALL)
+        if match:
+            return all(block.strip() and not _ANY_TAG.search(block) for block in match.groups())
+    return False
+
+
+def format_reward(completions: Sequence[Any], mode: PromptMode | str | None = None, **kwargs: Any) -> list[float]:
+    """1.0 for `<think>…</think><answer>…</answer>` (`<observe>` for the observe prompt), else 0.0."""
+    if mode == PromptMode.vanilla:
+        raise ValueError("the format reward needs the think or observe prompt; the vanilla prompt asks for no tags")
+    rewards = [float(follows_format(completion_text(c), mode)) for c in completions]
     _log_per_type("format_reward", rewards, kwargs.get("question_type"), kwargs.get("log_metric"))
     return rewards
 
@@ -131,9 +156,11 @@ def accuracy_reward(
     answer: Sequence[str],
     question_type: Sequence[str],
     options: Sequence[Sequence[str] | None] | None = None,
+    numeric: NumericRule | str = NumericRule.mra,
     **kwargs: Any,
 ) -> list[float]:
-    """Per row: MRA for numbers, letter match for lettered options, normalised word match otherwise."""
+    """Per row: `numeric` (MRA or the paper's relative rule) for numbers, letter match for lettered options,
+    normalised word match otherwise."""
     if options is None:
         options = [None] * len(completions)
     if not len(completions) == len(answer) == len(question_type) == len(options):
@@ -142,7 +169,7 @@ def accuracy_reward(
             f"{len(completions)} completions, {len(answer)} answers, {len(question_type)} types, {len(options)} options"
         )
     rewards = [
-        score_answer(answer_span(completion_text(c)), a, t, o)
+        score_answer(answer_span(completion_text(c)), a, t, o, numeric)
         for c, a, t, o in zip(completions, answer, question_type, options, strict=True)
     ]
     _log_per_type("accuracy_reward", rewards, question_type, kwargs.get("log_metric"))
@@ -166,3 +193,12 @@ def _log_per_type(
 
 
 REWARD_FUNCTIONS: dict[str, Callable[..., list[float]]] = {"accuracy": accuracy_reward, "format": format_reward}
+
+
+def configured_rewards(
+    names: Sequence[str], mode: PromptMode, numeric: NumericRule
+) -> list[Callable[..., list[float]]]:
+    """The reward functions a recipe names, bound to its prompt mode and numeric rule (TRL logs a
+    `functools.partial` under the wrapped function's name)."""
+    settings = {"accuracy": {"numeric": numeric}, "format": {"mode": mode}}
+    return [functools.partial(REWARD_FUNCTIONS[name], **settings[name]) for name in names]

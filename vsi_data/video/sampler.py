@@ -12,6 +12,7 @@ keeping only the chosen frames, so memory is bounded by the frames returned, not
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -75,9 +76,17 @@ def fit_to_patches(
     return h, w
 
 
-def uniform_indices(total: int, num_frames: int | None = None, fps: float | None = None, video_fps: float = 0.0):
+def uniform_indices(
+    total: int,
+    num_frames: int | None = None,
+    fps: float | None = None,
+    video_fps: float = 0.0,
+    truncate: bool = False,
+):
     """Frame numbers to keep: `num_frames` spread evenly over [0, total − 1] (VSI-Bench's linspace), or
-    one every 1/`fps` seconds. Never more frames than the video has, never a repeated index."""
+    one every 1/`fps` seconds. Never more frames than the video has, never a repeated index. Positions
+    round to the nearest frame, or with `truncate` toward zero, as lmms-eval's
+    `np.linspace(0, total - 1, n, dtype=int)` does for Qwen2-VL (the last frame is kept either way)."""
     if total <= 0:
         return np.zeros(0, dtype=np.int64)
     if (num_frames is None) == (fps is None):
@@ -89,7 +98,8 @@ def uniform_indices(total: int, num_frames: int | None = None, fps: float | None
         num_frames = max(1, math.floor(duration * fps))
     if num_frames <= 0:
         raise ValueError(f"num_frames must be positive, got {num_frames}")
-    return np.unique(np.round(np.linspace(0, total - 1, min(num_frames, total))).astype(np.int64))
+    positions = np.linspace(0, total - 1, min(num_frames, total))
+    return np.unique((positions if truncate else np.round(positions)).astype(np.int64))
 
 
 def sample_frames(
@@ -99,10 +109,12 @@ def sample_frames(
     min_pixels: int = DEFAULT_MIN_PIXELS,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     backend: str = "auto",
+    truncate: bool = False,
 ) -> SampledFrames:
     """Uniformly sampled, patch-aligned RGB frames of the video at `path`.
 
-    backend: "decord", "pyav", or "auto" (decord when importable, PyAV otherwise)."""
+    backend: "decord", "pyav", or "auto" (decord when importable, PyAV otherwise); truncate: frame
+    positions as `uniform_indices` takes them."""
     path = Path(path)
     if not path.is_file():
         raise VideoReadError(f"{path}: video file not found")
@@ -118,7 +130,9 @@ def sample_frames(
             if backend == "decord":
                 raise
     try:
-        frames, indices, fps_video, total = reader(path, num_frames, fps)
+        frames, indices, fps_video, total = reader(
+            path, functools.partial(uniform_indices, num_frames=num_frames, fps=fps, truncate=truncate)
+        )
     except VideoReadError:
         raise
     except Exception as exc:  # decoders raise their own types; the caller needs the file and the reason
@@ -138,22 +152,22 @@ def _resize(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
-def _read_decord(path: Path, num_frames: int | None, fps: float | None):
+def _read_decord(path: Path, choose):
     import decord
 
     reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
     total, video_fps = len(reader), float(reader.get_avg_fps())
-    indices = uniform_indices(total, num_frames, fps, video_fps)
+    indices = choose(total, video_fps=video_fps)
     batch = reader.get_batch(indices.tolist()).asnumpy()
     return list(batch), indices, video_fps, total
 
 
-def _read_pyav(path: Path, num_frames: int | None, fps: float | None):
+def _read_pyav(path: Path, choose):
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         video_fps = float(stream.average_rate or stream.guessed_rate or 0)
         total = stream.frames or _count_frames(container)
-        indices = uniform_indices(total, num_frames, fps, video_fps)
+        indices = choose(total, video_fps=video_fps)
         wanted = set(indices.tolist())
         container.seek(0)
         frames: list[np.ndarray] = []

@@ -21,20 +21,34 @@ import numpy as np
 
 from vsi_data.geometry.visibility import VisibilityRule, first_visible_frames
 from vsi_data.qa.context import SceneContext
-from vsi_data.qa.generators.base import Candidate, ChoiceParams, Generator
+from vsi_data.qa.generators.base import OURS, VSIBENCH_CODE, Candidate, ChoiceParams, Generator, setting
+
+_SEEN = f"{OURS}: VSI-Bench read first appearances from per-frame projected instance boxes of its frame metadata"
 
 
 @dataclass(frozen=True)
 class AppearanceParams(ChoiceParams):
-    num_categories: int = 4
-    num_choices: int = 4  # the right order and this many minus one other orders
-    min_gap_s: float = 1.0  # every two categories' first appearances differ by more than this
-    whole_seconds: bool = True  # compare times rounded to the second (VSI-Bench's round(frame / fps))
-    depth_tolerance: float = 0.05
-    depth_tolerance_rel: float = 0.02
-    min_visible_area: float = 0.005
-    cell_px: int = 8
-    samples_per_second: float = 4.0
+    num_categories: int = setting(4, help="categories put in order", source=f"{VSIBENCH_CODE} (`combinations(..., 4)`)")
+    num_choices: int = setting(
+        4, help="options: the right order and this many minus one other orders, drawn at random", source=VSIBENCH_CODE
+    )
+    min_gap_s: float = setting(
+        1.0,
+        help="every two categories' first appearances differ by more than this (seconds)",
+        source=f"{VSIBENCH_CODE} (`SAVE_MARGIN = 1`, a difference <= 1 s skipped)",
+    )
+    whole_seconds: bool = setting(
+        True, help="compare times rounded to whole seconds", source=f"{VSIBENCH_CODE} (`round(frame_id / fps)`)"
+    )
+    depth_tolerance: float = setting(
+        0.05, help="a point is seen unless the depth at its pixel is nearer by more than this (metres) …", source=_SEEN
+    )
+    depth_tolerance_rel: float = setting(0.02, help="… plus this fraction of the measured depth", source=_SEEN)
+    min_visible_area: float = setting(
+        0.005, help="an object is visible when its seen cells cover this fraction of the frame", source=_SEEN
+    )
+    cell_px: int = setting(8, help="the cell size (pixels) that visible area is measured in", source=_SEEN)
+    samples_per_second: float = setting(4.0, help="frames evaluated per second of video", source=_SEEN)
 
     def __post_init__(self) -> None:
         super().__post_init__()

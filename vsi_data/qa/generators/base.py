@@ -70,9 +70,36 @@ def parse_params(cls: type[T], where: str, values: dict[str, Any]) -> T:
     return cls(**values)
 
 
+# Where a rule's value comes from, as the rules table in docs/answer-rules.md prints it.
+VSIBENCH_CODE = "VSI-Bench code"
+VSIBENCH_PAPER = "VSI-Bench paper"
+VSGRPO_PAPER = "vsGRPO paper"
+OURS = "ours"
+
+
+_NO_OFF = object()
+
+
+def documented(*, help: str, source: str, off: Any = _NO_OFF) -> dict[str, Any]:
+    """The metadata of a recipe setting: what it does, where its value comes from (VSI-Bench code, a paper, or
+    ours: VSI-Bench's value, and vsi100k's where it differs), and for a filter of ours the value that switches it
+    off (the `vsibench` recipe keeps every such filter off). docs/answer-rules.md's rules table is generated from
+    it (`vsi_data.qa.rules_table`), so no filter exists without a documented row."""
+    return {"help": help, "source": source} | ({} if off is _NO_OFF else {"off": off})
+
+
+def setting(default: Any, *, help: str, source: str, off: Any = _NO_OFF) -> Any:
+    """A documented recipe setting with an immutable default (`field(metadata=documented(...))` otherwise)."""
+    return field(default=default, metadata=documented(help=help, source=source, off=off))
+
+
 @dataclass(frozen=True)
 class Params:
-    per_scene: int = 6  # questions of this type per scene, at most (ignored by --exhaustive)
+    per_scene: int = setting(
+        6,
+        help="questions of this type per scene, at most, sampled with the scene's seed; `--exhaustive` keeps all",
+        source=f"{VSIBENCH_CODE} (`num_subsample` 6, room size 1); vsi100k: ours, from the paper's per-type totals",
+    )
 
     def __post_init__(self) -> None:
         if self.per_scene < 0:
@@ -81,7 +108,12 @@ class Params:
 
 @dataclass(frozen=True)
 class ChoiceParams(Params):
-    option_order: str = "balanced"  # balanced: answer on the least-used letter; fixed: choices as listed
+    option_order: str = setting(
+        "balanced",
+        help="balanced: the answer goes to the scene's least-used letter so far, other options shuffled; "
+        "fixed: choices in the listed order",
+        source=f"{VSIBENCH_CODE} (`from_options_to_mc_answer`)",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -138,11 +170,18 @@ class Generator(abc.ABC):
             return "no object the recipe's vocabulary names (or every one unmeasured)"
         return "the type's filters rejected every candidate"
 
+    def sampled_from(self, candidates: Sequence[Candidate]) -> Sequence[Candidate]:
+        """The candidates the per-scene sample is drawn from (all of them, unless a type narrows it the way
+        VSI-Bench did); `--exhaustive` emits every candidate regardless."""
+        return candidates
+
     def generate(self, ctx: SceneContext, rng: np.random.Generator, exhaustive: bool) -> list[Question]:
         candidates = self.candidates(ctx, rng)
-        if not exhaustive and len(candidates) > self.params.per_scene:
-            keep = np.sort(rng.choice(len(candidates), self.params.per_scene, replace=False))
-            candidates = [candidates[int(i)] for i in keep]
+        if not exhaustive:
+            candidates = self.sampled_from(candidates)
+            if len(candidates) > self.params.per_scene:
+                keep = np.sort(rng.choice(len(candidates), self.params.per_scene, replace=False))
+                candidates = [candidates[int(i)] for i in keep]
         balancer = LetterBalancer(rng)
         return [self._render(candidate, rng, balancer) for candidate in candidates]
 

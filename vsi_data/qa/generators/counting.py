@@ -7,13 +7,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from vsi_data.qa.context import SceneContext
-from vsi_data.qa.generators.base import Candidate, Generator, Params
+from vsi_data.qa.generators.base import OURS, VSIBENCH_CODE, Candidate, Generator, Params, setting
 
 
 @dataclass(frozen=True)
 class CountingParams(Params):
-    min_count: int = 2  # VSI-Bench never asks about a category seen once
-    max_count: int | None = None
+    min_count: int = setting(
+        2,
+        help="categories with fewer instances are not asked (a count of 1 is asked by size and distance questions)",
+        source=f"{VSIBENCH_CODE} (`get_obj_count_qa.py`: counts <= 1 skipped); vsi100k: not in the paper",
+    )
+    max_count: int | None = setting(
+        None, help="categories with more instances are not asked; null: off", source=OURS, off=None
+    )
 
 
 class ObjectCounting(Generator):

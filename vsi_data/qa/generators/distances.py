@@ -10,15 +10,31 @@ from itertools import chain, combinations
 import numpy as np
 
 from vsi_data.qa.context import SceneContext
-from vsi_data.qa.generators.base import Candidate, ChoiceParams, Generator, Params, unique_shortfall
+from vsi_data.qa.generators.base import (
+    OURS,
+    VSIBENCH_CODE,
+    Candidate,
+    ChoiceParams,
+    Generator,
+    Params,
+    setting,
+    unique_shortfall,
+)
 from vsi_data.qa.question import format_number
 
 
 @dataclass(frozen=True)
 class AbsDistanceParams(Params):
-    decimals: int = 1  # metres
-    min_distance: float = 0.2  # answers that round below this read as "touching", not a distance
-    max_distance: float | None = None
+    decimals: int = setting(1, help="answer rounding: metres, one decimal", source=VSIBENCH_CODE)
+    min_distance: float = setting(
+        0.2,
+        help="pairs whose rounded answer is below this are not asked (they read as touching, not as a distance)",
+        source=f"{VSIBENCH_CODE} (`get_obj_abs_distance_qa.py`: rounded answers < 0.2 skipped); vsi100k: not in "
+        "the paper",
+    )
+    max_distance: float | None = setting(
+        None, help="pairs farther apart are not asked; null: off", source=OURS, off=None
+    )
 
 
 class AbsoluteDistance(Generator):
@@ -48,10 +64,27 @@ class AbsoluteDistance(Generator):
 
 @dataclass(frozen=True)
 class RelDistanceParams(ChoiceParams):
-    num_choices: int = 4
-    min_closest: float = 0.15  # the answer must not be touching the target
-    min_gap: float = 0.15  # every two choices' distances must differ by more than this
-    choices_unique_only: bool = False  # VSI-Bench lets a choice have several instances (nearest one counts)
+    num_choices: int = setting(
+        4,
+        help="categories offered as choices",
+        source=f'{VSIBENCH_CODE} (`get_obj_rel_distance_v1_qa.py`); vsGRPO paper: "4 other objects"',
+    )
+    min_closest: float = setting(
+        0.15,
+        help="the nearest choice must be at least this far from the target (metres): not touching it",
+        source=f"{VSIBENCH_CODE} (`distance_to_object_threshold`); vsi100k: not in the paper",
+    )
+    min_gap: float = setting(
+        0.15,
+        help="every two choices' distances to the target must differ by more than this (metres)",
+        source=f"{VSIBENCH_CODE} (`ambiguous`: any two within 0.15 m skipped); vsi100k: not in the paper",
+    )
+    choices_unique_only: bool = setting(
+        False,
+        help="true: only single-instance categories are choices; false: any askable category, its nearest "
+        "instance counts",
+        source=f"{VSIBENCH_CODE} (choices from every listed category)",
+    )
 
 
 class _ChoiceSets(Sequence[Candidate]):

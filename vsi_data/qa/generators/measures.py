@@ -7,14 +7,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from vsi_data.qa.context import SceneContext
-from vsi_data.qa.generators.base import Candidate, Generator, Params, unique_shortfall
+from vsi_data.qa.generators.base import OURS, VSIBENCH_CODE, Candidate, Generator, Params, setting, unique_shortfall
 from vsi_data.qa.question import format_number
 
 
 @dataclass(frozen=True)
 class SizeParams(Params):
-    decimals: int = 0  # centimetres
-    min_size_cm: float = 0.0
+    decimals: int = setting(
+        0, help="answer rounding: whole centimetres", source=f"{VSIBENCH_CODE} (`round(max(axesLengths) * 100)`)"
+    )
+    min_size_cm: float = setting(
+        0.0, help="objects whose longest side is shorter are not asked; 0: off", source=OURS, off=0.0
+    )
 
 
 class ObjectSize(Generator):
@@ -47,8 +51,13 @@ class ObjectSize(Generator):
 @dataclass(frozen=True)
 class RoomParams(Params):
     per_scene: int = 1
-    decimals: int = 1  # square metres
-    min_area: float = 1.0  # a smaller "room" means the scan is broken, not that the room is tiny
+    decimals: int = setting(1, help="answer rounding: square metres, one decimal", source=f"{VSIBENCH_CODE}")
+    min_area: float = setting(
+        1.0,
+        help="rooms measuring less are not asked: such an area means a broken scan, not a tiny room; 0: off",
+        source=f"{OURS} (vsi100k); VSI-Bench asks every scene (0 in vsibench)",
+        off=0.0,
+    )
 
 
 class RoomSize(Generator):

@@ -181,6 +181,7 @@ def _frames(sens_path: Path, alignment: np.ndarray) -> FrameStream:
         width=header.color_width,
         height=header.color_height,
         read_color=sens.read_color,
+        color_pass=sens.iter_color,
         depth=DepthStream(
             header.intrinsic_depth[:3, :3].copy(), header.depth_width, header.depth_height, sens.read_depth
         ),

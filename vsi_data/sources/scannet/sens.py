@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +19,23 @@ import cv2
 import numpy as np
 
 from vsi_data.sources.base import SceneError
+from vsi_data.sources.handles import handle_for_life
 
 SENS_VERSION = 4
 COLOR_JPEG = 2
 DEPTH_ZLIB_USHORT = 1
 _FRAME_HEADER = struct.Struct("<16f4Q")  # pose, timestamp colour/depth, size colour/depth
+_FRAME_HEADER_DTYPE = np.dtype(
+    [
+        ("pose", "<f4", 16),
+        ("timestamp_color", "<u8"),
+        ("timestamp_depth", "<u8"),
+        ("color_size", "<u8"),
+        ("depth_size", "<u8"),
+    ]
+)
+_FRAME_SIZES = struct.Struct("<2Q")
+_FRAME_SIZES_AT = 16 * 4 + 2 * 8  # the colour and depth byte sizes follow the pose and the two timestamps
 
 
 @dataclass(frozen=True)
@@ -53,50 +65,73 @@ class SensFrame:
 
 
 class SensFile:
-    """An indexed `.sens`: header, poses, timestamps, and frame decoding on demand."""
+    """An indexed `.sens`: header, poses, timestamps, and frame decoding on demand.
+
+    One handle, opened here and kept for the file's life, serves the index and every frame: a build reads a
+    scan's frames in order (`iter_color`), so the file is read front to back, never reopened."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise SceneError(self.path, "file is missing")
         size = self.path.stat().st_size
-        with open(self.path, "rb") as handle:
-            self.header = _read_header(handle, self.path)
-            count = self.header.num_frames
-            if count == 0:
-                raise SceneError(self.path, "holds no frames (its header's frame count is 0)")
-            if count * _FRAME_HEADER.size > size - handle.tell():
-                raise SceneError(self.path, f"truncated: the header promises {count} frames, more than the file holds")
-            self.poses = np.empty((count, 4, 4), dtype=np.float64)
-            self.timestamps_us = np.empty(count, dtype=np.int64)
-            self._color_at = np.empty((count, 2), dtype=np.int64)  # offset, size
-            self._depth_at = np.empty((count, 2), dtype=np.int64)
-            for i in range(count):
-                raw = handle.read(_FRAME_HEADER.size)
-                if len(raw) != _FRAME_HEADER.size:
-                    raise SceneError(self.path, f"truncated: frame {i} of {count} is cut short")
-                fields = _FRAME_HEADER.unpack(raw)
-                self.poses[i] = np.asarray(fields[:16], dtype=np.float64).reshape(4, 4)
-                self.timestamps_us[i] = fields[16]
-                color_size, depth_size = fields[18], fields[19]
-                offset = handle.tell()
-                if offset + color_size + depth_size > size:
-                    raise SceneError(self.path, f"truncated: frame {i} of {count} claims more bytes than the file has")
-                self._color_at[i] = (offset, color_size)
-                self._depth_at[i] = (offset + color_size, depth_size)
-                handle.seek(color_size + depth_size, 1)
+        self._handle = handle = handle_for_life(self, self.path)
+        self.header = _read_header(handle, self.path)
+        count = self.header.num_frames
+        if count == 0:
+            raise SceneError(self.path, "holds no frames (its header's frame count is 0)")
+        offset = handle.tell()
+        if count * _FRAME_HEADER.size > size - offset:
+            raise SceneError(self.path, f"truncated: the header promises {count} frames, more than the file holds")
+        # Each frame header says where the next one starts, so the index is a walk: one read of the 96 header
+        # bytes per frame, straight into one table that numpy then parses in a single pass.
+        headers = bytearray(count * _FRAME_HEADER.size)
+        view = memoryview(headers)
+        starts = np.empty(count, dtype=np.int64)
+        for i in range(count):
+            at = i * _FRAME_HEADER.size
+            handle.seek(offset)
+            if handle.readinto(view[at : at + _FRAME_HEADER.size]) != _FRAME_HEADER.size:
+                raise SceneError(self.path, f"truncated: frame {i} of {count} is cut short")
+            color_size, depth_size = _FRAME_SIZES.unpack_from(headers, at + _FRAME_SIZES_AT)
+            starts[i] = offset = offset + _FRAME_HEADER.size
+            if offset + color_size + depth_size > size:
+                raise SceneError(self.path, f"truncated: frame {i} of {count} claims more bytes than the file has")
+            offset += color_size + depth_size
+        table = np.frombuffer(headers, dtype=_FRAME_HEADER_DTYPE)
+        self.poses = table["pose"].reshape(count, 4, 4).astype(np.float64)
+        self.timestamps_us = table["timestamp_color"].astype(np.int64)
+        color_size, depth_size = table["color_size"].astype(np.int64), table["depth_size"].astype(np.int64)
+        self._color_at = np.stack([starts, color_size], axis=1)  # offset, size
+        self._depth_at = np.stack([starts + color_size, depth_size], axis=1)
 
     def __len__(self) -> int:
         return self.header.num_frames
 
-    def _read(self, at: np.ndarray) -> bytes:
-        with open(self.path, "rb") as handle:
-            handle.seek(int(at[0]))
-            return handle.read(int(at[1]))
+    def _read(self, at: np.ndarray, into: bytearray | None = None) -> memoryview:
+        """The bytes at (offset, size), read into the start of `into` (large enough) or a new buffer."""
+        size = int(at[1])
+        view = memoryview(into if into is not None else bytearray(size))[:size]
+        self._handle.seek(int(at[0]))
+        if self._handle.readinto(view) != size:
+            raise SceneError(self.path, f"the file ends inside a frame at byte {int(at[0])} (changed since opened?)")
+        return view
 
     def read_color(self, index: int) -> np.ndarray:
         """H×W×3 uint8 RGB of frame `index`."""
-        image = cv2.imdecode(np.frombuffer(self._read(self._color_at[index]), np.uint8), cv2.IMREAD_COLOR)
+        return self._decode_color(index, self._read(self._color_at[index]), cv2.IMREAD_COLOR)
+
+    def iter_color(self, at_least: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+        """Every frame's colour image in file order (RGB), each decoded at the smallest JPEG scale (1/2, 1/4, 1/8:
+        libjpeg scales in the inverse DCT, at a fraction of the full decode's cost) no smaller than `at_least`
+        (width, height). One buffer is reused for the compressed bytes."""
+        flags = _reduced_decode_flags((self.header.color_width, self.header.color_height), at_least)
+        buffer = bytearray(int(self._color_at[:, 1].max(initial=0)))
+        for index in range(len(self)):
+            yield self._decode_color(index, self._read(self._color_at[index], buffer), flags)
+
+    def _decode_color(self, index: int, data: memoryview, flags: int) -> np.ndarray:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
         if image is None:
             raise SceneError(self.path, f"frame {index}: colour image is not a decodable JPEG")
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
@@ -115,6 +150,20 @@ class SensFile:
             )
         depth = np.frombuffer(raw, dtype="<u2").reshape(h.depth_height, h.depth_width)
         return depth.astype(np.float32) / np.float32(h.depth_shift)
+
+
+_REDUCED_COLOR = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def _reduced_decode_flags(size: tuple[int, int], at_least: tuple[int, int] | None) -> int:
+    """The imdecode flags for the largest JPEG scale-down whose output (each side rounded up) still covers
+    `at_least`; full size when none does."""
+    if at_least is None:
+        return cv2.IMREAD_COLOR
+    for factor in (8, 4, 2):
+        if all(-(-side // factor) >= wanted for side, wanted in zip(size, at_least, strict=True)):
+            return _REDUCED_COLOR[factor]
+    return cv2.IMREAD_COLOR
 
 
 def _read_exact(handle, count: int, path: Path, what: str) -> bytes:

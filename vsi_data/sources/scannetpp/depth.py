@@ -20,6 +20,7 @@ import numpy as np
 
 from vsi_data.output.shards import write_atomic
 from vsi_data.sources.base import SceneError
+from vsi_data.sources.handles import handle_for_life
 
 DEPTH_WIDTH, DEPTH_HEIGHT = 256, 192
 _PIXELS = DEPTH_WIDTH * DEPTH_HEIGHT
@@ -33,17 +34,18 @@ class DepthReader:
     """Frame i of a `depth.bin` as DEPTH_HEIGHT × DEPTH_WIDTH float32 metres, for a stream of `count` frames.
 
     Nothing is read until a frame is asked for, so builds that never test visibility pay nothing. Then the
-    layout is found and the frames counted, once: (b) by walking the length prefixes (a seek per frame), (a) by
-    decoding the whole stream, since a deflate stream says nothing of its length; a count other than `count`
-    fails, since frame i would no longer be seen from pose i. Afterwards (b) reads one block per frame; (a) keeps
-    its decoder's position, so increasing indices (how visibility walks a video) cost one pass and only a step
-    backwards decodes from the start again.
+    file is opened once, for the reader's life, and the layout found and the frames counted: (b) by walking the
+    length prefixes (a read per frame), (a) by decoding the whole stream, since a deflate stream says nothing of
+    its length; a count other than `count` fails, since frame i would no longer be seen from pose i. Afterwards
+    (b) reads one block per frame; (a) keeps its decoder's position, so increasing indices (how visibility walks
+    a video) cost one pass and only a step backwards decodes from the start again.
     """
 
     def __init__(self, path: Path, count: int, video: Path) -> None:
         self.path, self.count, self.video = Path(path), count, video  # `video` only names the other file in errors
         self._blocks: np.ndarray | None = None  # layout (b): (offset, size) of each frame's block
         self._stream: _Inflater | None = None  # layout (a): where its decoder stands
+        self._handle: BinaryIO | None = None
         self._checked = False
 
     def __call__(self, index: int) -> np.ndarray:
@@ -59,12 +61,13 @@ class DepthReader:
         size = self.path.stat().st_size
         if size == 0:
             raise SceneError(self.path, "file is empty")
-        self._blocks, not_blocks = _frame_blocks(self.path, size)
+        self._handle = handle_for_life(self, self.path)
+        self._blocks, not_blocks = _frame_blocks(self._handle, size)
         if self._blocks is not None:
             found, layout = len(self._blocks), "length-prefixed frames"
         else:
             try:
-                decoded = _stream_length(self.path, size)
+                decoded = _stream_length(self._handle, size)
             except _Undecodable as exc:
                 raise SceneError(
                     self.path, f"neither one raw-deflate stream ({exc}) nor length-prefixed frames ({not_blocks})"
@@ -84,9 +87,8 @@ class DepthReader:
 
     def _read_block(self, index: int) -> np.ndarray:
         offset, size = (int(v) for v in self._blocks[index])
-        with open(self.path, "rb") as handle:
-            handle.seek(offset)
-            data = handle.read(size)
+        self._handle.seek(offset)
+        data = self._handle.read(size)
         if len(data) != size:
             raise SceneError(self.path, f"frame {index}: the file ends inside its block (changed since it was opened?)")
         try:
@@ -113,14 +115,14 @@ class DepthReader:
         if self._stream is None or self._stream.produced > start:
             self._stream = _Inflater()
         stream = self._stream
+        handle = self._handle
         try:
-            with open(self.path, "rb") as handle:
-                handle.seek(stream.read_at)
-                while stream.produced < start:
-                    stream.step(handle, min(_SKIP_CHUNK, start - stream.produced))
-                parts = []
-                while stream.produced < start + _FLOAT_BYTES:
-                    parts.append(stream.step(handle, start + _FLOAT_BYTES - stream.produced))
+            handle.seek(stream.read_at)
+            while stream.produced < start:
+                stream.step(handle, min(_SKIP_CHUNK, start - stream.produced))
+            parts = []
+            while stream.produced < start + _FLOAT_BYTES:
+                parts.append(stream.step(handle, start + _FLOAT_BYTES - stream.produced))
         except _Undecodable as exc:
             self._stream = None
             raise SceneError(self.path, f"frame {index}: {exc} (changed since it was opened?)") from None
@@ -158,36 +160,35 @@ class _Inflater:
         return out
 
 
-def _stream_length(path: Path, size: int) -> int:
+def _stream_length(handle: BinaryIO, size: int) -> int:
     """How many bytes layout (a)'s stream decodes to: one pass that keeps nothing. Bytes after the stream's end
     make it undecodable too, since they are no frame of either layout."""
     stream = _Inflater()
-    with open(path, "rb") as handle:
-        while not stream.decoder.eof:
-            stream.step(handle, _SKIP_CHUNK)
+    handle.seek(0)
+    while not stream.decoder.eof:
+        stream.step(handle, _SKIP_CHUNK)
     trailing = len(stream.decoder.unused_data) + size - stream.read_at
     if trailing:
         raise _Undecodable(f"{trailing} bytes follow the end of the stream")
     return stream.produced
 
 
-def _frame_blocks(path: Path, size: int) -> tuple[np.ndarray | None, str]:
+def _frame_blocks(handle: BinaryIO, size: int) -> tuple[np.ndarray | None, str]:
     """Layout (b)'s blocks as (offset, size) rows, when the length prefixes tile the file exactly; otherwise None
     and where the tiling breaks. One small read and a seek per frame, nothing decoded."""
     blocks: list[tuple[int, int]] = []
     position = 0
-    with open(path, "rb", buffering=0) as handle:
-        while position < size:
-            handle.seek(position)
-            head = handle.read(_LENGTH.size)
-            if len(head) < _LENGTH.size:
-                return None, f"{len(head)} bytes at byte {position} are too few for a frame length"
-            (length,) = _LENGTH.unpack(head)
-            if not 0 < length <= size - position - _LENGTH.size:
-                left = size - position - _LENGTH.size
-                return None, f"frame {len(blocks)} at byte {position} claims {length} bytes, but {left} follow"
-            blocks.append((position + _LENGTH.size, length))
-            position += _LENGTH.size + length
+    while position < size:
+        handle.seek(position)
+        head = handle.read(_LENGTH.size)
+        if len(head) < _LENGTH.size:
+            return None, f"{len(head)} bytes at byte {position} are too few for a frame length"
+        (length,) = _LENGTH.unpack(head)
+        if not 0 < length <= size - position - _LENGTH.size:
+            left = size - position - _LENGTH.size
+            return None, f"frame {len(blocks)} at byte {position} claims {length} bytes, but {left} follow"
+        blocks.append((position + _LENGTH.size, length))
+        position += _LENGTH.size + length
     return np.array(blocks, dtype=np.int64), ""
 
 

@@ -58,6 +58,11 @@ class ScannetppSource(SceneSource):
         scene_dirs = sorted(p for p in self.data_dir.iterdir() if p.is_dir() and formats.SCENE_ID.match(p.name))
         return [SceneRef(p.name, self.splits.split_of(p.name), p, self.name) for p in scene_dirs]
 
+    def size_hint(self, ref: SceneRef) -> int:
+        """A scene's files live in sub-folders: the mesh, the video and the depth stream decide its time."""
+        files = formats.scene_files(ref.path)
+        return sum(files[k].stat().st_size for k in ("mesh", "video", "depth") if files[k].is_file())
+
     def load(self, ref: SceneRef, options: ParseOptions) -> Scene:
         files = formats.scene_files(ref.path)
         require_files(ref.path, files["mesh"], files["segments"], files["anno"])

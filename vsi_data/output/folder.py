@@ -1,0 +1,371 @@
+"""A build's output folder: what the build owns in it, one build at a time, and a commit that never loses the
+build it replaces.
+
+    .parts/build.json      the record: the build's settings (its fingerprint) and the files each scene writes
+    .parts/<part>.*        committed scenes          videos/<dataset>/<scene>.*   their videos
+    data/, manifest.json, failures.jsonl, README.md    the finished build
+    .vsi-data.lock         the running build (pid, host), flock-ed while it runs
+    .overwrite/            a build started with --overwrite, built beside the one it replaces
+    .finishing/            the next shards, manifest and card, written before anything is replaced
+    .swap.json             the swap in progress: renames, then deletions; a later run completes it
+
+Only files a record names are ever deleted, so a user's own files in the folder survive every build; a folder
+that holds anything but no record is refused. The swap journal is written before the first rename, so a build
+killed at any moment leaves the old build, or the new one once the next run has replayed the journal.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from vsi_data.io import OutputError, is_temp_file, output_error, write_atomic
+from vsi_data.output.shards import DATA_DIR, MANIFEST, PARTS_DIR, shard_files
+
+RECORD = f"{PARTS_DIR}/build.json"
+VIDEOS_DIR = "videos"
+LOCK_FILE = ".vsi-data.lock"
+OVERWRITE_DIR = ".overwrite"
+STAGE_DIR = ".finishing"
+JOURNAL = ".swap.json"
+FINISHED = ("failures.jsonl", "README.md", MANIFEST)  # in the order they are swapped in: the manifest last
+_NO_FLOCK = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
+
+
+class FolderRefused(Exception):
+    """The folder cannot take this build (it holds something else, or another build is running in it)."""
+
+
+@dataclass
+class BuildRecord:
+    """What a build owns in its folder: per scene (by part name), the files besides its part it writes; and
+    folders it owns whole (a synthetic source's scans kept in the output)."""
+
+    fingerprint: dict[str, Any]
+    scenes: dict[str, list[str]] = field(default_factory=dict)
+    folders: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, tree: Path) -> BuildRecord | None:
+        try:
+            data = json.loads((tree / RECORD).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise FolderRefused(f"{tree / RECORD}: unreadable build record ({exc}); use another --out") from None
+        if "fingerprint" not in data:  # written before records listed files: the settings alone
+            parts = (tree / PARTS_DIR).glob("*__*.parquet")
+            return cls(data, {part.stem: [] for part in parts})
+        return cls(data["fingerprint"], data["scenes"], [name for name in data["folders"] if _in_folder(name)])
+
+    def write(self, tree: Path) -> None:
+        text = json.dumps({"fingerprint": self.fingerprint, "scenes": self.scenes, "folders": self.folders}, indent=1)
+        try:
+            (tree / PARTS_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise output_error(exc, tree) or exc from None
+        write_atomic(tree / RECORD, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def scene_files(self) -> list[str]:
+        return [
+            name
+            for part, files in sorted(self.scenes.items())
+            for name in (f"{PARTS_DIR}/{part}.json", f"{PARTS_DIR}/{part}.parquet", *files)
+            if _in_folder(name)
+        ]
+
+    def files(self, tree: Path) -> list[str]:
+        """Every file of this build (scenes, shards, the finished files, the record)."""
+        return [*self.scene_files(), *finished_files(tree), RECORD]
+
+
+def finished_files(tree: Path) -> list[str]:
+    """The shards the manifest in `tree` lists, then the manifest's companions and the manifest itself."""
+    try:
+        shards = json.loads((tree / MANIFEST).read_text(encoding="utf-8"))["shards"]
+    except (OSError, ValueError, KeyError):
+        shards = {}
+    return [*(name for split in sorted(shards) for name in shards[split] if _in_folder(name)), *FINISHED]
+
+
+def _in_folder(name: str) -> bool:
+    """A path a record or manifest may name for deletion: relative, and inside the folder (a hand-edited file
+    can never make a build delete anything elsewhere)."""
+    path = Path(name)
+    return not path.is_absolute() and ".." not in path.parts
+
+
+class OutputFolder:
+    def __init__(self, out: Path) -> None:
+        self.out = out
+
+    def record(self) -> BuildRecord | None:
+        """The record of the build in the folder (None: no build, an empty or new folder)."""
+        return BuildRecord.read(self.out) if self.out.is_dir() else None
+
+    def staged_record(self) -> BuildRecord | None:
+        """The record of an unfinished --overwrite build beside it."""
+        return BuildRecord.read(self.out / OVERWRITE_DIR) if self.out.is_dir() else None
+
+    def swap_pending(self) -> bool:
+        """A build was killed while swapping its result in; the next build into the folder completes it."""
+        return (self.out / JOURNAL).is_file()
+
+    def refuse_unless_build(self) -> BuildRecord | None:
+        """The folder's build record; refused when the folder holds anything but a build (or nothing)."""
+        if self.out.exists() and not self.out.is_dir():
+            raise FolderRefused(f"{self.out}: a file, not a folder; choose another --out")
+        record = self.record()
+        if record is None and self.out.is_dir() and any(p.name != LOCK_FILE for p in self.out.iterdir()):
+            raise FolderRefused(f"{self.out}: folder is not empty and holds no vsi-data build; choose another --out")
+        return record
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder's lock; on entry, complete a swap a killed build left and delete temp files."""
+        try:
+            if not self.out.is_dir():
+                self.out.mkdir(parents=True)
+        except OSError as exc:
+            raise output_error(exc, self.out) or exc from None
+        with _Lock(self.out / LOCK_FILE, self.out):
+            if self.swap_pending():
+                _replay(self.out)
+            for tree in (self.out, self.out / OVERWRITE_DIR):
+                shutil.rmtree(tree / STAGE_DIR, ignore_errors=True)  # a finish that never reached its swap
+                _delete_temp_files(tree, BuildRecord.read(tree) if tree.is_dir() else None)
+            yield
+
+    def tree(self, fingerprint: dict[str, Any], overwrite: bool) -> BuildTree:
+        """Where this build's scenes go: the folder itself, or beside the build an --overwrite replaces (an
+        unfinished --overwrite with the same settings is resumed there, one with other settings is deleted)."""
+        if not overwrite or self.record() is None:
+            return BuildTree(self, self.out, fingerprint)
+        staged = self.out / OVERWRITE_DIR
+        previous = self.staged_record()
+        if previous is not None and previous.fingerprint != fingerprint:
+            for name in previous.scene_files():
+                (staged / name).unlink(missing_ok=True)
+            _prune(staged)
+        return BuildTree(self, staged, fingerprint)
+
+
+@dataclass
+class BuildTree:
+    """The folder a build's scenes are written to, and the swap that makes its result the folder's build."""
+
+    folder: OutputFolder
+    path: Path
+    fingerprint: dict[str, Any]
+
+    def record(self, scenes: dict[str, list[str]], folders: list[str]) -> None:
+        """Record what this build's scenes may write before any is built (a resume adds to the record)."""
+        previous = BuildRecord.read(self.path)
+        if previous is not None and previous.fingerprint == self.fingerprint:
+            scenes = {**previous.scenes, **scenes}
+        BuildRecord(self.fingerprint, dict(sorted(scenes.items())), folders).write(self.path)
+
+    def remove_temp_files(self) -> None:
+        """What writers stopped mid-write left (a worker killed with its scene, or Ctrl-C): the scene is redone."""
+        _delete_temp_files(self.path, BuildRecord.read(self.path))
+
+    @contextmanager
+    def finishing(self) -> Iterator[Path]:
+        """A fresh staging folder for the shards, manifest and card; removed when writing them fails."""
+        stage = self.path / STAGE_DIR
+        shutil.rmtree(stage, ignore_errors=True)
+        try:
+            stage.mkdir(parents=True)
+            yield stage
+        except BaseException as exc:
+            shutil.rmtree(stage, ignore_errors=True)
+            error = output_error(exc, stage) if isinstance(exc, OSError) else None
+            if error is None:
+                raise
+            raise OutputError(error.errno, error.strerror, str(self.folder.out)) from exc  # not the staging name
+
+    def commit(self) -> None:
+        """Swap the staged result in: for --overwrite every file of the new build, else the finished files;
+        then delete what the replaced build owned and the new one does not, and check the shards."""
+        out = self.folder.out
+        here = self.path.relative_to(out)
+        new = BuildRecord.read(self.path)
+        old = self.folder.record()
+        stage = here / STAGE_DIR
+        moves = [(str(stage / name), name) for name in finished_files(self.path / STAGE_DIR)]
+        replaced = finished_files(out)
+        if here != Path():
+            moves = [(str(here / n), n) for n in new.scene_files() if (self.path / n).exists()] + moves
+            moves.insert(len(moves) - len(FINISHED), (str(here / RECORD), RECORD))
+            replaced = old.files(out) if old is not None else []
+        kept = {target for _, target in moves}
+        journal = {
+            "moves": moves,
+            "delete": [name for name in replaced if name not in kept],
+            "delete_folders": [name for name in (old.folders if old else []) if name not in new.folders],
+            "prune": [str(stage), *([str(here)] if here != Path() else [])],
+        }
+        write_atomic(out / JOURNAL, lambda tmp: tmp.write_text(json.dumps(journal, indent=0), encoding="utf-8"))
+        _replay(out)
+        shard_files(out)  # the manifest and the files agree, or this says which does not
+
+
+def _replay(out: Path) -> None:
+    """Carry out the swap journal; every step may already have been done by a run killed half-way."""
+    journal = json.loads((out / JOURNAL).read_text(encoding="utf-8"))
+    try:
+        for source, target in journal["moves"]:
+            if (out / source).exists():
+                (out / target).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(out / source, out / target)
+        for name in journal["delete"]:
+            (out / name).unlink(missing_ok=True)
+            for folder in (out / name).parents:  # the folders it leaves empty (videos/<dataset>/, data/)
+                if folder == out or not _remove_if_empty(folder):
+                    break
+        for name in journal["delete_folders"]:
+            shutil.rmtree(out / name, ignore_errors=True)
+        for name in journal["prune"]:
+            _prune(out / name)
+        (out / JOURNAL).unlink()
+    except OSError as exc:
+        raise output_error(exc, out / JOURNAL) or exc from None
+
+
+def _prune(folder: Path) -> None:
+    """Remove the empty folders under and including `folder` (never a file)."""
+    if not folder.is_dir():
+        return
+    for path in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        _remove_if_empty(path)
+    _remove_if_empty(folder)
+
+
+def _remove_if_empty(folder: Path) -> bool:
+    try:
+        folder.rmdir()
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT):
+            return False
+        raise
+    return True
+
+
+def _delete_temp_files(tree: Path, record: BuildRecord | None) -> None:
+    """Files a killed write left: in the build's own folders, and beside the finished files."""
+    if record is None:
+        return
+    for folder in (PARTS_DIR, DATA_DIR, VIDEOS_DIR, *record.folders):
+        for path in (tree / folder).rglob("*"):
+            if is_temp_file(path.name) and path.is_file():
+                path.unlink()
+    for name in (*FINISHED, JOURNAL):
+        for path in tree.glob(f".{name}.*.tmp"):
+            path.unlink()
+
+
+class _Lock:
+    """One build per folder: an flock on the lock file (the kernel drops it when its holder dies, however it
+    dies), holding the holder's pid, host and start time for the message a second build gets. A lock file whose
+    holder is gone is taken over when it was on this host; one from another host is left to the user."""
+
+    def __init__(self, path: Path, folder: Path) -> None:
+        self.path, self.folder = path, folder
+        self.fd: int | None = None
+
+    def __enter__(self) -> _Lock:
+        while self.fd is None:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise output_error(exc, self.folder) or exc from None
+            try:
+                self._take(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+        return self
+
+    def _take(self, fd: int) -> None:
+        flocked = True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderRefused(self._held_by(_holder(fd), running=True)) from None
+        except OSError as exc:
+            if exc.errno not in _NO_FLOCK:
+                raise
+            flocked = False
+        try:
+            if os.stat(self.path).st_ino != os.fstat(fd).st_ino:
+                os.close(fd)  # its holder finished and removed it while we waited: try the new file
+                return
+        except FileNotFoundError:
+            os.close(fd)
+            return
+        holder = _holder(fd)
+        if holder:
+            if holder.get("host") != socket.gethostname():
+                raise FolderRefused(self._held_by(holder, running=False))
+            if not flocked and _alive(holder.get("pid")):
+                raise FolderRefused(self._held_by(holder, running=True))
+        mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}).encode()
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, mine, 0)
+        except OSError as exc:
+            raise output_error(exc, self.folder) or exc from None
+        self.fd = fd
+
+    def _held_by(self, holder: dict[str, Any], running: bool) -> str:
+        who = f"pid {holder.get('pid')} on {holder.get('host')} (since {holder.get('started')})"
+        if running:
+            return f"{self.folder}: another build is writing into this folder ({who}); wait for it or use another --out"
+        return (
+            f"{self.folder}: locked by a build of {who}; if it is no longer running, delete {self.path} "
+            "and re-run to resume"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if os.stat(self.path).st_ino == os.fstat(self.fd).st_ino:  # not a lock someone made after deleting ours
+                self.path.unlink()
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _holder(fd: int) -> dict[str, Any]:
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except ValueError:
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
