@@ -154,6 +154,31 @@ def write_handmade_scene(scans: Path, scene_id: str, room: Room) -> Path:
     return folder
 
 
+def sens_bytes(frames: int, k_color=None, k_depth=None, poses=None) -> bytes:
+    """A `.sens` written from the format description (docs/sources.md): `frames` flat grey 8×6 frames, each
+    1.5 m deep, posed at the identity (or `poses`), with colour and depth intrinsics `k_color` and `k_depth`
+    (4×4; default a pinhole of focal 8 centred in the image)."""
+    import struct
+    import zlib
+
+    import cv2
+
+    k_color = np.array([[8.0, 0, 3.5, 0], [0, 8.0, 2.5, 0], [0, 0, 1, 0], [0, 0, 0, 1]]) if k_color is None else k_color
+    k_depth = k_color if k_depth is None else k_depth
+    name = b"StructureSensor"
+    out = struct.pack("<IQ", 4, len(name)) + name
+    for matrix in (k_color, np.eye(4), k_depth, np.eye(4)):
+        out += np.asarray(matrix, "<f4").tobytes()
+    out += struct.pack("<ii4If", 2, 1, 8, 6, 8, 6, 1000.0) + struct.pack("<Q", frames)
+    jpeg = cv2.imencode(".jpg", np.full((6, 8, 3), 90, np.uint8))[1].tobytes()
+    depth = zlib.compress(np.full((6, 8), 1500, "<u2").tobytes())
+    for i in range(frames):
+        pose = np.eye(4) if poses is None else poses[i]
+        out += np.asarray(pose, "<f4").tobytes() + struct.pack("<4Q", i * 33_333, i * 33_333, len(jpeg), len(depth))
+        out += jpeg + depth
+    return out + struct.pack("<Q", 0)
+
+
 # --- what a hand-made room's questions must answer (shared by the parser tests of every format) -----------
 
 

@@ -262,7 +262,7 @@ def _edit_annotation(video, edit):
 
 def _missing_annotation(root, video):
     _annotation(video).unlink()
-    return f"{VIDEO}_3dod_annotation.json: annotation file is missing"
+    return f"{VIDEO}_3dod_annotation.json: file is missing"
 
 
 def _malformed_json(root, video):

@@ -213,7 +213,7 @@ def test_synthetic_scans_default_into_the_output_and_are_reused(tmp_path):
     assert build(*args, "--overwrite").exit_code == 0
     assert marker.stat().st_mtime_ns == written  # same seed and frames: not rendered again
     assert build(*args, "--overwrite", "--seed", "1").exit_code == 0
-    assert marker.read_text() == "seed=1 frames=0\n"
+    assert marker.read_text() == "seed=1 frames=0 revision=2\n"
 
 
 def test_out_folder_holding_something_else_is_refused(tmp_path):

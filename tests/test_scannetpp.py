@@ -39,7 +39,7 @@ from vsi_data.sources.scannetpp import ScannetppConfig, ScannetppSource
 from vsi_data.sources.scannetpp import depth as depth_module
 from vsi_data.synthetic import SyntheticConfig, SyntheticSource
 from vsi_data.synthetic.render import PITCH_DEG, Cameras, Renderer
-from vsi_data.synthetic.scannetpp_writer import LABELS, NO_OBB_EVERY, write_scene
+from vsi_data.synthetic.scannetpp_writer import LABELS, NO_OBB_EVERY, REVISION, write_scene
 from vsi_data.synthetic.writer import finish_scene, synthesize
 
 SCENE = "0a1b2c3d4e"
@@ -585,7 +585,7 @@ def test_scenes_cached_before_depth_stay_readable_and_are_rewritten(tmp_path):
     scene = source.load(ref, options)
     assert (ref.path / "iphone/depth.bin").is_file()
     assert scene.frames.depth.read(3).shape == (192, 256)
-    assert (ref.path / ".complete").read_text() == "seed=0 frames=4 revision=2\n"
+    assert (ref.path / ".complete").read_text() == f"seed=0 frames=4 revision={REVISION}\n"
 
 
 def test_synthetic_files_are_scannetpp_files(synthetic):

@@ -93,7 +93,7 @@ def test_an_interrupted_rewrite_is_never_taken_for_a_finished_scene(tmp_path, mo
 
     scans = tmp_path / "scans"
     writer.write_scene(scans, "scene9000_00", seed=0, num_frames=2)
-    assert is_written(scans / "scene9000_00", 0, 2)
+    assert is_written(scans / "scene9000_00", 0, 2, writer.REVISION)
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
@@ -101,7 +101,7 @@ def test_an_interrupted_rewrite_is_never_taken_for_a_finished_scene(tmp_path, mo
     monkeypatch.setattr(writer.formats, "write_meta", crash)
     with pytest.raises(KeyboardInterrupt):
         writer.write_scene(scans, "scene9000_00", seed=1, num_frames=0)
-    assert not is_written(scans / "scene9000_00", 0, 2)  # the old marker went before any file changed
+    assert not is_written(scans / "scene9000_00", 0, 2, writer.REVISION)  # the old marker went before any file changed
     assert not (scans / "scene9000_00" / "scene9000_00.sens").exists()
 
 

@@ -1,9 +1,11 @@
-"""The `vsi-data` command line."""
+"""The `vsi-data` command line. Results go to stdout (tables as wide as they need when piped); progress, logs and
+errors to stderr, as plain one-line records when stderr is not a terminal."""
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,11 +13,40 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from vsi_data.models import FrameInput
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="3D indoor scans → VSI-style spatial QA → training.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="3D indoor scans → VSI-style spatial QA → training.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 console = Console(stderr=True)
+PIPED_WIDTH = 1000  # a table piped to a file or a pager is as wide as its content, never wrapped at 80 columns
+
+
+def _stdout() -> Console:
+    """Where results go: the terminal, or, piped, a console wide enough that no table cell wraps."""
+    return Console() if sys.stdout.isatty() else Console(width=PIPED_WIDTH)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from vsi_data import __version__
+
+        typer.echo(f"vsi-data {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """3D indoor scans → VSI-style spatial QA → training."""
 
 
 class Source(StrEnum):
@@ -58,12 +89,15 @@ class Executor(StrEnum):
 
 
 def _logging(quiet: bool) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
-        force=True,
-    )
+    """Logs on stderr: rich in a terminal; elsewhere one plain line per record, never wrapped, so a log file keeps
+    each message (a failure naming its file) on one line."""
+    if console.is_terminal:
+        handler: logging.Handler = RichHandler(console=console, show_path=False, show_time=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[handler], force=True)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -135,7 +169,14 @@ def build(
         Path | None,
         typer.Option(help="ScanNet scannetv2-labels.combined.tsv (default: found next to scans/)."),
     ] = None,
-    frames: Annotated[int, typer.Option(min=0, help="Synthetic source: frames rendered per scene.")] = 180,
+    frames: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Synthetic source: frames rendered per scene (default: about 15 s of video, the format's own: "
+            "360 ScanNet, 180 ARKitScenes, 900 ScanNet++).",
+        ),
+    ] = None,
     synthetic_format: Annotated[
         SyntheticFormat, typer.Option(help="Synthetic source: which dataset's file format to write and read back.")
     ] = SyntheticFormat.scannet,
@@ -150,6 +191,7 @@ def build(
     from vsi_data.pipeline import BuildConfig, BuildError, run_build
     from vsi_data.qa import RecipeError
     from vsi_data.sources import SceneError, SourceUnavailable
+    from vsi_data.stats import reasons_text
 
     _logging(quiet)
     config = BuildConfig(
@@ -199,22 +241,25 @@ def build(
         console.print(f"interrupted: {done}run the same command again to resume", highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
     scenes_info = result.manifest["scenes"]
-    console.print(
+    stdout = _stdout()
+    stdout.print(
         f"[bold]{result.manifest['rows']}[/bold] questions from {scenes_info['built']} scenes "
         f"({scenes_info['failed']} failed) → {out}",
         highlight=False,
     )
     for failure in result.failures:
-        console.print(
-            f"  [yellow]failed[/yellow] {failure['scene_id']}: {failure['error']}", highlight=False, soft_wrap=True
-        )
+        line = f"  [yellow]failed[/yellow] {escape(failure['scene_id'])}: {escape(failure['error'])}"
+        stdout.print(line, highlight=False, soft_wrap=True)
+    for question_type, reasons in result.manifest["missing_types"].items():
+        line = f"  [yellow]no {question_type} questions[/yellow]: {escape(reasons_text(reasons))}"
+        stdout.print(line, highlight=False, soft_wrap=True)
     other_split = result.manifest["other_split_scenes"]
     if other_split:
         named = ", ".join(f"{scene} ({split})" for scene, split in list(other_split.items())[:10])
         more = f", … ({len(other_split) - 10} more)" if len(other_split) > 10 else ""
-        console.print(
+        stdout.print(
             f"  [yellow]not built[/yellow] {len(other_split)} scene{'s' if len(other_split) > 1 else ''} of "
-            f"{scene_list} in another split than {split.value}: {named}{more}",
+            f"{escape(str(scene_list))} in another split than {split.value}: {escape(named)}{more}",
             highlight=False,
             soft_wrap=True,
         )
@@ -241,7 +286,7 @@ def stats(
     else:
         from vsi_data.viz.report import print_stats
 
-        print_stats(report)
+        print_stats(report, _stdout())
     if plots is not None:
         from vsi_data.viz.plots import write_plots
 
@@ -263,7 +308,7 @@ def inspect(
         written = inspect_question(directory, id, out)
     except InspectError as exc:
         raise _fail(str(exc)) from None
-    console.print(f"wrote {written}", highlight=False)
+    _stdout().print(f"wrote {written}", highlight=False, soft_wrap=True)
 
 
 @app.command("train-grpo")
@@ -287,7 +332,7 @@ def train_grpo(
 
     _logging(quiet)
     try:
-        result = run_training(recipe, data, output, model=model, max_steps=max_steps)
+        result = run_training(recipe, data, output, model=model, max_steps=max_steps, quiet=quiet)
     except (TrainRecipeError, TrainDataError, ModelLoadError) as exc:
         raise _fail(str(exc)) from None
     if not result.is_main_process:
@@ -295,7 +340,7 @@ def train_grpo(
     last = result.last_log
     summary = ", ".join(f"{key} {last[key]:.4g}" for key in ("loss", "kl", "reward") if key in last)
     resumed = f" (resumed from {result.resumed_from.name})" if result.resumed_from else ""
-    console.print(f"step {result.global_step}{resumed}: {summary} → {output}", highlight=False)
+    _stdout().print(f"step {result.global_step}{resumed}: {summary} → {output}", highlight=False, soft_wrap=True)
 
 
 @app.command("merge-lora")
@@ -390,7 +435,7 @@ def predict(
             result = run_predict(config, lambda done, total: progress.update(task, completed=done, total=total))
         except (DataError, PredictionsError, PredictError, ModelLoadError, VideoReadError, TrainRecipeError) as exc:
             raise _fail(str(exc)) from None
-    console.print(
+    _stdout().print(
         f"[bold]{result.written}[/bold] questions answered, {result.already} already in {out} "
         f"({result.total} in the data)",
         highlight=False,
@@ -426,7 +471,7 @@ def evaluate(
             result["comparison"] = compare_reports(baseline, report)
         typer.echo(json.dumps(result, indent=2))
         return
-    stdout = Console()
+    stdout = _stdout()
     stdout.print(report_table(report, f"VSI-Bench scores of {predictions.name} on {data.name}"))
     stdout.print(report_footer(report), highlight=False)
     if baseline is not None:

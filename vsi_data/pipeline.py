@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vsi_data import __version__
@@ -31,7 +32,7 @@ from vsi_data.output.balance import balance_answers, deduplicate
 from vsi_data.output.card import dataset_card
 from vsi_data.output.folder import VIDEOS_DIR, BuildTree, OutputFolder
 from vsi_data.output.shards import MANIFEST, SCHEMA, part_info, part_name, read_part, write_part, write_shards
-from vsi_data.qa import Recipe, generate_questions, load_recipe, question_id
+from vsi_data.qa import NO_VIDEO, Recipe, generate_questions, load_recipe, question_id
 from vsi_data.sources import SceneError, SceneRef, SceneSource, open_source
 from vsi_data.sources.base import ParseOptions
 from vsi_data.video import DEFAULT_VIDEO_PRESET, write_scene_video
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 SYNTHETIC_DIR = ".synthetic"  # default home of the synthetic source's ScanNet files, reused across builds
 EXIT_OK, EXIT_NOTHING, EXIT_PARTIAL = 0, 1, 2
+PROGRESS_LINES = 20  # outside a terminal: about this many progress lines per build ...
+PROGRESS_LINES_EVERY_MAX = 100  # ... but one at least every this many scenes
 EXPECTED_LAYOUT = {
     "scannet": "scene folders such as scans/scene0000_00/",
     "arkitscenes": "video folders such as 3dod/Training/<video_id>/",
@@ -74,7 +77,7 @@ class BuildConfig:
     allow_benchmark_scenes: bool = False
     overwrite: bool = False
     label_table: Path | None = None
-    synthetic_frames: int = 180
+    synthetic_frames: int | None = None  # None: the synthetic format's own default
     synthetic_format: str = "scannet"
     workers: int = 0  # 0: in this process; N: N worker processes (each scene time-limited, crashes survived)
     executor: str = "local"
@@ -99,7 +102,8 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
     scene = source.load(ref, options)
     timings["parse"] = time.perf_counter() - start
     start = time.perf_counter()
-    questions = generate_questions(scene, recipe, config.seed, config.exhaustive, video=config.video)
+    why_none: dict[str, str] = {}
+    questions = generate_questions(scene, recipe, config.seed, config.exhaustive, config.video, why_none)
     timings["questions"] = time.perf_counter() - start
     video = None
     frames = scene.frames
@@ -127,6 +131,7 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
         "split": scene.split,
         "rows": len(rows),
         "per_type": dict(per_type),
+        "empty_types": why_none,
         "objects": len(scene.objects),
         "video": video,
         "frames": len(scene.frames) if scene.frames is not None else 0,
@@ -447,17 +452,23 @@ def _run_scenes(
     total: int,
     quiet: bool,
 ) -> None:
-    """Every scene of `todo` through the executor, into `infos` (built) or `failures` (one line each)."""
+    """Every scene of `todo` through the executor, into `infos` (built) or `failures` (one line each); progress
+    is a bar in a terminal, and a plain log line every few scenes in a log file."""
+    started = time.perf_counter()
+    stderr = Console(stderr=True)
+    plain = not stderr.is_terminal
+    every = max(1, min(PROGRESS_LINES_EVERY_MAX, total // PROGRESS_LINES))
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.fields[status]}"),
-        disable=quiet,
+        console=stderr,
+        disable=quiet or plain,
     ) as progress:
         task = progress.add_task("scenes", total=total, completed=len(infos), status="")
-        for job, outcome in executor.map_unordered(run_scene, todo):
+        for done, (job, outcome) in enumerate(executor.map_unordered(run_scene, todo), len(infos) + 1):
             if isinstance(outcome, Lost):  # the worker died on it, or it ran out of time
                 failure = {
                     "scene_id": job.ref.scene_id,
@@ -472,19 +483,39 @@ def _run_scenes(
                 if outcome.traceback:
                     log.error("scene %s failed unexpectedly:\n%s", outcome.ref.scene_id, outcome.traceback)
                 log.debug("scene %s failed: %s", outcome.ref.scene_id, outcome.failure["error"])
-            rows = sum(i["rows"] for i in infos.values())
-            progress.update(task, advance=1, status=f"{rows} questions, {len(failures)} failed")
+            status = f"{sum(i['rows'] for i in infos.values())} questions, {len(failures)} failed"
+            progress.update(task, advance=1, status=status)
+            if plain and (done % every == 0 or done == total):
+                log.info("scenes %d/%d: %s (%.0f s)", done, total, status, time.perf_counter() - started)
 
 
 def _skipped_types(config: BuildConfig, recipe: Recipe) -> dict[str, str]:
     """The recipe's types this build does not ask at all, and why (per-scene gaps are in parse_stats)."""
     if config.video:
         return {}
-    return {
-        g.question_type: "built with --no-video: questions about a scene's video need the video"
-        for g in recipe.generators
-        if g.needs_video
-    }
+    return {g.question_type: NO_VIDEO for g in recipe.generators if g.needs_video}
+
+
+def _missing_types(
+    recipe: Recipe, per_type: Counter[str], infos: dict[str, dict], failures: list[dict]
+) -> dict[str, dict[str, int]]:
+    """The recipe's types without a single row in the build, each with how many scenes gave none for each
+    reason, so a type never vanishes silently."""
+    missing = {}
+    for generator in recipe.generators:
+        question_type = generator.question_type
+        if per_type.get(question_type):
+            continue
+        reasons: Counter[str] = Counter()
+        for info in infos.values():
+            if info["per_type"].get(question_type):
+                reasons["every row removed by deduplication or answer balancing"] += 1
+            else:  # parts written before reasons were recorded have none
+                reasons[info.get("empty_types", {}).get(question_type, "not recorded (built by an older version)")] += 1
+        if failures:
+            reasons["the scene failed to build (failures.jsonl)"] += len(failures)
+        missing[question_type] = dict(reasons.most_common())
+    return missing
 
 
 def _finish(
@@ -546,6 +577,7 @@ def _finish(
             "rows_before_cleanup": sum(info["rows"] for info in infos.values()),
             "cleanup": cleanup,
             "per_type": dict(sorted(per_type.items())),
+            "missing_types": _missing_types(recipe, per_type, infos, failures),
             "per_split": dict(sorted(per_split.items())),
             "shards": shards,
             "parse_stats": dict(sorted(stats.items())),

@@ -5,8 +5,9 @@ all read the same numbers. It answers the questions one asks before training on 
 questions of each type and from where, whether one answer dominates a type (is "2" most counts? is "A"
 right too often?), which categories dominate, and which scenes failed to build.
 
-Two inputs are understood: a `vsi-data build` output folder, and VSI-Bench's own test parquet (columns
-id, dataset, scene_name, question_type, question, options, ground_truth), so a build can be compared
+Two inputs are understood: a `vsi-data build` output folder (also one whose every scene failed: zero questions,
+its failures and the reasons each question type is missing), and VSI-Bench's own test set as .parquet or .jsonl
+(columns id, dataset, scene_name, question_type, question, options, ground_truth), so a build can be compared
 with the benchmark it imitates.
 """
 
@@ -22,13 +23,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vsi_data.benchmark import VSIBENCH_COLUMNS
+from vsi_data.eval.items import DataError, read_table
 from vsi_data.metrics import parse_number
-from vsi_data.output.shards import DATA_DIR, ShardsMismatch, read_rows
+from vsi_data.output.shards import DATA_DIR, SCHEMA, ShardsMismatch, read_rows, shard_files
 from vsi_data.prompts import NUMERIC_TYPES
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HISTOGRAM_BINS = 20
 TOP_ANSWERS = 10
+COUNT_TYPES = frozenset({"object_counting"})  # answers that are counts: one histogram bin per count, however many
+MANIFEST = "manifest.json"
 
 
 class NotADataset(ValueError):
@@ -38,21 +42,29 @@ class NotADataset(ValueError):
 def load_questions(path: Path) -> tuple[pa.Table, str]:
     """The questions at `path` as (table with the build's column names, "build" or "vsibench").
 
-    VSI-Bench rows are mapped onto the build's names (scene_name → scene_id, ground_truth → answer, the
-    number in answer_value for numeric types, split "test"); they name no objects, so `objects` is empty.
+    A build is a folder with a manifest or shards (a build whose every scene failed has no shard: zero rows).
+    VSI-Bench's test set is a .parquet or .jsonl file (or a folder of parquet files) with its own column names,
+    mapped onto the build's (scene_name → scene_id, ground_truth → answer, the number in answer_value for
+    numeric types, split "test"); it names no objects, so `objects` is empty.
     """
-    if path.is_dir() and any((path / DATA_DIR).glob("*.parquet")):
-        try:
-            return read_rows(path), "build"
+    if path.is_dir() and ((path / MANIFEST).is_file() or any((path / DATA_DIR).glob("*.parquet"))):
+        try:  # the shards the manifest lists, checked: a lost shard is an error, never a smaller dataset
+            files = shard_files(path)
         except ShardsMismatch as exc:
             raise NotADataset(str(exc)) from None
+        return (read_rows(path) if files else SCHEMA.empty_table()), "build"
     files = [path] if path.is_file() else sorted(path.glob("*.parquet")) if path.is_dir() else []
     if not files or not all(_has_vsibench_columns(f) for f in files):
         raise NotADataset(
-            f"{path}: not a vsi-data build output (no {DATA_DIR}/*.parquet) "
-            f"and not a VSI-Bench parquet (columns {', '.join(VSIBENCH_COLUMNS)})"
+            f"{path}: not a vsi-data build output (no {MANIFEST} or {DATA_DIR}/*.parquet) "
+            f"and not a VSI-Bench .parquet or .jsonl file (columns {', '.join(VSIBENCH_COLUMNS)})"
         )
-    table = pa.concat_tables([pq.read_table(f, columns=list(VSIBENCH_COLUMNS)) for f in files])
+    try:
+        table = pa.concat_tables(
+            [read_table(f).select(list(VSIBENCH_COLUMNS)) for f in files], promote_options="default"
+        )
+    except DataError as exc:
+        raise NotADataset(str(exc)) from None
     types = table.column("question_type").to_pylist()
     truths = [str(v) for v in table.column("ground_truth").to_pylist()]
     values = [parse_number(v) if t in NUMERIC_TYPES else None for t, v in zip(types, truths, strict=True)]
@@ -76,21 +88,28 @@ def load_questions(path: Path) -> tuple[pa.Table, str]:
 
 
 def _has_vsibench_columns(path: Path) -> bool:
-    if path.suffix != ".parquet":
-        return False
+    """Whether a .parquet file's schema, or a .jsonl file's first question, has VSI-Bench's columns."""
     try:
-        names = set(pq.read_schema(path).names)
-    except (OSError, pa.ArrowInvalid):
+        if path.suffix == ".parquet":
+            names = set(pq.read_schema(path).names)
+        elif path.suffix == ".jsonl":
+            with open(path, encoding="utf-8") as handle:
+                first = next((line for line in handle if line.strip()), "{}")
+            names = set(json.loads(first))
+        else:
+            return False
+    except (OSError, pa.ArrowInvalid, UnicodeDecodeError, json.JSONDecodeError, TypeError):
         return False
     return set(VSIBENCH_COLUMNS) <= names
 
 
-def numeric_summary(values: np.ndarray) -> dict[str, Any]:
+def numeric_summary(values: np.ndarray, per_number: bool = False) -> dict[str, Any]:
     """Quantiles and an even-width histogram: enough to see a skewed or lumpy answer distribution.
 
-    Whole numbers over a short range (counts) get one bin per number, centred on it, so "2" is a bar."""
+    Whole numbers get one bin per number, centred on it, so "2" is a bar: counts (`per_number`) always, other
+    whole numbers over a short range."""
     lo, hi = float(values.min()), float(values.max())
-    if np.all(values == np.round(values)) and hi - lo < HISTOGRAM_BINS:
+    if np.all(values == np.round(values)) and (per_number or hi - lo < HISTOGRAM_BINS):
         bins: int | np.ndarray = np.arange(lo - 0.5, hi + 1.0)
     else:
         bins = min(HISTOGRAM_BINS, len(np.unique(values)))
@@ -124,7 +143,7 @@ def _answer_distributions(types: list[str], texts: list[str], values: list[float
         numbers = np.array([values[i] for i in picked if values[i] is not None], dtype=np.float64)
         entry: dict[str, Any] = {"kind": "numeric" if len(numbers) else "choice", "top": dict(top)}
         if len(numbers):
-            entry.update(numeric_summary(numbers))
+            entry.update(numeric_summary(numbers, per_number=question_type in COUNT_TYPES))
         out[question_type] = entry
     return out
 
@@ -142,6 +161,25 @@ def read_failures(out_dir: Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError as exc:
                 raise NotADataset(f"{path}:{number}: not a JSON line ({exc.msg})") from exc
     return failures
+
+
+def reasons_text(reasons: dict[str, int]) -> str:
+    """`reason (N scenes); ...`: why a question type has no row, as a build's manifest counts it."""
+    return "; ".join(f"{reason} ({n} scene{'s' if n != 1 else ''})" for reason, n in reasons.items())
+
+
+def read_manifest(out_dir: Path) -> dict[str, Any]:
+    """A build's manifest.json (empty when there is none); a damaged one is reported, not skipped."""
+    path = out_dir / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise NotADataset(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict):
+        raise NotADataset(f"{path}: not a vsi-data manifest (no JSON object)")
+    return manifest
 
 
 def dataset_stats(path: Path) -> dict[str, Any]:
@@ -166,6 +204,7 @@ def dataset_stats(path: Path) -> dict[str, Any]:
     scenes = Counter(zip(sources, table.column("scene_id").to_pylist(), strict=True))
     per_scene = np.array(list(scenes.values()))
     failures = read_failures(path) if kind == "build" else []
+    manifest = read_manifest(path) if kind == "build" else {}
     return {
         "input": kind,
         "rows": table.num_rows,
@@ -195,6 +234,7 @@ def dataset_stats(path: Path) -> dict[str, Any]:
         "categories_per_type": {
             t: dict(c.most_common(TOP_ANSWERS)) for t, c in sorted(per_type_categories.items()) if c
         },
+        "missing_types": manifest.get("missing_types", {}),
         "failures": {
             "count": len(failures),
             "per_source": dict(sorted(Counter(f.get("source", "?") for f in failures).items())),

@@ -55,7 +55,7 @@ def load_items(data: Path, video_root: Path | None = None) -> list[EvalItem]:
             raise DataError(str(exc)) from None
         items = _build_items(table, data, video_root)
     elif data.is_file():
-        table = _read_table(data)
+        table = read_table(data)
         columns = set(table.column_names)
         if columns.issuperset(VSIBENCH_COLUMNS):
             items = _vsibench_items(table, data.parent, video_root)
@@ -73,7 +73,9 @@ def load_items(data: Path, video_root: Path | None = None) -> list[EvalItem]:
     return items
 
 
-def _read_table(path: Path) -> pa.Table:
+def read_table(path: Path) -> pa.Table:
+    """A question file as a table: Parquet, or JSON Lines (one question per line, as VSI-Bench's test set is
+    also shipped); unreadable, a `DataError` naming it."""
     try:
         if path.suffix == ".parquet":
             return pq.read_table(path)

@@ -23,11 +23,14 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+# The exact predicates slow down without bound on huge magnitudes (a point at 1e200 never finishes); no scan's
+# coordinates come near this.
+_TRIANGULATION_LIMIT = 1e12
 _SUPER_VERTICES = 3  # CDT's triangulation starts from a super-triangle enclosing every point
 
 
 class RoomAreaError(ValueError):
-    """The points do not span an area (fewer than 3 distinct points, or all collinear)."""
+    """The points do not span an area (fewer than 3 distinct points, or all collinear), or lie too far out."""
 
 
 def _xy(points: np.ndarray) -> np.ndarray:
@@ -36,6 +39,8 @@ def _xy(points: np.ndarray) -> np.ndarray:
         raise RoomAreaError(f"expected N×2 or N×3 points, got shape {points.shape}")
     xy = points[:, :2]
     xy = xy[np.all(np.isfinite(xy), axis=1)]
+    if np.any(np.abs(xy) > _TRIANGULATION_LIMIT):
+        raise RoomAreaError(f"points lie beyond ±{_TRIANGULATION_LIMIT:g} m, too far out to triangulate")
     # Mesh vertices stacked on one xy (walls) add nothing to a planar triangulation but its cost (and CDT
     # refuses exact duplicates), so dropping them leaves every triangle, and the area, as it was.
     # (x, y) as one complex number: a 1-D hash, several times faster than np.unique(axis=0). Unsorted: CDT

@@ -112,9 +112,10 @@ def box_grid_points(box: OrientedBox, spacing: float = 0.05) -> np.ndarray:
     only the shell survives (some |coordinate| above a quarter of the extent); points are moved into the
     world and then cropped to the box with an exact, epsilon-free test, so floating-point noise decides
     whether a point on a face is kept, exactly as in VSI-Bench's generator. An empty result retries at
-    half the spacing. The rotation goes into the product in column-major order, as open3d hands its `R` to
-    VSI-Bench's `np.dot(points, R.T)`: BLAS rounds differently by memory layout, and a face point's fate
-    follows the last bit (tests/test_box_grid.py compares with open3d's crop point for point).
+    half the spacing; a box thinner than that noise (a flat annotated box) keeps its uncropped grid. The
+    rotation goes into the product in column-major order, as open3d hands its `R` to VSI-Bench's
+    `np.dot(points, R.T)`: BLAS rounds differently by memory layout, and a face point's fate follows the last
+    bit (tests/test_box_grid.py compares with open3d's crop point for point).
     """
     extents, center, rotation = box.extents, box.center, box.rotation
     counts = np.maximum(np.ceil(extents / spacing).astype(np.int64), 1)
@@ -131,8 +132,8 @@ def box_grid_points(box: OrientedBox, spacing: float = 0.05) -> np.ndarray:
         axis=1,
     )
     kept = world[np.all(np.abs(projection) <= extents / 2, axis=1)]
-    if len(kept) == 0 and spacing > 1e-3:
-        return box_grid_points(box, spacing / 2)
+    if len(kept) == 0:
+        return box_grid_points(box, spacing / 2) if spacing > 1e-3 else world
     return kept
 
 

@@ -7,13 +7,10 @@ from typing import Any
 
 import yaml
 
-_SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
-
 
 def dataset_card(manifest: dict[str, Any], shards: dict[str, list[str]]) -> str:
-    data_files = [
-        {"split": _SPLIT_NAMES.get(split, split), "path": f"data/{split}-*.parquet"} for split in sorted(shards)
-    ]
+    # One name per split everywhere: `--split val`, data/val-*.parquet, the `split` column, load_dataset(...)["val"].
+    data_files = [{"split": split, "path": f"data/{split}-*.parquet"} for split in sorted(shards)]
     header = {
         "configs": [{"config_name": "default", "data_files": data_files}],
         "task_categories": ["visual-question-answering"],

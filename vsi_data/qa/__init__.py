@@ -8,23 +8,35 @@ from vsi_data.qa.recipe import Recipe, RecipeError, load_recipe
 from vsi_data.scene import Scene
 from vsi_data.seeding import rng_for
 
+NO_VIDEO = "built with --no-video: questions about a scene's video need the video"
+
 
 def generate_questions(
-    scene: Scene, recipe: Recipe, seed: int, exhaustive: bool = False, video: bool = True
+    scene: Scene,
+    recipe: Recipe,
+    seed: int,
+    exhaustive: bool = False,
+    video: bool = True,
+    why_none: dict[str, str] | None = None,
 ) -> list[Question]:
     """All questions of one scene, type by type, each type with its own seeded generator.
 
     A type's questions depend only on (seed, dataset, scene, type), so adding a type to a recipe or
     running scenes in another order changes nothing else. Without `video`, types that ask about the
     scene's video (appearance order) are not generated: the rows would refer to a video that is not there.
+    `why_none`, when given, receives each type that gave no question and why, so a build can say so.
     """
     ctx = SceneContext(scene, recipe.distance_metric, recipe.vocabulary)
     questions: list[Question] = []
     for generator in recipe.generators:
-        if generator.needs_video and not video:
-            continue
-        rng = rng_for(seed, scene.dataset, scene.scene_id, generator.question_type)
-        questions.extend(generator.generate(ctx, rng, exhaustive))
+        skipped = generator.needs_video and not video
+        generated = []
+        if not skipped:
+            rng = rng_for(seed, scene.dataset, scene.scene_id, generator.question_type)
+            generated = generator.generate(ctx, rng, exhaustive)
+        if not generated and why_none is not None:
+            why_none[generator.question_type] = NO_VIDEO if skipped else generator.why_none(ctx)
+        questions.extend(generated)
     return questions
 
 
@@ -33,6 +45,7 @@ def question_id(dataset: str, scene_id: str, question_type: str, index: int) -> 
 
 
 __all__ = [
+    "NO_VIDEO",
     "Question",
     "Recipe",
     "RecipeError",

@@ -6,6 +6,7 @@
     options: letters              # letters ("A. chair", answer "A") or none (answer is the word)
     geometry: {box_fit: minimal, distance: box_grid, min_object_points: 20}
     room: {alpha: 5.0, max_points: 10000}
+    plausibility: {max_room_extent_m: 100, max_object_extent_m: 20}   # physical bounds a scan must respect
     types:
       object_counting: {per_scene: 6, min_count: 2}
       ...
@@ -21,15 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from vsi_data.geometry.distance import DISTANCE_METRICS
+from vsi_data.geometry.plausibility import PhysicalBounds
 from vsi_data.output.balance import Balance, TypeBalance
 from vsi_data.qa.generators import GENERATORS, Generator
-from vsi_data.qa.generators.base import OURS, VSGRPO_PAPER, VSIBENCH_CODE, setting
+from vsi_data.qa.generators.base import OURS, VSGRPO_PAPER, VSIBENCH_CODE, parse_params, setting
 from vsi_data.qa.templates import TemplateSet, load_templates
 from vsi_data.resources import load_yaml, resolve_named
 from vsi_data.sources.base import ParseOptions
 from vsi_data.vocabulary import Vocabulary, load_vocabulary
 
-_TOP_KEYS = {"name", "description", "vocabulary", "templates", "options", "geometry", "room", "types", "balance"}
+_TOP_KEYS = {"name", "description", "vocabulary", "templates", "options", "geometry", "room", "plausibility", "types",
+             "balance"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ _GEOMETRY_KEYS = {f.name for f in dataclasses.fields(GeometrySettings)}
 _ROOM_KEYS = {f.name for f in dataclasses.fields(RoomSettings)}
 _BALANCE_KEYS = {"dedup", "types"}
 _TYPE_BALANCE_KEYS = {"max_share", "bin"}
+_BOUNDS_KEYS = {f.name for f in dataclasses.fields(PhysicalBounds)}
 
 
 class RecipeError(ValueError):
@@ -93,6 +97,7 @@ class Recipe:
     min_object_points: int
     room_alpha: float
     room_max_points: int | None
+    bounds: PhysicalBounds  # what a scan must measure up to before its numbers become answers
     generators: tuple[Generator, ...]
     balance: Balance  # dataset-wide, after all scenes; skipped by --exhaustive
 
@@ -104,6 +109,7 @@ class Recipe:
             room_alpha=self.room_alpha,
             room_max_points=self.room_max_points,
             seed=seed,
+            bounds=self.bounds,
             frames=frames,
         )
 
@@ -121,6 +127,7 @@ class Recipe:
                 "min_object_points": self.min_object_points,
             },
             "room": {"alpha": self.room_alpha, "max_points": self.room_max_points},
+            "plausibility": dataclasses.asdict(self.bounds),
             "types": {g.question_type: _jsonable(dataclasses.asdict(g.params)) for g in self.generators},
             "balance": _jsonable(dataclasses.asdict(self.balance)),
         }
@@ -231,6 +238,11 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         max_points = None if max_points is None else _number(max_points, int, "room.max_points")
     except ValueError as exc:
         raise RecipeError(f"{path}: {exc}") from exc
+    bounds_section = dict(_section(data, "plausibility", _BOUNDS_KEYS, path))
+    try:
+        bounds = parse_params(PhysicalBounds, "plausibility", bounds_section)
+    except (ValueError, TypeError) as exc:
+        raise RecipeError(f"{path}: {exc}") from exc
     return Recipe(
         name=str(data.get("name", path.stem)),
         path=path,
@@ -242,6 +254,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         min_object_points=min_points,
         room_alpha=alpha,
         room_max_points=max_points,
+        bounds=bounds,
         generators=tuple(generators),
         balance=_balance(data, path),
     )

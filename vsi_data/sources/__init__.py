@@ -19,7 +19,7 @@ def open_source(
     *,
     label_table: Path | None = None,
     synthetic_count: int = 4,
-    synthetic_frames: int = 180,
+    synthetic_frames: int | None = None,
     synthetic_format: str = "scannet",
     seed: int = 0,
 ) -> SceneSource:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vsi_data.geometry.boxes import BoxFit
+from vsi_data.geometry.plausibility import PhysicalBounds
 from vsi_data.scene import Scene
 from vsi_data.vocabulary import Vocabulary
 
@@ -36,8 +37,8 @@ class SceneRef:
 
 @dataclass(frozen=True)
 class ParseOptions:
-    """The recipe's say in parsing: categories, box fitting, how the room area is measured, and the build's:
-    whether the camera stream is read at all."""
+    """The recipe's say in parsing: categories, box fitting, how the room area is measured, the physical bounds
+    a scan must respect, and the build's: whether the camera stream is read at all."""
 
     vocabulary: Vocabulary
     box_fit: BoxFit = "minimal"
@@ -45,6 +46,7 @@ class ParseOptions:
     room_alpha: float = 5.0
     room_max_points: int | None = None  # random subsample (VSI-Bench used 10,000); None keeps all points
     seed: int = 0
+    bounds: PhysicalBounds = field(default_factory=PhysicalBounds)
     # Read the camera stream (poses, timestamps, frame index). Only videos and appearance order use it, and
     # indexing a real `.sens` means a seek per frame (~30 ms for 5,000 frames, more from a cold disk).
     frames: bool = True

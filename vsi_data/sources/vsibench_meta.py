@@ -22,6 +22,7 @@ import numpy as np
 from vsi_data.geometry.boxes import OrientedBox
 from vsi_data.scene import Room, Scene, SceneObject
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource
+from vsi_data.sources.common import LeftOut, screen_objects
 
 PATTERN = "*_meta_info_val.json"
 BOX_KEYS = ("centroid", "axesLengths", "normalizedAxes")
@@ -77,11 +78,19 @@ class VsiBenchMetaSource(SceneSource):
         if not isinstance(counts, dict):
             raise SceneError(ref.path, f"{where}: `object_counts` is not a mapping")
         area = entry.get("room_size")
-        if not isinstance(area, int | float) or not np.isfinite(area) or area <= 0:
-            raise SceneError(ref.path, f"{where}: `room_size` is not a positive number ({area!r})")
+        if (
+            isinstance(area, bool)
+            or not isinstance(area, int | float)
+            or not 0 < area <= options.bounds.max_room_area_m2
+        ):
+            raise SceneError(
+                ref.path,
+                f"{where}: `room_size` is not a positive number of at most {options.bounds.max_room_area_m2:g} m² "
+                f"(plausibility.max_room_extent_m squared): {area!r}",
+            )
         stats: Counter[str] = Counter()
+        left_out = LeftOut(stats)
         objects: list[SceneObject] = []
-        unreliable: set[str] = set()
         for label, boxes in sorted(entry["object_bbox"].items()):
             if not isinstance(boxes, list):
                 raise SceneError(ref.path, f"{where}: boxes of {label!r} are not a list")
@@ -92,15 +101,17 @@ class VsiBenchMetaSource(SceneSource):
             kept = self._boxes(ref, label, boxes, stats)
             if counts.get(label, len(kept)) != len(kept):
                 stats["categories_count_disagrees_with_boxes"] += 1
-                unreliable.add(category)
+                left_out.unreliable.add(category)
             objects += [SceneObject(len(objects), category, label, box) for box in kept]
+        objects = screen_objects(objects, options.bounds, ref.path, left_out)
+        left_out.log()
         return Scene(
             scene_id=ref.scene_id,
             dataset=ref.dataset,
             split=ref.split,
             objects=objects,
             room=Room(area=float(area), method="room_size released in VSI-Bench's meta info"),
-            unreliable_categories=unreliable,
+            unreliable_categories=left_out.unreliable,
             stats=stats,
         )
 

@@ -32,6 +32,8 @@ from vsi_data.synthetic.writer import (
     synthesize,
 )
 
+REVISION = 2  # of the files written: 2, ARKit-annotated pieces in kitchens and living rooms
+
 FIRST_ID = 90_000_000  # real 3DOD video ids run from 40753679 to 48458785; synthetic ones never collide
 FRAME_RATE = 10.0  # the 3DOD frames are sampled at about 10 fps
 DEPTH_SHIFT = 1000.0  # lowres_depth is uint16 millimetres
@@ -53,7 +55,15 @@ ARKIT_LABELS = {
     "closet": "cabinet",
     "kitchen counter": "cabinet",
     "refrigerator": "refrigerator",
+    "stove": "stove",
+    "sink": "sink",
+    "dishwasher": "dishwasher",
+    "oven": "oven",
+    "fireplace": "fireplace",
+    "stool": "stool",
 }
+# ARKitScenes captured homes; offices and bedrooms hold too few of its classes for most question types.
+ROOM_TYPES = ("kitchen", "living room")
 
 
 def sky_of(video_id: str, seed: int) -> tuple[str, bool]:
@@ -64,7 +74,8 @@ def sky_of(video_id: str, seed: int) -> tuple[str, bool]:
 
 class ArkitScenesFormat:
     dataset = "arkitscenes"
-    revision = 1
+    revision = REVISION
+    default_frames = 180  # 18 s at 10 fps
 
     def scene_id(self, index: int) -> str:
         return str(FIRST_ID + index)
@@ -106,7 +117,7 @@ def write_scene(folder: Path, video_id: str, seed: int, num_frames: int) -> Synt
     files = formats.video_files(folder, video_id, flat=False)
     begin_scene(folder)
     shutil.rmtree(files.color_dir.parent, ignore_errors=True)  # frames of an earlier write
-    geometry = synthesize(video_id, seed, num_frames)
+    geometry = synthesize(video_id, seed, num_frames, room_types=ROOM_TYPES)
     to_world = random_rigid_z(geometry.vertices, rng_for(seed, "synthetic-alignment", video_id))
     formats.write_mesh(files.mesh, apply(to_world, geometry.vertices), geometry.colors, geometry.faces)
     uid_rng = rng_for(seed, "synthetic-uids", video_id)
@@ -121,7 +132,7 @@ def write_scene(folder: Path, video_id: str, seed: int, num_frames: int) -> Synt
         _write_frames(
             files, video_id, geometry, to_world, CLOCKWISE_TURNS[sky], rng_for(seed, "synthetic-time", video_id)
         )
-    finish_scene(folder, seed, num_frames)
+    finish_scene(folder, seed, num_frames, REVISION)
     return SyntheticScene(geometry.layout, folder, files_from_layout=to_world, scene_from_layout=to_world)
 
 

@@ -51,7 +51,19 @@ KINDS: dict[str, Kind] = {k.raw_label: k for k in [
     Kind("clock", (0.3, 0.35), (0.04, 0.06), (0.3, 0.35), "box", "wall_mounted", (1.8, 2.0), (240, 240, 240)),
     Kind("window", (0.9, 1.5), (0.06, 0.1), (1.1, 1.4), "box", "wall_mounted", (0.8, 1.0), (170, 200, 230)),
     Kind("door", (0.8, 0.95), (0.05, 0.06), (2.0, 2.05), "box", "door", color=(130, 90, 60)),
+    # Appliances and fittings ARKitScenes annotates (its 17 classes), so its synthetic rooms have enough categories.
+    Kind("stove", (0.55, 0.65), (0.6, 0.65), (0.88, 0.92), "box", "wall", color=(235, 235, 235)),
+    Kind("sink", (0.6, 0.9), (0.5, 0.6), (0.85, 0.9), "box", "wall", color=(190, 195, 200)),
+    Kind("dishwasher", (0.58, 0.62), (0.58, 0.62), (0.82, 0.86), "box", "wall", color=(210, 212, 215)),
+    Kind("oven", (0.55, 0.62), (0.55, 0.62), (0.55, 0.62), "box", "wall", color=(45, 45, 50)),
+    Kind("fireplace", (1.2, 1.6), (0.35, 0.5), (1.0, 1.2), "box", "wall", color=(160, 80, 60)),
+    Kind("stool", (0.35, 0.42), (0.35, 0.42), (0.45, 0.75), "table", "free", color=(170, 130, 80)),
 ]}  # fmt: skip
+
+# Pieces ARKitScenes annotates, so its synthetic rooms have enough of its 17 classes. Placed after every other piece:
+# the earlier draws, and so every room written before they were added, stay as they were.
+_ARKIT_LIVING = [("fireplace", 0, 1), ("stool", 1, 2)]
+_ARKIT_KITCHEN = [("stove", 1, 1), ("sink", 1, 1), ("dishwasher", 1, 1), ("oven", 0, 1), ("stool", 0, 2)]
 
 # What each kind of room holds: (raw label, fewest, most). Large pieces first, so they find wall space.
 PROGRAMMES: dict[str, list[tuple[str, int, int]]] = {
@@ -60,13 +72,13 @@ PROGRAMMES: dict[str, list[tuple[str, int, int]]] = {
                 ("mirror", 0, 1), ("backpack", 0, 2), ("radiator", 0, 1), ("clock", 0, 1)],
     "living room": [("door", 1, 2), ("couch", 1, 1), ("bookshelf", 0, 2), ("table", 0, 1), ("coffee table", 1, 1),
                     ("tv", 1, 1), ("window", 1, 3), ("armchair", 0, 2), ("chair", 0, 4), ("plant", 1, 3),
-                    ("trash can", 0, 1), ("radiator", 0, 1), ("clock", 0, 1)],
+                    ("trash can", 0, 1), ("radiator", 0, 1), ("clock", 0, 1), *_ARKIT_LIVING],
     "office": [("door", 1, 1), ("desk", 2, 4), ("bookshelf", 0, 2), ("office chair", 2, 4), ("monitor", 1, 4),
                ("printer", 0, 1), ("window", 1, 3), ("trash can", 1, 2), ("plant", 0, 2), ("backpack", 0, 2),
                ("radiator", 0, 1), ("clock", 0, 1)],
     "kitchen": [("door", 1, 1), ("kitchen counter", 1, 2), ("refrigerator", 1, 1), ("table", 1, 1), ("chair", 2, 5),
                 ("microwave", 1, 1), ("window", 1, 2), ("trash can", 1, 2), ("plant", 0, 1), ("clock", 0, 1),
-                ("radiator", 0, 1)],
+                ("radiator", 0, 1), *_ARKIT_KITCHEN],
 }  # fmt: skip
 
 WALL_COLOR = (215, 210, 200)
@@ -104,6 +116,12 @@ LABEL_ROWS = [
     ("96", "radiator", "radiator", "39", "otherfurniture", "misc", "40"),
     ("71", "mirror", "mirror", "19", "mirror", "mirror", "21"),
     ("103", "clock", "clock", "40", "otherprop", "objects", "39"),
+    ("62", "stove", "stove", "38", "otherstructure", "appliances", "37"),
+    ("14", "sink", "sink", "34", "sink", "sink", "15"),
+    ("136", "dishwasher", "dishwasher", "38", "otherstructure", "appliances", "37"),
+    ("84", "oven", "oven", "38", "otherstructure", "appliances", "37"),
+    ("156", "fireplace", "fireplace", "38", "otherstructure", "fireplace", "27"),
+    ("38", "stool", "stool", "40", "otherprop", "stool", "19"),
 ]
 
 

@@ -173,9 +173,14 @@ class _Placer:
 
 
 def make_layout(
-    scene_id: str, rng: np.random.Generator, room_type: str | None = None, room_shape: str | None = None
+    scene_id: str,
+    rng: np.random.Generator,
+    room_type: str | None = None,
+    room_shape: str | None = None,
+    room_types: tuple[str, ...] | None = None,
 ) -> Layout:
-    room_type = room_type or str(rng.choice(sorted(PROGRAMMES)))
+    """A furnished room: of `room_type` (default: drawn from `room_types`, default every programme) and shape."""
+    room_type = room_type or str(rng.choice(sorted(room_types or PROGRAMMES)))
     room_shape = room_shape or str(rng.choice(ROOM_SHAPES))
     polygon = room_polygon(room_shape, rng)
     wall_height = float(rng.uniform(2.5, 2.9))

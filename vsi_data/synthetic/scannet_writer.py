@@ -30,6 +30,8 @@ from vsi_data.synthetic.writer import (
     synthesize,
 )
 
+REVISION = 2  # of the files written: 2, ARKit-annotated pieces in kitchens and living rooms
+
 DEPTH_SHIFT = 1000.0
 FRAME_RATE = 30.0  # the Structure sensor records at 30 Hz
 FIRST_ID = 9000  # real ScanNet ids stop at scene0806; synthetic ones never collide with them
@@ -37,7 +39,8 @@ FIRST_ID = 9000  # real ScanNet ids stop at scene0806; synthetic ones never coll
 
 class ScanNetFormat:
     dataset = "scannet"
-    revision = 1
+    revision = REVISION
+    default_frames = 360  # 15 s at the 24 fps ScanNet videos play at
 
     def scene_id(self, index: int) -> str:
         return f"scene{FIRST_ID + index:04d}_00"
@@ -84,7 +87,7 @@ def write_scene(
     if num_frames > 0:
         _write_stream(files["sens"], geometry, to_raw, cameras)
     formats.write_meta(files["meta"], _meta(alignment, cameras, num_frames))
-    finish_scene(folder, seed, num_frames)
+    finish_scene(folder, seed, num_frames, REVISION)
     return SyntheticScene(geometry.layout, folder, files_from_layout=to_raw, scene_from_layout=np.eye(4))
 
 

@@ -29,7 +29,7 @@ from vsi_data.synthetic.writer import SyntheticGeometry, SyntheticScene, begin_s
 # about 1 in 16 million.
 ID_PREFIX = "ffffff"
 FRAME_RATE = 60
-REVISION = 2  # 2: the iPhone stream has depth.bin
+REVISION = 3  # 2: the iPhone stream has depth.bin; 3: ARKit-annotated pieces in kitchens and living rooms
 COLOR_SIZE = (640, 480)
 NO_OBB_EVERY = 3  # objects 2, 5, 8, ... (layout order) have no `obb`
 # Catalog (ScanNet) raw labels → the free text ScanNet++ annotators use for the same things; others are unchanged.
@@ -39,6 +39,7 @@ LABELS = {"couch": "sofa", "lamp": "table lamp", "radiator": "heater", "closet":
 class ScannetppFormat:
     dataset = "scannetpp"
     revision = REVISION
+    default_frames = 900  # 15 s at the iPhone's 60 fps
 
     def scene_id(self, index: int) -> str:
         if not 0 <= index < 16**4:

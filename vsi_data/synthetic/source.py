@@ -32,6 +32,9 @@ class SyntheticFormat(Protocol):
     """How one dataset's files are written: ids, folders, release-level files, one scene, its reader."""
 
     dataset: str  # the source whose parser reads the files back (its vocabulary rules apply)
+    # Frames rendered when the build does not say: a video long enough (about 15 s) for the first appearances of
+    # four categories to lie the appearance-order rule's 2 whole seconds apart.
+    default_frames: int
     revision: int  # of the files it writes: bumped when they change, so scenes written before are rewritten
 
     def scene_id(self, index: int) -> str: ...
@@ -61,7 +64,7 @@ class SyntheticConfig:
     root: Path  # where the dataset-format files go
     count: int = 4  # scenes in the universe the build selects from
     seed: int = 0
-    frames: int = 180  # rendered frames per scene (0: no colour stream)
+    frames: int | None = None  # rendered frames per scene (0: no colour stream; None: the format's default_frames)
     format: str = "scannet"
 
 
@@ -72,6 +75,7 @@ class SyntheticSource(SceneSource):
         self.config = config
         self.format = synthetic_format(config.format)
         self.label_namespace = self.format.dataset
+        self.frames = self.format.default_frames if config.frames is None else config.frames
         self.root = Path(config.root)
         self.refs = [
             SceneRef(scene_id, split, self.format.scene_folder(self.root, scene_id, split), self.name)
@@ -94,8 +98,8 @@ class SyntheticSource(SceneSource):
         return list(self.refs)
 
     def load(self, ref: SceneRef, options: ParseOptions) -> Scene:
-        if not is_written(ref.path, self.config.seed, self.config.frames, self.format.revision):
-            self.format.write_scene(self.release_files, ref.scene_id, ref.split, self.config.seed, self.config.frames)
+        if not is_written(ref.path, self.config.seed, self.frames, self.format.revision):
+            self.format.write_scene(self.release_files, ref.scene_id, ref.split, self.config.seed, self.frames)
         scene = self.reader.load(ref, options)
         scene.dataset = self.name
         return scene

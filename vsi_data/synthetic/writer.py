@@ -52,11 +52,17 @@ class SyntheticScene:
 
 
 def synthesize(
-    scene_id: str, seed: int, num_frames: int, layout: Layout | None = None, start_yaw: float | None = None
+    scene_id: str,
+    seed: int,
+    num_frames: int,
+    layout: Layout | None = None,
+    start_yaw: float | None = None,
+    room_types: tuple[str, ...] | None = None,
 ) -> SyntheticGeometry:
-    """The scene `scene_id` of `seed`, identical whichever format it is written in. A given `layout` (and the
-    camera's `start_yaw`) replaces the generated one: tests stage scenes whose answers they know."""
-    layout = layout or make_layout(scene_id, rng_for(seed, "synthetic-layout", scene_id))
+    """The scene `scene_id` of `seed`, identical whichever format it is written in; `room_types` narrows the kinds
+    of room drawn (a format whose dataset captured only some). A given `layout` (and the camera's `start_yaw`)
+    replaces the generated one: tests stage scenes whose answers they know."""
+    layout = layout or make_layout(scene_id, rng_for(seed, "synthetic-layout", scene_id), room_types=room_types)
     mesh = build_mesh(layout, rng_for(seed, "synthetic-mesh", scene_id))
     vertices, colors, faces, segments = mesh.arrays()
     camera_rng = rng_for(seed, "synthetic-camera", scene_id)

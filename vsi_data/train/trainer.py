@@ -129,12 +129,26 @@ def train_grpo(
     output_dir: Path,
     model: Path | None = None,
     max_steps: int | None = None,
+    quiet: bool = False,
 ) -> TrainResult:
-    """Run (or resume) GRPO on a build's train rows."""
+    """Run (or resume) GRPO on a build's train rows. `quiet`: warnings and errors only, no progress bar and no
+    per-step log lines (metrics.jsonl still gets them)."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
     from transformers.trainer_utils import get_last_checkpoint
+
+    if quiet:  # before anything loads: checkpoint shards and dataset maps draw progress bars too
+        import datasets
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.set_verbosity_warning()
+        transformers_logging.disable_progress_bar()
+        datasets.disable_progress_bars()
 
     output_dir = Path(output_dir)
     trainer, run = build_trainer(recipe, data_dir, output_dir, model, max_steps)
+    if quiet:
+        for callback in (ProgressCallback, PrinterCallback):
+            trainer.remove_callback(callback)
     last_checkpoint = get_last_checkpoint(str(output_dir))
     if last_checkpoint:
         log.info("resuming from %s", last_checkpoint)

@@ -239,10 +239,12 @@ def explain(row: dict[str, Any], context: SceneContext, type_settings: dict[str,
                 Segment(obj.box.center - half, obj.box.center + half, f"longest side {meta['size_cm']:.0f} cm")
             )
     elif kind == "room_size_estimation":
-        if scene.room is None or scene.room.footprint is None:
-            raise InspectError(f"{row['id']}: the re-opened scene has no room footprint")
+        if scene.room is None:
+            raise InspectError(f"{row['id']}: the re-opened scene has no room measurement")
         evidence.show_footprint_area = float(meta["area_m2"])
         evidence.notes.append(meta.get("method", ""))
+        if scene.room.footprint is None:  # e.g. VSI-Bench's meta info: a released number, no geometry
+            evidence.notes.append("no floor outline to draw: the source gives the area only")
     elif kind == "object_abs_distance":
         a, b = (_instance(scene, i, c, row) for i, c in zip(meta["instances"], objects, strict=True))
         _check_distance(row, context.distance(*objects), meta["distance_m"], f"{objects[0]}–{objects[1]}")
@@ -439,10 +441,9 @@ def draw_question(
         _draw_observer(ax, evidence.observer)
         ax.autoscale_view()
     if evidence.show_footprint_area is not None:
-        centroid = scene.room.footprint.centroid  # type: ignore[union-attr]
         ax.annotate(
             f"{evidence.show_footprint_area:.1f} m²",
-            (centroid.x, centroid.y),
+            _area_label_at(scene),
             ha="center",
             fontsize=16,
             fontweight="bold",
@@ -467,6 +468,18 @@ def draw_question(
     write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=80, bbox_inches="tight"))
     plt.close(fig)
     return path
+
+
+def _area_label_at(scene: Scene) -> tuple[float, float]:
+    """Where the room's area is written: the floor outline's centroid, else the middle of the objects' boxes."""
+    if scene.room is not None and scene.room.footprint is not None:
+        centroid = scene.room.footprint.centroid
+        return centroid.x, centroid.y
+    if not scene.objects:
+        return 0.0, 0.0
+    corners = np.concatenate([obj.box.corners()[:, :2] for obj in scene.objects])
+    middle = (corners.min(axis=0) + corners.max(axis=0)) / 2
+    return float(middle[0]), float(middle[1])
 
 
 def _frames(out_dir: Path, row: dict[str, Any]) -> tuple[list[np.ndarray] | None, str | None]:

@@ -12,6 +12,7 @@ Scenes without frames or without depth are not asked about (counted in the scene
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations, permutations
@@ -130,3 +131,28 @@ class AppearanceOrder(Generator):
             "fps": frames.fps,
         }
         return _OrderSets(combos, categories, meta, p, seed)
+
+    def why_none(self, ctx: SceneContext) -> str:
+        p: AppearanceParams = self.params
+        frames = ctx.scene.frames
+        if frames is None:
+            return "no camera stream"
+        if not frames.valid.any():
+            return "no frame has a usable camera pose"
+        if frames.depth is None:
+            return "no depth stream (visibility is depth-tested)"
+        needed = self.video_needed_s
+        if float(frames.video_time(len(frames))) < needed:
+            return (
+                f"too little video: {p.num_categories} first appearances more than {p.min_gap_s:g} s apart "
+                f"need about {needed:g} s"
+            )
+        return f"fewer than {p.num_categories} categories first appear far enough apart"
+
+    @property
+    def video_needed_s(self) -> float:
+        """The shortest video that can hold a question: consecutive first appearances more than `min_gap_s` apart
+        (in whole seconds, the next whole second beyond it), from the first one at 0 s."""
+        p: AppearanceParams = self.params
+        step = math.floor(p.min_gap_s) + 1 if p.whole_seconds else p.min_gap_s
+        return (p.num_categories - 1) * step

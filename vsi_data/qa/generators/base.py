@@ -13,7 +13,7 @@ import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from vsi_data.qa.context import SceneContext
 from vsi_data.qa.options import LetterBalancer, lettered
 from vsi_data.qa.question import Question
 from vsi_data.qa.templates import Template
+
+T = TypeVar("T")
 
 
 def _union_options(annotation: Any) -> tuple[Any, ...]:
@@ -53,6 +55,19 @@ def _describe(annotation: Any) -> str:
     if annotation is type(None):
         return "null"
     return getattr(typing.get_origin(annotation) or annotation, "__name__", str(annotation))
+
+
+def parse_params(cls: type[T], where: str, values: dict[str, Any]) -> T:
+    """A settings dataclass (a generator's `Params`, the recipe's physical bounds) from YAML values: an unknown
+    key or a value of the wrong type is an error naming `where`; the dataclass checks the ranges."""
+    hints = typing.get_type_hints(cls)
+    unknown = set(values) - set(hints)
+    if unknown:
+        raise ValueError(f"{where}: unknown settings {sorted(unknown)}; known: {sorted(hints)}")
+    for name, value in values.items():
+        if not _matches(value, hints[name]):
+            raise ValueError(f"{where}.{name} must be {_describe(hints[name])}, not {value!r}")
+    return cls(**values)
 
 
 # Where a rule's value comes from, as the rules table in docs/answer-rules.md prints it.
@@ -106,6 +121,15 @@ class ChoiceParams(Params):
             raise ValueError(f"option_order must be 'balanced' or 'fixed', not {self.option_order!r}")
 
 
+def unique_shortfall(ctx: SceneContext, needed: int) -> str | None:
+    """The reason a type that names `needed` uniquely present categories has nothing to ask, or None."""
+    if len(ctx.unique) >= needed:
+        return None
+    if needed == 1:
+        return "no category appears exactly once"
+    return f"fewer than {needed} categories appear exactly once"
+
+
 @dataclass
 class Candidate:
     objects: list[str]  # categories in the row's slot order
@@ -129,14 +153,7 @@ class Generator(abc.ABC):
 
     @classmethod
     def make_params(cls, question_type: str, values: dict[str, Any]) -> Params:
-        hints = typing.get_type_hints(cls.Params)
-        unknown = set(values) - set(hints)
-        if unknown:
-            raise ValueError(f"{question_type}: unknown settings {sorted(unknown)}; known: {sorted(hints)}")
-        for name, value in values.items():
-            if not _matches(value, hints[name]):
-                raise ValueError(f"{question_type}.{name} must be {_describe(hints[name])}, not {value!r}")
-        return cls.Params(**values)
+        return parse_params(cls.Params, question_type, values)
 
     @abc.abstractmethod
     def candidates(self, ctx: SceneContext, rng: np.random.Generator) -> Sequence[Candidate]:
@@ -145,6 +162,13 @@ class Generator(abc.ABC):
         A sequence, not necessarily a list: a type with combinatorially many candidates can build each
         one on access, so sampling a few from millions costs only those few.
         """
+
+    def why_none(self, ctx: SceneContext) -> str:
+        """Why this scene gave no question of this type, in words that add up across scenes (no scene's own
+        numbers), for the build's account of missing types. Subclasses name what they lacked first."""
+        if not ctx.askable:
+            return "no object the recipe's vocabulary names (or every one unmeasured)"
+        return "the type's filters rejected every candidate"
 
     def sampled_from(self, candidates: Sequence[Candidate]) -> Sequence[Candidate]:
         """The candidates the per-scene sample is drawn from (all of them, unless a type narrows it the way

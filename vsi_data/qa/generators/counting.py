@@ -44,3 +44,8 @@ class ObjectCounting(Generator):
                 )
             )
         return out
+
+    def why_none(self, ctx: SceneContext) -> str:
+        if ctx.askable and all(len(ctx.objects(c)) < self.params.min_count for c in ctx.askable):
+            return f"no category has min_count {self.params.min_count} or more instances"
+        return super().why_none(ctx)

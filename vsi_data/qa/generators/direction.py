@@ -29,6 +29,7 @@ from vsi_data.qa.generators.base import (
     Generator,
     documented,
     setting,
+    unique_shortfall,
 )
 
 _LEFT_RIGHT_BACK = {"left": (0.0, 135.0), "back": (135.0, 225.0), "right": (225.0, 360.0)}
@@ -197,6 +198,9 @@ class RelativeDirection(Generator):
             fields = dict(zip(("standing", "facing", "queried"), objects, strict=True))
             out.append(_DirectionCandidate(objects, sector, fields, meta, choices=list(p.choices), ordering=ordering))
         return out
+
+    def why_none(self, ctx: SceneContext) -> str:
+        return unique_shortfall(ctx, 3) or super().why_none(ctx)
 
     def sampled_from(self, candidates: Sequence[_DirectionCandidate]) -> Sequence[_DirectionCandidate]:
         """VSI-Bench's three orderings of each triple, unless the recipe samples from all six."""

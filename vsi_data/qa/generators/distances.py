@@ -10,7 +10,16 @@ from itertools import chain, combinations
 import numpy as np
 
 from vsi_data.qa.context import SceneContext
-from vsi_data.qa.generators.base import OURS, VSIBENCH_CODE, Candidate, ChoiceParams, Generator, Params, setting
+from vsi_data.qa.generators.base import (
+    OURS,
+    VSIBENCH_CODE,
+    Candidate,
+    ChoiceParams,
+    Generator,
+    Params,
+    setting,
+    unique_shortfall,
+)
 from vsi_data.qa.question import format_number
 
 
@@ -48,6 +57,9 @@ class AbsoluteDistance(Generator):
             meta = {"distance_m": distance, "metric": ctx.metric_note, "instances": [inst_a, inst_b]}
             out.append(Candidate([a, b], text, {"a": a, "b": b}, meta, value))
         return out
+
+    def why_none(self, ctx: SceneContext) -> str:
+        return unique_shortfall(ctx, 2) or super().why_none(ctx)
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,12 @@ class RelativeDistance(Generator):
             ok = (chosen[:, 0] >= p.min_closest) & np.all(np.diff(chosen, axis=1) > p.min_gap, axis=1)
             out.add(target, others, distances, combos[ok])
         return out
+
+    def why_none(self, ctx: SceneContext) -> str:
+        pool = ctx.unique if self.params.choices_unique_only else ctx.askable
+        if ctx.unique and len(pool) <= self.params.num_choices:
+            return f"fewer than num_choices {self.params.num_choices} categories besides the target"
+        return unique_shortfall(ctx, 1) or super().why_none(ctx)
 
     def _render(self, candidate, rng, balancer):
         question = super()._render(candidate, rng, balancer)

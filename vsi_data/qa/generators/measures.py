@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vsi_data.qa.context import SceneContext
-from vsi_data.qa.generators.base import OURS, VSIBENCH_CODE, Candidate, Generator, Params, setting
+from vsi_data.qa.generators.base import OURS, VSIBENCH_CODE, Candidate, Generator, Params, setting, unique_shortfall
 from vsi_data.qa.question import format_number
 
 
@@ -44,6 +44,9 @@ class ObjectSize(Generator):
             out.append(Candidate([category], text, {"category": category}, meta, value))
         return out
 
+    def why_none(self, ctx: SceneContext) -> str:
+        return unique_shortfall(ctx, 1) or super().why_none(ctx)
+
 
 @dataclass(frozen=True)
 class RoomParams(Params):
@@ -69,3 +72,8 @@ class RoomSize(Generator):
             return []
         text, value = format_number(room.area, p.decimals)
         return [Candidate([], text, {}, {"area_m2": room.area, "method": room.method}, value)]
+
+    def why_none(self, ctx: SceneContext) -> str:
+        if ctx.scene.room is None:
+            return "no room measurement"
+        return f"room smaller than min_area {self.params.min_area:g} m²"

@@ -21,7 +21,7 @@ from scipy.spatial.transform import Rotation
 
 from vsi_data.geometry.boxes import OrientedBox
 from vsi_data.sources.base import SceneError
-from vsi_data.sources.common import write_ply_mesh
+from vsi_data.sources.common import read_text, write_ply_mesh
 from vsi_data.sources.scannet.formats import read_mesh_vertices
 
 SPLIT_FOLDERS = {"Training": "train", "Validation": "val"}
@@ -65,15 +65,6 @@ def frame_name(video_id: str, frame_id: str, suffix: str) -> str:
     return f"{video_id}_{frame_id}{suffix}"
 
 
-def _read_text(path: Path, what: str) -> str:
-    if not path.is_file():
-        raise SceneError(path, f"{what} is missing")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SceneError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-
-
 # --- annotation ------------------------------------------------------------------------------------
 
 
@@ -93,7 +84,7 @@ class Annotation:
 def read_annotation(path: Path) -> Annotation:
     """`<video_id>_3dod_annotation.json`: each object's uid, label and gravity-aligned box, checked to be a
     real box (finite, every side longer than zero, orthonormal axes); an empty `data` is an empty room."""
-    text = _read_text(path, "annotation file")
+    text = read_text(path, "annotation file")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -191,7 +182,7 @@ def write_mesh(path: Path, vertices: np.ndarray, colors: np.ndarray, faces: np.n
 def read_traj(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """`lowres_wide.traj`: (N,) timestamps in seconds and (N, 4, 4) camera-to-world poses. Each line is
     `ts rx ry rz tx ty tz`, the world→camera rotation as an axis-angle vector and its translation."""
-    rows = [(n, line.split()) for n, line in enumerate(_read_text(path, "trajectory").splitlines(), 1)]
+    rows = [(n, line.split()) for n, line in enumerate(read_text(path, "trajectory").splitlines(), 1)]
     rows = [(n, fields) for n, fields in rows if fields]
     for n, fields in rows:
         if len(fields) != 7:
@@ -225,7 +216,7 @@ def write_traj(path: Path, timestamps: np.ndarray, poses: np.ndarray) -> None:
 
 def read_pincam(path: Path) -> tuple[int, int, np.ndarray]:
     """`.pincam`: `width height fx fy cx cy` → (width, height, 3×3 K)."""
-    fields = _read_text(path, "intrinsics file").split()
+    fields = read_text(path, "intrinsics file").split()
     try:
         values = [float(v) for v in fields]
     except ValueError as exc:
@@ -246,7 +237,7 @@ def write_pincam(path: Path, width: int, height: int, k: np.ndarray) -> None:
 
 
 def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
-    with io.StringIO(_read_text(path, "CSV file"), newline="") as handle:
+    with io.StringIO(read_text(path, "CSV file"), newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in required if c not in (reader.fieldnames or ())]
         if missing:

@@ -26,7 +26,7 @@ from vsi_data.scene import DepthStream, FrameStream, Scene, SceneObject
 from vsi_data.sources.arkitscenes import formats
 from vsi_data.sources.arkitscenes.formats import CLOCKWISE_TURNS, FOLDER_OF_SPLIT, SPLIT_FOLDERS
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource
-from vsi_data.sources.common import measure_scene_room
+from vsi_data.sources.common import LeftOut, checked_stream, measure_scene_room, require_files, screen_objects
 
 VIDEO_ID = re.compile(r"^\d+$")
 POSE_TOLERANCE_S = 0.005  # the release's loader takes the nearest pose within this when no exact one exists
@@ -127,19 +127,27 @@ class ArkitScenesSource(SceneSource):
                 f"{FOLDER_OF_SPLIT[listed]}",
             )
         files = formats.video_files(ref.path, video_id)
+        require_files(ref.path, files.annotation, files.mesh)
         annotation = formats.read_annotation(files.annotation)
         if annotation.skipped:
             raise SceneError(files.annotation, "the annotators skipped this video (`skipped: true`)")
         vertices = formats.read_mesh(files.mesh)
+        room = measure_scene_room(vertices, video_id, options, files.mesh)
         stats: Counter[str] = Counter()
-        objects = self._objects(annotation, vertices, options, stats)
+        left_out = LeftOut(stats)
+        objects = screen_objects(
+            self._objects(annotation, vertices, options, stats), options.bounds, files.annotation, left_out
+        )
+        left_out.log()
+        frames = self._frames(files, video_id, stats) if options.frames else None
         return Scene(
             scene_id=video_id,
             dataset=self.name,
             split=ref.split,
             objects=objects,
-            room=measure_scene_room(vertices, video_id, options, files.mesh),
-            frames=self._frames(files, video_id, stats) if options.frames else None,
+            room=room,
+            frames=None if frames is None else checked_stream(frames, options.bounds, files.traj.parent, stats),
+            unreliable_categories=left_out.unreliable,
             stats=stats,
         )
 

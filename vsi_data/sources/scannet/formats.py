@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import plyfile
 
+from vsi_data.geometry.plausibility import coordinate_problem
 from vsi_data.sources.base import SceneError
-from vsi_data.sources.common import write_ply_mesh
+from vsi_data.sources.common import read_text, write_ply_mesh
 from vsi_data.vocabulary import normalize_label
 
 LABEL_TABLE_COLUMNS = (
@@ -55,10 +56,12 @@ def read_json(path: Path) -> dict:
 
 
 def read_mesh_vertices(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """(N, 3) float64 xyz and (N, 3) uint8 rgb (None if absent) of a `_vh_clean_2.ply`."""
+    """(N, 3) float64 xyz and (N, 3) uint8 rgb (None if absent) of a `_vh_clean_2.ply`, every coordinate finite
+    and within the sanity bound (`coordinate_problem`)."""
     if not path.is_file():
         raise SceneError(path, "file is missing")
     try:
+        _check_declared_counts(path)
         ply = plyfile.PlyData.read(str(path), known_list_len={"face": {"vertex_indices": 3}})
         vertex = ply["vertex"].data
     except (plyfile.PlyParseError, plyfile.PlyHeaderParseError, KeyError, ValueError, EOFError) as exc:
@@ -69,14 +72,34 @@ def read_mesh_vertices(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     xyz = np.stack([vertex["x"], vertex["y"], vertex["z"]], axis=1).astype(np.float64)
     if len(xyz) == 0:
         raise SceneError(path, "mesh has no vertices")
-    if not np.all(np.isfinite(xyz)):
-        raise SceneError(
-            path, f"{np.count_nonzero(~np.isfinite(xyz).all(axis=1))} vertices have non-finite coordinates"
-        )
+    problem = coordinate_problem(xyz)
+    if problem:
+        raise SceneError(path, problem)
     rgb = None
     if {"red", "green", "blue"} <= set(names):
         rgb = np.stack([vertex["red"], vertex["green"], vertex["blue"]], axis=1).astype(np.uint8)
     return xyz, rgb
+
+
+def _check_declared_counts(path: Path) -> None:
+    """The header's element counts must fit in the file: an ASCII body is read into arrays sized by the count, so
+    a corrupt count (10^12 vertices) would ask for terabytes instead of failing. Each value takes at least its
+    binary size, or two characters (a digit and a separator) in ASCII."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        header = plyfile.PlyData._parse_header(handle)  # the header only; plyfile has no public call for it
+        body = size - handle.tell()
+    for element in header.elements:
+        row = sum(
+            2 if header.text else np.dtype(getattr(prop, "len_dtype", prop.val_dtype)).itemsize
+            for prop in element.properties
+        )
+        if element.count * row > body:
+            raise SceneError(
+                path,
+                f"the header declares {element.count} {element.name} entries of at least {row} bytes, more than "
+                f"the {body} bytes after the header hold (a corrupt count, or a truncated file)",
+            )
 
 
 def write_mesh(path: Path, vertices: np.ndarray, colors: np.ndarray, faces: np.ndarray) -> None:
@@ -112,24 +135,32 @@ def read_aggregation(path: Path) -> list[dict]:
 
 def check_seg_groups(groups: object, path: Path) -> list[dict]:
     """{object_id, label, segments} of each `segGroups` entry (ScanNet's and ScanNet++'s shared form), in file
-    order; a group without an integer id, a string label or an integer segment list fails the file."""
+    order; a group without an integer id, a string label or a list of segment ids (integers in 0..2**63-1) fails
+    the file, and so does an id that more than one group uses."""
     if not isinstance(groups, list):
         raise SceneError(path, "no `segGroups` list")
     checked = []
     for i, group in enumerate(groups):
         if not isinstance(group, dict) or not isinstance(group.get("label"), str):
             raise SceneError(path, f"segGroups[{i}] has no string `label`")
+        where = f"segGroups[{i}] ({group['label']!r})"
         segments = group.get("segments")
-        if not isinstance(segments, list) or not all(isinstance(s, int) for s in segments):
-            raise SceneError(path, f"segGroups[{i}] ({group['label']!r}) has no integer `segments` list")
-        object_id = group.get("objectId", group.get("id"))
-        if not isinstance(object_id, int):
-            raise SceneError(path, f"segGroups[{i}] ({group['label']!r}) has no integer `objectId`")
+        if not isinstance(segments, list) or not all(_is_index(s) for s in segments):
+            raise SceneError(path, f"{where} has no integer `segments` list (ids in 0..2**63-1)")
+        key = "objectId" if "objectId" in group else "id"
+        object_id = group.get(key)
+        if not _is_index(object_id):
+            raise SceneError(path, f"{where} has `{key}` {json.dumps(object_id)}, not an integer id in 0..2**63-1")
         checked.append({"object_id": object_id, "label": group["label"], "segments": segments})
     repeated = [i for i, n in Counter(g["object_id"] for g in checked).items() if n > 1]
     if repeated:
         raise SceneError(path, f"objectId {repeated[0]} is used by more than one segGroup")
     return checked
+
+
+def _is_index(value: object) -> bool:
+    """An id that fits int64 and is no boolean (JSON `true` is a Python int)."""
+    return type(value) is int and 0 <= value < 2**63
 
 
 def write_segments(path: Path, scene_id: str, seg_indices: np.ndarray) -> None:
@@ -192,6 +223,9 @@ def parse_axis_alignment(meta: Mapping[str, str], path: Path) -> np.ndarray | No
     matrix = np.asarray(values, dtype=np.float64).reshape(4, 4)
     if not np.all(np.isfinite(matrix)):
         raise SceneError(path, "axisAlignment has non-finite numbers")
+    problem = coordinate_problem(matrix[None, :3, 3], what="translations")
+    if problem:
+        raise SceneError(path, f"axisAlignment would move the scan absurdly far: {problem}")
     rotation = matrix[:3, :3]
     # The release prints 6 decimals, so allow for that rounding in the rigidity check.
     if not np.allclose(matrix[3], [0, 0, 0, 1], atol=1e-5) or not np.allclose(
@@ -223,12 +257,7 @@ def _format_meta_value(value: object) -> str:
 def read_label_table(path: Path) -> dict[str, dict[str, str]]:
     """`scannetv2-labels.combined.tsv` keyed by raw_category (unique in the release), lower-cased and with
     runs of white space collapsed, the form `normalize_label` gives an aggregation label."""
-    if not path.is_file():
-        raise SceneError(path, "label table is missing")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SceneError(path, f"label table is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    text = read_text(path, "label table")
     with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t")
         missing = {"raw_category", "nyu40id", "nyu40class"} - set(reader.fieldnames or ())
@@ -259,6 +288,6 @@ def read_split_lists(folder: Path) -> dict[str, str]:
     for split in SPLIT_NAMES:
         path = folder / f"scannetv2_{split}.txt"
         if path.is_file():
-            for line in path.read_text(encoding="utf-8").split():
+            for line in read_text(path, "split list").split():
                 by_scene[line.strip()] = split
     return by_scene

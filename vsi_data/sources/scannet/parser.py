@@ -8,7 +8,6 @@ stream when present. Any inconsistency fails the scene with a one-line `SceneErr
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -17,15 +16,20 @@ from pathlib import Path
 
 import numpy as np
 
-from vsi_data.geometry.boxes import BoxFitError, fit_box
 from vsi_data.scene import DepthStream, FrameStream, Scene, SceneObject
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource, SplitInfo
-from vsi_data.sources.common import measure_scene_room, release_folder
+from vsi_data.sources.common import (
+    LeftOut,
+    checked_stream,
+    fit_object_box,
+    measure_scene_room,
+    release_folder,
+    require_files,
+    screen_objects,
+)
 from vsi_data.sources.scannet import formats
 from vsi_data.sources.scannet.sens import SensFile
 from vsi_data.vocabulary import normalize_label
-
-log = logging.getLogger(__name__)
 
 SCENE_ID = re.compile(r"^scene\d{4}_\d{2}$")
 LABEL_TABLE_NAME = "scannetv2-labels.combined.tsv"
@@ -72,6 +76,7 @@ class ScanNetSource(SceneSource):
 
     def load(self, ref: SceneRef, options: ParseOptions) -> Scene:
         files = formats.scene_files(ref.path, ref.scene_id)
+        require_files(ref.path, files["mesh"], files["segs"], files["aggregation"], files["meta"])
         stats: Counter[str] = Counter()
         alignment = formats.parse_axis_alignment(formats.read_meta(files["meta"]), files["meta"])
         if alignment is None:  # test scans: the benchmark scripts treat a missing alignment as identity
@@ -79,24 +84,29 @@ class ScanNetSource(SceneSource):
             stats["scenes_without_axis_alignment"] += 1
         vertices, _ = formats.read_mesh_vertices(files["mesh"])
         vertices = vertices @ alignment[:3, :3].T + alignment[:3, 3]
+        room = measure_scene_room(vertices, ref.scene_id, options, files["mesh"])
         seg_indices = formats.read_segments(files["segs"], len(vertices))
         groups = formats.read_aggregation(files["aggregation"])
-        unreliable: set[str] = set()
-        objects = self._objects(vertices, seg_indices, groups, files["aggregation"], options, stats, unreliable)
+        left_out = LeftOut(stats)
+        objects = self._objects(vertices, seg_indices, groups, files["aggregation"], options, left_out)
+        objects = screen_objects(objects, options.bounds, files["aggregation"], left_out)
+        left_out.log()
+        frames = None
+        if options.frames and files["sens"].is_file():
+            frames = checked_stream(_frames(files["sens"], alignment), options.bounds, files["sens"], stats)
         return Scene(
             scene_id=ref.scene_id,
             dataset=self.name,
             split=ref.split,
             objects=objects,
-            room=measure_scene_room(vertices, ref.scene_id, options, files["mesh"]),
-            frames=_frames(files["sens"], alignment) if options.frames and files["sens"].is_file() else None,
-            unreliable_categories=unreliable,
+            room=room,
+            frames=frames,
+            unreliable_categories=left_out.unreliable,
             stats=stats,
         )
 
-    def _objects(
-        self, vertices, seg_indices, groups, aggregation_path, options, stats, unreliable
-    ) -> list[SceneObject]:
+    def _objects(self, vertices, seg_indices, groups, aggregation_path, options, left_out) -> list[SceneObject]:
+        stats = left_out.stats
         table = _SegmentTable(seg_indices)
         group_of_seg = np.full(table.size, -1, dtype=np.int64)
         for g, group in enumerate(groups):
@@ -125,22 +135,11 @@ class ScanNetSource(SceneSource):
                 stats["objects_outside_vocabulary"] += 1
                 continue
             points = vertices[order[bounds[g] : bounds[g + 1]]]
-            try:
-                if len(points) < options.min_object_points:
-                    raise BoxFitError(f"{len(points)} vertices, fewer than {options.min_object_points}")
-                box = fit_box(points, options.box_fit, stats)
-            except BoxFitError as exc:
-                log.warning(
-                    "%s: object %s (%r) left out: %s",
-                    aggregation_path,
-                    group["object_id"],
-                    group["label"],
-                    exc,
+            box = fit_object_box(points, options, aggregation_path, group, category, left_out)
+            if box is not None:
+                objects.append(
+                    SceneObject(group["object_id"], category, group["label"], box, points.astype(np.float32))
                 )
-                stats["objects_unmeasurable"] += 1
-                unreliable.add(category)
-                continue
-            objects.append(SceneObject(group["object_id"], category, group["label"], box, points.astype(np.float32)))
         return objects
 
 

@@ -78,6 +78,8 @@ class SensFile:
         self._handle = handle = handle_for_life(self, self.path)
         self.header = _read_header(handle, self.path)
         count = self.header.num_frames
+        if count == 0:
+            raise SceneError(self.path, "holds no frames (its header's frame count is 0)")
         offset = handle.tell()
         if count * _FRAME_HEADER.size > size - offset:
             raise SceneError(self.path, f"truncated: the header promises {count} frames, more than the file holds")

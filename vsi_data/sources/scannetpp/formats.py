@@ -23,6 +23,7 @@ import plyfile
 from vsi_data.geometry.boxes import OrientedBox
 from vsi_data.output.shards import write_atomic, write_text_if_changed
 from vsi_data.sources.base import SceneError
+from vsi_data.sources.common import read_text
 from vsi_data.sources.scannet.formats import check_seg_groups, read_json, read_mesh_vertices, read_segments
 from vsi_data.video.encode import video_codec
 
@@ -275,7 +276,7 @@ def probe_video(path: Path) -> VideoInfo:
             width, height = stream.codec_context.width, stream.codec_context.height
             rate = stream.average_rate or stream.guessed_rate
             frames = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
-    except av.error.FFmpegError as exc:
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:  # corrupt metadata fails to decode as text
         raise SceneError(path, f"unreadable video ({exc})") from exc
     if frames == 0 or width <= 0 or height <= 0 or not rate:
         raise SceneError(path, f"video has {frames} frames of {width}x{height} at {rate} fps")
@@ -352,7 +353,7 @@ def read_split_lists(folder: Path) -> dict[str, str]:
     for split in SPLIT_NAMES:
         path = folder / f"nvs_sem_{split}.txt"
         if path.is_file():
-            for scene_id in path.read_text(encoding="utf-8").split():
+            for scene_id in read_text(path, "split list").split():
                 by_scene[scene_id] = split
     return by_scene
 

@@ -10,7 +10,6 @@ Any inconsistency fails the scene with a one-line `SceneError` naming the file.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -20,15 +19,22 @@ from pathlib import Path
 
 import numpy as np
 
-from vsi_data.geometry.boxes import BoxFitError, fit_box
+from vsi_data.geometry.boxes import OrientedBox
+from vsi_data.geometry.plausibility import PhysicalBounds
 from vsi_data.geometry.visibility import scale_intrinsics
 from vsi_data.scene import DepthStream, FrameStream, Scene, SceneObject
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource, SplitInfo
-from vsi_data.sources.common import measure_scene_room, release_folder
+from vsi_data.sources.common import (
+    LeftOut,
+    checked_stream,
+    fit_object_box,
+    measure_scene_room,
+    release_folder,
+    require_files,
+    screen_objects,
+)
 from vsi_data.sources.scannetpp import formats
 from vsi_data.sources.scannetpp.depth import DEPTH_HEIGHT, DEPTH_WIDTH, DepthReader
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,56 +65,79 @@ class ScannetppSource(SceneSource):
 
     def load(self, ref: SceneRef, options: ParseOptions) -> Scene:
         files = formats.scene_files(ref.path)
+        require_files(ref.path, files["mesh"], files["segments"], files["anno"])
         stats: Counter[str] = Counter()
         vertices, _ = formats.read_mesh_vertices(files["mesh"])
+        room = measure_scene_room(vertices, ref.scene_id, options, files["mesh"])
         seg_indices = formats.read_segments(files["segments"], len(vertices))
         groups = formats.read_segments_anno(files["anno"])
         members, bounds = _group_members(seg_indices, groups, files["anno"], stats)
-        unreliable: set[str] = set()
+        left_out = LeftOut(stats)
         objects = []
         for g, group in enumerate(groups):
             points = vertices[members[bounds[g] : bounds[g + 1]]]
-            obj = self._object(group, points, files["anno"], options, stats)
-            if isinstance(obj, SceneObject):
+            obj = self._object(group, points, files["anno"], options, left_out)
+            if obj is not None:
                 objects.append(obj)
-            elif obj is not None:  # the category of an instance that could not be measured
-                unreliable.add(obj)
+        objects = screen_objects(objects, options.bounds, files["anno"], left_out)
+        left_out.log()
         has_stream = files["poses"].is_file() or files["video"].is_file()
+        frames = None
+        if options.frames and has_stream:
+            frames = checked_stream(_frames(files, stats), options.bounds, files["poses"], stats)
         return Scene(
             scene_id=ref.scene_id,
             dataset=self.name,
             split=ref.split,
             objects=objects,
-            room=measure_scene_room(vertices, ref.scene_id, options, files["mesh"]),
-            frames=_frames(files, stats) if options.frames and has_stream else None,
-            unreliable_categories=unreliable,
+            room=room,
+            frames=frames,
+            unreliable_categories=left_out.unreliable,
             stats=stats,
         )
 
     def _object(
-        self, group: dict, points: np.ndarray, anno_path: Path, options: ParseOptions, stats: Counter[str]
-    ) -> SceneObject | str | None:
-        """The instance, or its category when it cannot be measured, or None when the vocabulary drops it."""
+        self, group: dict, points: np.ndarray, anno_path: Path, options: ParseOptions, left_out: LeftOut
+    ) -> SceneObject | None:
+        """The instance, or None when the vocabulary drops it or it cannot be measured (left out, counted)."""
         category = options.vocabulary.categorize(self.label_namespace, group["label"])
         if category is None:
-            stats["objects_outside_vocabulary"] += 1
+            left_out.stats["objects_outside_vocabulary"] += 1
             return None
         box = group["obb"]
         if box is not None:
-            stats["boxes_from_obb"] += 1
+            left_out.stats["boxes_from_obb"] += 1
+            check_obb_encloses(box, points, group, anno_path, options.bounds, left_out.stats)
         else:
-            try:
-                if len(points) < options.min_object_points:
-                    raise BoxFitError(f"{len(points)} vertices, fewer than {options.min_object_points}")
-                box = fit_box(points, options.box_fit, stats)
-            except BoxFitError as exc:
-                log.warning("%s: object %s (%r) left out: %s", anno_path, group["object_id"], group["label"], exc)
-                stats["objects_unmeasurable"] += 1
-                return category
-            stats["boxes_fitted"] += 1
+            box = fit_object_box(points, options, anno_path, group, category, left_out)
+            if box is None:
+                return None
+            left_out.stats["boxes_fitted"] += 1
         return SceneObject(
             group["object_id"], category, group["label"], box, points.astype(np.float32) if len(points) else None
         )
+
+
+def check_obb_encloses(
+    box: OrientedBox, points: np.ndarray, group: dict, anno_path: Path, bounds: PhysicalBounds, stats: Counter[str]
+) -> None:
+    """An annotated box must hold most of its object's mesh vertices: a mesh shifted against `segments_anno.json`
+    (or an annotation of another scan) still parses, and its boxes would answer about the wrong places. Per the
+    recipe (`plausibility.obb_mismatch`) the scene fails, naming the annotation, or the object is counted."""
+    if not len(points):
+        return
+    enclosed = float(np.mean(box.contains(points, tol=bounds.obb_tolerance_m)))
+    if enclosed >= bounds.obb_min_enclosed:
+        return
+    if bounds.obb_mismatch == "count":
+        stats["obb_encloses_few_vertices"] += 1
+        return
+    raise SceneError(
+        anno_path,
+        f"object {group['object_id']} ({group['label']!r}): its obb holds {enclosed:.0%} of its {len(points)} mesh "
+        f"vertices, less than plausibility.obb_min_enclosed {bounds.obb_min_enclosed:g} (does the mesh belong to "
+        "this annotation?)",
+    )
 
 
 def _group_members(
