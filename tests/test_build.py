@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import av
 import pyarrow.parquet as pq
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from handmade import HANDMADE_ROOM, write_handmade_scene, write_label_table
 from vsi_data.cli import app
-from vsi_data.output.shards import SCHEMA, read_rows
+from vsi_data.output.shards import SCHEMA, read_rows, row_bytes
 
 runner = CliRunner()
 
@@ -88,6 +89,23 @@ def test_load_dataset_reads_the_output(synthetic_build, tmp_path, monkeypatch):
     total = sum(len(split) for split in loaded.values())
     assert total == read_rows(out).num_rows
     assert set(loaded["train"].column_names) >= {"id", "question", "answer", "objects", "meta", "video"}
+
+
+def test_shard_bytes_cuts_a_build_into_more_shards_with_the_same_rows(synthetic_build, tmp_path):
+    out, args = synthetic_build
+    rows = read_rows(out)
+    limit = int(row_bytes(rows)[:10].sum())
+    small = tmp_path / "small"
+    shutil.copytree(out, small)
+    result = build(*[str(small) if a == str(out) else a for a in args], "--shard-bytes", str(limit))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((small / "manifest.json").read_text())
+    assert manifest["scenes"]["resumed"] == 2  # the shard size changes no row: the scenes are reused
+    shards = manifest["shards"]["train"]
+    assert len(shards) >= rows.num_rows // 10
+    assert all(row_bytes(pq.read_table(small / name)).sum() <= limit for name in shards)
+    assert read_rows(small).equals(rows)
+    assert sorted(p.name for p in (small / "data").iterdir()) == sorted(Path(name).name for name in shards)
 
 
 def test_stats_json_counts_equal_the_shards(synthetic_build):
@@ -195,6 +213,7 @@ def test_split_lists_select_scenes(tmp_path):
         (["--source", "arkitscenes", "--root", "{tmp}", "--out", "{tmp}/o"], "ARKitScenes root not found"),
         (["--source", "arkitscenes", "--out", "{tmp}/o"], "--source arkitscenes needs --root"),
         (["--source", "synthetic", "--out", "{tmp}/o", "--recipe", "nope"], "unknown recipe 'nope'"),
+        (["--source", "synthetic", "--out", "{tmp}/o", "--shard-bytes", "5 lots"], "--shard-bytes: '5 lots' is not"),
     ],
 )
 def test_cli_errors_are_one_clear_line(tmp_path, args, message):
