@@ -273,3 +273,53 @@ def test_stats_on_a_folder_that_is_not_a_dataset(tmp_path):
     result = runner.invoke(app, ["stats", str(tmp_path)])
     assert result.exit_code == 1
     assert "not a vsi-data build output" in result.output
+
+
+def test_big_builds_put_videos_in_buckets_and_every_reader_finds_them(synthetic_build, tmp_path, monkeypatch):
+    """Past FLAT_VIDEOS_MAX scenes of a dataset, videos go to videos/<dataset>/<2 hex>/; rows carry the path, so
+    eval, training and export read them unchanged; a resume keeps the layout the build started with."""
+    from vsi_data.eval.items import load_items
+    from vsi_data.export.run import ExportConfig, run_export
+    from vsi_data.output import folder
+    from vsi_data.train.data import load_training_rows
+
+    flat, args = synthetic_build
+    monkeypatch.setattr(folder, "FLAT_VIDEOS_MAX", 1)
+    out = tmp_path / "big"
+    result = build(*[str(out) if a == str(flat) else a for a in args])
+    assert result.exit_code == 0, result.output
+    rows = read_rows(out)
+    videos = sorted(set(rows.column("video").to_pylist()))
+    assert len(videos) == 2
+    for video in videos:
+        _, dataset, bucket, name = video.split("/")
+        assert (dataset, len(bucket), name.endswith(".mp4")) == ("synthetic", 2, True)
+        assert (out / video).is_file()
+        assert (out / video).with_suffix(".frames.parquet").is_file()
+        assert (out / video).read_bytes() == (flat / "videos/synthetic" / name).read_bytes()
+    assert rows.drop_columns(["video"]).equals(read_rows(flat).drop_columns(["video"]))
+    assert {item.video for item in load_items(out)} == {out / v for v in videos}
+    assert load_training_rows(out).num_rows == rows.num_rows
+    exported = run_export(ExportConfig(out, "llava", tmp_path / "llava"))
+    assert exported.videos == 2
+    monkeypatch.undo()  # the next run would choose flat folders for 2 scenes, but resumes the build as it began
+    result = build(*[str(out) if a == str(flat) else a for a in args])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "manifest.json").read_text())["scenes"]["resumed"] == 2
+    assert read_rows(out).equals(rows)
+
+
+def test_a_build_recorded_before_buckets_keeps_its_flat_videos(synthetic_build, tmp_path, monkeypatch):
+    from vsi_data.output import folder
+
+    flat, args = synthetic_build
+    old = tmp_path / "old"
+    shutil.copytree(flat, old)
+    record = json.loads((old / ".parts/build.json").read_text())
+    del record["bucketed_videos"]
+    (old / ".parts/build.json").write_text(json.dumps(record))
+    monkeypatch.setattr(folder, "FLAT_VIDEOS_MAX", 1)
+    result = build(*[str(old) if a == str(flat) else a for a in args])
+    assert result.exit_code == 0, result.output
+    assert read_rows(old).equals(read_rows(flat))
+    assert sorted(p.name for p in (old / "videos/synthetic").iterdir() if p.is_dir()) == []

@@ -31,7 +31,7 @@ from vsi_data.io import OutputError, write_atomic
 from vsi_data.output.balance import Balance
 from vsi_data.output.card import dataset_card
 from vsi_data.output.finish import finish_rows
-from vsi_data.output.folder import VIDEOS_DIR, BuildTree, OutputFolder
+from vsi_data.output.folder import BuildTree, OutputFolder, scene_video
 from vsi_data.output.shards import (
     DEFAULT_SHARD_BYTES,
     MANIFEST,
@@ -92,6 +92,7 @@ class BuildConfig:
     ray_address: str | None = None  # Ray: the cluster to join (host:port or auto); default $RAY_ADDRESS, else local
     shard_rows: int = 100_000
     shard_bytes: int | None = DEFAULT_SHARD_BYTES  # a shard's rows' in-memory size at most (None: rows only)
+    bucketed_videos: bool = False  # set by the build from its record: videos in buckets (`output.folder.scene_video`)
     quiet: bool = False
 
 
@@ -115,7 +116,7 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
     frames = scene.frames
     if config.video and frames is not None and (frames.read_color is not None or frames.source_video is not None):
         start = time.perf_counter()
-        video = scene_video(scene.dataset, scene.scene_id)
+        video = scene_video(scene.dataset, scene.scene_id, config.bucketed_videos)
         if write_scene_video(frames, config.out / video, config.reencode_video, config.video_preset):
             timings["video"] = time.perf_counter() - start
     per_type = Counter(q.question_type for q in questions)
@@ -146,11 +147,6 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
     }
     write_part(config.out, source.name, scene.scene_id, rows, info)
     return info
-
-
-def scene_video(dataset: str, scene_id: str) -> str:
-    """Where a scene's video goes, relative to the output folder."""
-    return f"{VIDEOS_DIR}/{dataset}/{scene_id}.mp4"
 
 
 def _absolute(config: BuildConfig, recipe: Recipe) -> BuildConfig:
@@ -410,11 +406,14 @@ def run_build(config: BuildConfig) -> BuildResult:
     with executor, folder.locked():
         _refuse_other_builds(folder, fingerprint, config)
         tree = folder.tree(fingerprint, config.overwrite)
+        per_dataset = max(Counter(ref.dataset for ref in selected).values())
+        # Scenes go to the tree; the source stays where it is.
+        work = replace(config, out=tree.path, root=root, bucketed_videos=tree.bucketed_videos(per_dataset))
         tree.record(
-            {part_name(source.name, ref.scene_id): _scene_files(ref, config) for ref in selected},
+            {part_name(source.name, ref.scene_id): _scene_files(ref, work) for ref in selected},
             [SYNTHETIC_DIR] if config.source == "synthetic" and config.root is None else [],
+            work.bucketed_videos,
         )
-        work = replace(config, out=tree.path, root=root)  # scenes go to the tree; the source stays where it is
         failures: list[dict[str, str]] = []
         infos: dict[str, dict] = {}
         todo = []
@@ -436,6 +435,7 @@ def run_build(config: BuildConfig) -> BuildResult:
             tree.remove_temp_files()
         order = {ref.scene_id: i for i, ref in enumerate(selected)}
         failures.sort(key=lambda f: order[f["scene_id"]])
+        config = replace(config, bucketed_videos=work.bucketed_videos)  # the manifest records where videos went
         return _finish(config, tree, recipe, source, selection, infos, failures, resumed, started)
 
 
@@ -443,7 +443,7 @@ def _scene_files(ref: SceneRef, config: BuildConfig) -> list[str]:
     """What building `ref` may write besides its part: its video and the video's sidecar."""
     if not config.video:
         return []
-    video = scene_video(ref.dataset, ref.scene_id)
+    video = scene_video(ref.dataset, ref.scene_id, config.bucketed_videos)
     return [video, str(sidecar_path(Path(video)))]
 
 
