@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import av
 import pyarrow.parquet as pq
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from handmade import HANDMADE_ROOM, write_handmade_scene, write_label_table
 from vsi_data.cli import app
-from vsi_data.output.shards import SCHEMA, read_rows
+from vsi_data.output.shards import SCHEMA, read_rows, row_bytes
 
 runner = CliRunner()
 
@@ -88,6 +89,23 @@ def test_load_dataset_reads_the_output(synthetic_build, tmp_path, monkeypatch):
     total = sum(len(split) for split in loaded.values())
     assert total == read_rows(out).num_rows
     assert set(loaded["train"].column_names) >= {"id", "question", "answer", "objects", "meta", "video"}
+
+
+def test_shard_bytes_cuts_a_build_into_more_shards_with_the_same_rows(synthetic_build, tmp_path):
+    out, args = synthetic_build
+    rows = read_rows(out)
+    limit = int(row_bytes(rows)[:10].sum())
+    small = tmp_path / "small"
+    shutil.copytree(out, small)
+    result = build(*[str(small) if a == str(out) else a for a in args], "--shard-bytes", str(limit))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((small / "manifest.json").read_text())
+    assert manifest["scenes"]["resumed"] == 2  # the shard size changes no row: the scenes are reused
+    shards = manifest["shards"]["train"]
+    assert len(shards) >= rows.num_rows // 10
+    assert all(row_bytes(pq.read_table(small / name)).sum() <= limit for name in shards)
+    assert read_rows(small).equals(rows)
+    assert sorted(p.name for p in (small / "data").iterdir()) == sorted(Path(name).name for name in shards)
 
 
 def test_stats_json_counts_equal_the_shards(synthetic_build):
@@ -195,6 +213,7 @@ def test_split_lists_select_scenes(tmp_path):
         (["--source", "arkitscenes", "--root", "{tmp}", "--out", "{tmp}/o"], "ARKitScenes root not found"),
         (["--source", "arkitscenes", "--out", "{tmp}/o"], "--source arkitscenes needs --root"),
         (["--source", "synthetic", "--out", "{tmp}/o", "--recipe", "nope"], "unknown recipe 'nope'"),
+        (["--source", "synthetic", "--out", "{tmp}/o", "--shard-bytes", "5 lots"], "--shard-bytes: '5 lots' is not"),
     ],
 )
 def test_cli_errors_are_one_clear_line(tmp_path, args, message):
@@ -254,3 +273,53 @@ def test_stats_on_a_folder_that_is_not_a_dataset(tmp_path):
     result = runner.invoke(app, ["stats", str(tmp_path)])
     assert result.exit_code == 1
     assert "not a vsi-data build output" in result.output
+
+
+def test_big_builds_put_videos_in_buckets_and_every_reader_finds_them(synthetic_build, tmp_path, monkeypatch):
+    """Past FLAT_VIDEOS_MAX scenes of a dataset, videos go to videos/<dataset>/<2 hex>/; rows carry the path, so
+    eval, training and export read them unchanged; a resume keeps the layout the build started with."""
+    from vsi_data.eval.items import load_items
+    from vsi_data.export.run import ExportConfig, run_export
+    from vsi_data.output import folder
+    from vsi_data.train.data import load_training_rows
+
+    flat, args = synthetic_build
+    monkeypatch.setattr(folder, "FLAT_VIDEOS_MAX", 1)
+    out = tmp_path / "big"
+    result = build(*[str(out) if a == str(flat) else a for a in args])
+    assert result.exit_code == 0, result.output
+    rows = read_rows(out)
+    videos = sorted(set(rows.column("video").to_pylist()))
+    assert len(videos) == 2
+    for video in videos:
+        _, dataset, bucket, name = video.split("/")
+        assert (dataset, len(bucket), name.endswith(".mp4")) == ("synthetic", 2, True)
+        assert (out / video).is_file()
+        assert (out / video).with_suffix(".frames.parquet").is_file()
+        assert (out / video).read_bytes() == (flat / "videos/synthetic" / name).read_bytes()
+    assert rows.drop_columns(["video"]).equals(read_rows(flat).drop_columns(["video"]))
+    assert {item.video for item in load_items(out)} == {out / v for v in videos}
+    assert load_training_rows(out).num_rows == rows.num_rows
+    exported = run_export(ExportConfig(out, "llava", tmp_path / "llava"))
+    assert exported.videos == 2
+    monkeypatch.undo()  # the next run would choose flat folders for 2 scenes, but resumes the build as it began
+    result = build(*[str(out) if a == str(flat) else a for a in args])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "manifest.json").read_text())["scenes"]["resumed"] == 2
+    assert read_rows(out).equals(rows)
+
+
+def test_a_build_recorded_before_buckets_keeps_its_flat_videos(synthetic_build, tmp_path, monkeypatch):
+    from vsi_data.output import folder
+
+    flat, args = synthetic_build
+    old = tmp_path / "old"
+    shutil.copytree(flat, old)
+    record = json.loads((old / ".parts/build.json").read_text())
+    del record["bucketed_videos"]
+    (old / ".parts/build.json").write_text(json.dumps(record))
+    monkeypatch.setattr(folder, "FLAT_VIDEOS_MAX", 1)
+    result = build(*[str(old) if a == str(flat) else a for a in args])
+    assert result.exit_code == 0, result.output
+    assert read_rows(old).equals(read_rows(flat))
+    assert sorted(p.name for p in (old / "videos/synthetic").iterdir() if p.is_dir()) == []

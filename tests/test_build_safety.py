@@ -158,22 +158,23 @@ def test_a_crash_in_the_middle_of_the_swap_is_finished_by_the_next_run(out, scan
 
 
 def _full_disk_at(monkeypatch, which: str, nth: int) -> None:
-    """Parquet writes whose file name contains `which` fail with ENOSPC from the `nth` one on."""
-    write_table, seen = pq.write_table, []
+    """Parquet writes (parts and shards alike go through ParquetWriter) into files whose name contains `which`
+    fail with ENOSPC from the `nth` one on."""
+    write_table, seen = pq.ParquetWriter.write_table, []
 
-    def write(table, where, *args, **kwargs):
-        if which in Path(str(where)).name:
-            seen.append(where)
+    def write(self, table, *args, **kwargs):
+        if which in Path(str(self.where)).name:
+            seen.append(self.where)
             if len(seen) >= nth:
                 raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
-        return write_table(table, where, *args, **kwargs)
+        return write_table(self, table, *args, **kwargs)
 
-    monkeypatch.setattr(pq, "write_table", write)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", write)
 
 
 def test_a_full_disk_while_resharding_keeps_the_finished_dataset(out, scans, monkeypatch):
     before, rows = snapshot(out), read_rows(out)
-    _full_disk_at(monkeypatch, "-of-", 2)
+    _full_disk_at(monkeypatch, "train-", 2)  # the second shard
     result = build(*synthetic_args(scans, out, "--shard-rows", "10"))
     assert result.exit_code == 1
     assert "No space left on device" in one_line(result)

@@ -181,19 +181,30 @@ def build(
         SyntheticFormat, typer.Option(help="Synthetic source: which dataset's file format to write and read back.")
     ] = SyntheticFormat.scannet,
     shard_rows: Annotated[int, typer.Option(min=1, help="Rows per output shard at most.")] = 100_000,
+    shard_bytes: Annotated[
+        str,
+        typer.Option(
+            help="Size of a shard's rows in memory at most, as 🤗 datasets counts max_shard_size "
+            "(500MB, 1GB, 2GiB, or bytes); the zstd files are smaller."
+        ),
+    ] = "500MB",
     quiet: Annotated[bool, typer.Option(help="No progress bar; warnings and errors only.")] = False,
 ) -> None:
     """Build a VSI-style question dataset from scans."""
     from vsi_data.executors import ExecutorUnavailable, default_workers
     from vsi_data.io import OutputError
     from vsi_data.output.folder import FolderRefused
-    from vsi_data.output.shards import ShardsMismatch
+    from vsi_data.output.shards import ShardsMismatch, parse_size
     from vsi_data.pipeline import BuildConfig, BuildError, run_build
     from vsi_data.qa import RecipeError
     from vsi_data.sources import SceneError, SourceUnavailable
     from vsi_data.stats import reasons_text
 
     _logging(quiet)
+    try:
+        bytes_per_shard = parse_size(shard_bytes)
+    except ValueError as exc:
+        raise _fail(f"--shard-bytes: {exc}") from None
     config = BuildConfig(
         source=source.value,
         out=out,
@@ -218,6 +229,7 @@ def build(
         scene_memory_gib=scene_memory,
         ray_address=ray_address,
         shard_rows=shard_rows,
+        shard_bytes=bytes_per_shard,
         quiet=quiet,
     )
     try:

@@ -15,6 +15,7 @@ import platform
 import time
 import traceback
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -28,10 +29,18 @@ from vsi_data import __version__
 from vsi_data.benchmark import benchmark_scenes
 from vsi_data.executors import Executor, Limits, Lost, make_executor
 from vsi_data.io import OutputError, write_atomic
-from vsi_data.output.balance import balance_answers, deduplicate
+from vsi_data.output.balance import Balance
 from vsi_data.output.card import dataset_card
-from vsi_data.output.folder import VIDEOS_DIR, BuildTree, OutputFolder
-from vsi_data.output.shards import MANIFEST, SCHEMA, part_info, part_name, read_part, write_part, write_shards
+from vsi_data.output.finish import finish_rows
+from vsi_data.output.folder import BuildTree, OutputFolder, scene_video
+from vsi_data.output.shards import (
+    DEFAULT_SHARD_BYTES,
+    MANIFEST,
+    part_info,
+    part_name,
+    read_part,
+    write_part,
+)
 from vsi_data.qa import NO_VIDEO, Recipe, generate_questions, load_recipe, question_id
 from vsi_data.sources import SceneError, SceneRef, SceneSource, open_source
 from vsi_data.sources.base import ParseOptions
@@ -85,6 +94,8 @@ class BuildConfig:
     scene_memory_gib: float = 2.0  # Ray: memory each scene's task asks for
     ray_address: str | None = None  # Ray: the cluster to join (host:port or auto); default $RAY_ADDRESS, else local
     shard_rows: int = 100_000
+    shard_bytes: int | None = DEFAULT_SHARD_BYTES  # a shard's rows' in-memory size at most (None: rows only)
+    bucketed_videos: bool = False  # set by the build from its record: videos in buckets (`output.folder.scene_video`)
     quiet: bool = False
 
 
@@ -109,7 +120,7 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
     frames = scene.frames
     if config.video and frames is not None and (frames.read_color is not None or frames.source_video is not None):
         start = time.perf_counter()
-        video = scene_video(scene.dataset, scene.scene_id)
+        video = scene_video(scene.dataset, scene.scene_id, config.bucketed_videos)
         if write_scene_video(frames, config.out / video, config.reencode_video, config.video_preset):
             timings["video"] = time.perf_counter() - start
     per_type = Counter(q.question_type for q in questions)
@@ -141,11 +152,6 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
     }
     write_part(config.out, source.name, scene.scene_id, rows, info)
     return info
-
-
-def scene_video(dataset: str, scene_id: str) -> str:
-    """Where a scene's video goes, relative to the output folder."""
-    return f"{VIDEOS_DIR}/{dataset}/{scene_id}.mp4"
 
 
 def _absolute(config: BuildConfig, recipe: Recipe) -> BuildConfig:
@@ -405,11 +411,14 @@ def run_build(config: BuildConfig) -> BuildResult:
     with executor, folder.locked():
         _refuse_other_builds(folder, fingerprint, config)
         tree = folder.tree(fingerprint, config.overwrite)
+        per_dataset = max(Counter(ref.dataset for ref in selected).values())
+        # Scenes go to the tree; the source stays where it is.
+        work = replace(config, out=tree.path, root=root, bucketed_videos=tree.bucketed_videos(per_dataset))
         tree.record(
-            {part_name(source.name, ref.scene_id): _scene_files(ref, config) for ref in selected},
+            {part_name(source.name, ref.scene_id): _scene_files(ref, work) for ref in selected},
             [SYNTHETIC_DIR] if config.source == "synthetic" and config.root is None else [],
+            work.bucketed_videos,
         )
-        work = replace(config, out=tree.path, root=root)  # scenes go to the tree; the source stays where it is
         failures: list[dict[str, str]] = []
         infos: dict[str, dict] = {}
         todo = []
@@ -431,15 +440,15 @@ def run_build(config: BuildConfig) -> BuildResult:
             tree.remove_temp_files()
         order = {ref.scene_id: i for i, ref in enumerate(selected)}
         failures.sort(key=lambda f: order[f["scene_id"]])
-        elapsed = time.perf_counter() - started
-        return _finish(config, tree, recipe, source, selection, infos, failures, resumed, elapsed)
+        config = replace(config, bucketed_videos=work.bucketed_videos)  # the manifest records where videos went
+        return _finish(config, tree, recipe, source, selection, infos, failures, resumed, started)
 
 
 def _scene_files(ref: SceneRef, config: BuildConfig) -> list[str]:
     """What building `ref` may write besides its part: its video and the video's sidecar."""
     if not config.video:
         return []
-    video = scene_video(ref.dataset, ref.scene_id)
+    video = scene_video(ref.dataset, ref.scene_id, config.bucketed_videos)
     return [video, str(sidecar_path(Path(video)))]
 
 
@@ -497,7 +506,7 @@ def _skipped_types(config: BuildConfig, recipe: Recipe) -> dict[str, str]:
 
 
 def _missing_types(
-    recipe: Recipe, per_type: Counter[str], infos: dict[str, dict], failures: list[dict]
+    recipe: Recipe, per_type: dict[str, int], infos: dict[str, dict], failures: list[dict]
 ) -> dict[str, dict[str, int]]:
     """The recipe's types without a single row in the build, each with how many scenes gave none for each
     reason, so a type never vanishes silently."""
@@ -527,28 +536,27 @@ def _finish(
     infos: dict[str, dict],
     failures: list[dict[str, str]],
     resumed: int,
-    elapsed: float,
+    started: float,
 ) -> BuildResult:
-    """Shards, manifest, failures and card from the committed parts, written beside the build they replace
-    and swapped in together."""
-    table = pa.concat_tables(
-        [SCHEMA.empty_table()]
-        + [read_part(tree.path, source.name, ref.scene_id) for ref in selection.selected if ref.scene_id in infos]
-    )
-    cleanup: dict[str, Any] = {"duplicates_dropped": 0, "balance_dropped": {}}
-    if not config.exhaustive:
-        if recipe.balance.dedup:
-            table, cleanup["duplicates_dropped"] = deduplicate(table)
-        table, cleanup["balance_dropped"] = balance_answers(table, recipe.balance, config.seed)
-    per_type = Counter(table.column("question_type").to_pylist())
-    per_split = Counter(table.column("split").to_pylist())
+    """Shards, manifest, failures and card from the committed parts, streamed one part at a time
+    (`output/finish.finish_rows`: memory does not grow with the rows), written beside the build they replace and
+    swapped in together."""
+    names = list(dict.fromkeys(ref.scene_id for ref in selection.selected if ref.scene_id in infos))
+
+    def parts(columns: tuple[str, ...] | None) -> Iterator[pa.Table]:
+        for scene_id in names:
+            yield read_part(tree.path, source.name, scene_id, columns)
+
     stats: Counter[str] = Counter()
     timings: Counter[str] = Counter()
     for info in infos.values():
         stats.update(info["stats"])
         timings.update(info["timings"])
+    rules = Balance(dedup=False) if config.exhaustive else recipe.balance
     with tree.finishing() as stage:
-        shards = write_shards(stage, [table], config.shard_rows)
+        rows = finish_rows(parts, rules, config.seed, stage, config.shard_rows, config.shard_bytes)
+        shards = rows.shards
+        elapsed = time.perf_counter() - started  # the total includes finishing, all but the last few writes
         manifest = {
             "vsi_data_version": __version__,
             "source": config.source,
@@ -573,12 +581,12 @@ def _finish(
             },
             "excluded_benchmark_scenes": [f"{r.dataset}/{r.scene_id}" for r in selection.benchmark],
             "other_split_scenes": {r.scene_id: r.split for r in selection.other_split},
-            "rows": table.num_rows,
+            "rows": sum(rows.per_split.values()),
             "rows_before_cleanup": sum(info["rows"] for info in infos.values()),
-            "cleanup": cleanup,
-            "per_type": dict(sorted(per_type.items())),
-            "missing_types": _missing_types(recipe, per_type, infos, failures),
-            "per_split": dict(sorted(per_split.items())),
+            "cleanup": rows.cleanup,
+            "per_type": rows.per_type,
+            "missing_types": _missing_types(recipe, rows.per_type, infos, failures),
+            "per_split": rows.per_split,
             "shards": shards,
             "parse_stats": dict(sorted(stats.items())),
             "timings_s": {"total": round(elapsed, 3), **{k: round(v, 3) for k, v in sorted(timings.items())}},

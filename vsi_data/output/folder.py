@@ -2,7 +2,7 @@
 build it replaces.
 
     .parts/build.json      the record: the build's settings (its fingerprint) and the files each scene writes
-    .parts/<part>.*        committed scenes          videos/<dataset>/<scene>.*   their videos
+    .parts/<part>.*        committed scenes          videos/<dataset>/[<bucket>/]<scene>.*   their videos
     data/, manifest.json, failures.jsonl, README.md    the finished build
     .vsi-data.lock         the running build (pid, host), flock-ed while it runs
     .overwrite/            a build started with --overwrite, built beside the one it replaces
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ from vsi_data.output.shards import DATA_DIR, MANIFEST, PARTS_DIR, shard_files
 
 RECORD = f"{PARTS_DIR}/build.json"
 VIDEOS_DIR = "videos"
+FLAT_VIDEOS_MAX = 4096  # scenes of one dataset whose videos share a folder; more go into 256 buckets
 LOCK_FILE = ".vsi-data.lock"
 OVERWRITE_DIR = ".overwrite"
 STAGE_DIR = ".finishing"
@@ -54,6 +56,7 @@ class BuildRecord:
     fingerprint: dict[str, Any]
     scenes: dict[str, list[str]] = field(default_factory=dict)
     folders: list[str] = field(default_factory=list)
+    bucketed_videos: bool = False  # videos in `scene_video`'s buckets (builds recorded before buckets: flat)
 
     @classmethod
     def read(cls, tree: Path) -> BuildRecord | None:
@@ -66,10 +69,12 @@ class BuildRecord:
         if "fingerprint" not in data:  # written before records listed files: the settings alone
             parts = (tree / PARTS_DIR).glob("*__*.parquet")
             return cls(data, {part.stem: [] for part in parts})
-        return cls(data["fingerprint"], data["scenes"], [name for name in data["folders"] if _in_folder(name)])
+        folders = [name for name in data["folders"] if _in_folder(name)]
+        return cls(data["fingerprint"], data["scenes"], folders, data.get("bucketed_videos", False))
 
     def write(self, tree: Path) -> None:
-        text = json.dumps({"fingerprint": self.fingerprint, "scenes": self.scenes, "folders": self.folders}, indent=1)
+        record = {"fingerprint": self.fingerprint, "scenes": self.scenes, "folders": self.folders}
+        text = json.dumps(record | {"bucketed_videos": self.bucketed_videos}, indent=1)
         try:
             (tree / PARTS_DIR).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -87,6 +92,16 @@ class BuildRecord:
     def files(self, tree: Path) -> list[str]:
         """Every file of this build (scenes, shards, the finished files, the record)."""
         return [*self.scene_files(), *finished_files(tree), RECORD]
+
+
+def scene_video(dataset: str, scene_id: str, bucketed: bool) -> str:
+    """Where a scene's video goes, relative to the output folder: `videos/<dataset>/<scene>.mp4`, or in big builds
+    `videos/<dataset>/<bucket>/<scene>.mp4` with one of 256 buckets named by a hash of the scene id (a folder
+    then holds a 256th of the videos and sidecars: under 10,000 files up to about a million scenes)."""
+    if not bucketed:
+        return f"{VIDEOS_DIR}/{dataset}/{scene_id}.mp4"
+    bucket = hashlib.blake2b(scene_id.encode(), digest_size=1).hexdigest()
+    return f"{VIDEOS_DIR}/{dataset}/{bucket}/{scene_id}.mp4"
 
 
 def finished_files(tree: Path) -> list[str]:
@@ -168,12 +183,23 @@ class BuildTree:
     path: Path
     fingerprint: dict[str, Any]
 
-    def record(self, scenes: dict[str, list[str]], folders: list[str]) -> None:
-        """Record what this build's scenes may write before any is built (a resume adds to the record)."""
+    def resumed(self) -> BuildRecord | None:
+        """The record of the build this one resumes (same settings), if any."""
         previous = BuildRecord.read(self.path)
-        if previous is not None and previous.fingerprint == self.fingerprint:
+        return previous if previous is not None and previous.fingerprint == self.fingerprint else None
+
+    def bucketed_videos(self, scenes_per_dataset: int) -> bool:
+        """Whether this build's videos go into buckets: as the build it resumes decided, else when one dataset
+        has more than FLAT_VIDEOS_MAX scenes (a folder of 10,000 files is slow to list on most filesystems)."""
+        previous = self.resumed()
+        return previous.bucketed_videos if previous is not None else scenes_per_dataset > FLAT_VIDEOS_MAX
+
+    def record(self, scenes: dict[str, list[str]], folders: list[str], bucketed_videos: bool) -> None:
+        """Record what this build's scenes may write before any is built (a resume adds to the record)."""
+        previous = self.resumed()
+        if previous is not None:
             scenes = {**previous.scenes, **scenes}
-        BuildRecord(self.fingerprint, dict(sorted(scenes.items())), folders).write(self.path)
+        BuildRecord(self.fingerprint, dict(sorted(scenes.items())), folders, bucketed_videos).write(self.path)
 
     def remove_temp_files(self) -> None:
         """What writers stopped mid-write left (a worker killed with its scene, or Ctrl-C): the scene is redone."""

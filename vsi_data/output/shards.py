@@ -9,15 +9,18 @@ independent of the order scenes finished in.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from vsi_data.io import write_atomic, write_text_if_changed  # noqa: F401  (imported from here before vsi_data.io)
+from vsi_data.io import PARTIAL_SUFFIX, write_atomic, write_text_if_changed  # noqa: F401  (imported from here before vsi_data.io)
 
 SCHEMA = pa.schema(
     [
@@ -66,28 +69,153 @@ def part_info(out_dir: Path, dataset: str, scene_id: str) -> dict[str, Any] | No
     return json.loads((parts / f"{name}.json").read_text())
 
 
-def read_part(out_dir: Path, dataset: str, scene_id: str) -> pa.Table:
-    return pq.read_table(out_dir / PARTS_DIR / f"{part_name(dataset, scene_id)}.parquet", schema=SCHEMA)
+def read_part(out_dir: Path, dataset: str, scene_id: str, columns: Sequence[str] | None = None) -> pa.Table:
+    path = out_dir / PARTS_DIR / f"{part_name(dataset, scene_id)}.parquet"
+    return pq.read_table(path, schema=SCHEMA, columns=list(columns) if columns is not None else None)
 
 
-def write_shards(out_dir: Path, tables: Iterable[pa.Table], rows_per_shard: int) -> dict[str, list[str]]:
-    """Split rows by `split` into shards of at most `rows_per_shard` rows in `out_dir/data/` (a build writes
-    them into its staging folder, so the shards they replace stay whole until the swap); returns split → shard
-    paths relative to `out_dir`."""
-    combined = pa.concat_tables([SCHEMA.empty_table(), *tables])
-    data = out_dir / DATA_DIR
-    data.mkdir(parents=True, exist_ok=True)
-    written: dict[str, list[str]] = {}
-    splits = sorted(set(combined.column("split").to_pylist()))
-    for split in splits:
-        table = combined.filter(pc.equal(combined.column("split"), split))
-        count = max(1, -(-table.num_rows // rows_per_shard))
-        for k in range(count):
-            chunk = table.slice(k * rows_per_shard, rows_per_shard)
-            path = data / f"{split}-{k:05d}-of-{count:05d}.parquet"
-            write_atomic(path, lambda p, chunk=chunk: pq.write_table(chunk, p, compression=COMPRESSION))
-            written.setdefault(split, []).append(str(path.relative_to(out_dir)))
-    return written
+ROW_GROUP_ROWS = 1024 * 1024  # pyarrow's own largest row group
+ROW_GROUP_BYTES = 100 * 10**6  # 🤗 datasets' largest row group (config.MAX_ROW_GROUP_SIZE): bounds finishing's memory
+DEFAULT_SHARD_BYTES = 500 * 10**6  # 🤗 datasets' shard size (config.MAX_SHARD_SIZE)
+
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """'500MB' (decimal units, as 🤗 datasets reads them), '2GiB' (binary) or a plain byte count, as bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    unit = match and match.group(2).upper()
+    if not match or unit not in _UNITS or float(match.group(1)) * _UNITS[unit] < 1:
+        raise ValueError(f"{text!r} is not a size (such as 500MB, 1GB, 2GiB or a number of bytes)")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def row_bytes(table: pa.Table) -> np.ndarray:
+    """Each row's in-memory (Arrow) size: string bytes plus offsets, 8 per number. Shards are cut by this, as
+    🤗 datasets cuts by its tables' sizes: a function of the rows alone, so the cut does not depend on the
+    compressor or on how the rows arrived."""
+    sizes = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.itercolumns():
+        column = column.combine_chunks()
+        if pa.types.is_list(column.type):
+            lengths = pc.binary_length(pc.list_flatten(column)).to_numpy(zero_copy_only=False) + 4
+            parents = pc.list_parent_indices(column).to_numpy()
+            sizes += 4 + np.bincount(parents, weights=lengths, minlength=table.num_rows).astype(np.int64)
+        elif pa.types.is_string(column.type):
+            sizes += 4 + pc.fill_null(pc.binary_length(column), 0).to_numpy(zero_copy_only=False)
+        else:
+            sizes += column.type.bit_width // 8
+    return sizes
+
+
+@dataclass
+class _Shard:
+    """The shard of one split being written: rows not yet in a row group, and its writer once it has one."""
+
+    index: int
+    buffer: list[pa.Table] = field(default_factory=list)
+    buffered_rows: int = 0
+    buffered_bytes: int = 0
+    rows: int = 0
+    bytes: int = 0
+    writer: pq.ParquetWriter | None = None
+
+
+class ShardWriter:
+    """Rows in, shards out, streaming: each split's rows in order go to `out_dir/data/<split>-NNNNN-of-MMMMM.parquet`
+    (zstd), a shard holding at most `rows_per_shard` rows and `bytes_per_shard` bytes (`row_bytes`; at least one
+    row). Rows wait in memory only until a row group is full (`ROW_GROUP_BYTES`, `ROW_GROUP_ROWS`), so a shard
+    no larger than one row group is written exactly as one `pq.write_table` of its rows would be. Shards are
+    written under temp names and named with their count on `close`, which returns split → paths relative to
+    `out_dir` (a build writes them into its staging folder, so the shards they replace stay whole)."""
+
+    def __init__(self, out_dir: Path, rows_per_shard: int, bytes_per_shard: int | None = None) -> None:
+        self.out_dir, self.data = out_dir, out_dir / DATA_DIR
+        self.rows_per_shard, self.bytes_per_shard = rows_per_shard, bytes_per_shard
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.open: dict[str, _Shard] = {}
+        self.closed: dict[str, list[Path]] = {}
+
+    def write(self, table: pa.Table) -> None:
+        splits = table.column("split")
+        names = pc.unique(splits).to_pylist()
+        for split in names:
+            rows = table if len(names) == 1 else table.filter(pc.equal(splits, split))
+            self._append(split, rows, row_bytes(rows))
+
+    def _append(self, split: str, rows: pa.Table, sizes: np.ndarray) -> None:
+        start = 0
+        while start < rows.num_rows:
+            shard = self.open.get(split) or self.open.setdefault(split, _Shard(len(self.closed.get(split, []))))
+            room = min(self.rows_per_shard - shard.rows, ROW_GROUP_ROWS - shard.buffered_rows)
+            taken = np.cumsum(sizes[start : start + room])
+            if self.bytes_per_shard is not None:
+                fits = int(np.searchsorted(taken, self.bytes_per_shard - shard.bytes, side="right"))
+                room = max(fits, 1) if shard.rows == 0 else fits
+            room = min(room, rows.num_rows - start)
+            if room == 0:  # the shard is full
+                self._close(split)
+                continue
+            shard.buffer.append(rows.slice(start, room))
+            added = int(taken[room - 1])
+            shard.rows += room
+            shard.bytes += added
+            shard.buffered_rows += room
+            shard.buffered_bytes += added
+            start += room
+            if shard.buffered_rows >= ROW_GROUP_ROWS or shard.buffered_bytes >= ROW_GROUP_BYTES:
+                self._flush(split, shard)
+
+    def _temp(self, split: str, index: int) -> Path:
+        return self.data / f"{split}-{index:05d}.parquet{PARTIAL_SUFFIX}"
+
+    def _flush(self, split: str, shard: _Shard) -> None:
+        """The buffered rows as one row group."""
+        if not shard.buffer:
+            return
+        if shard.writer is None:
+            shard.writer = pq.ParquetWriter(self._temp(split, shard.index), SCHEMA, compression=COMPRESSION)
+        shard.writer.write_table(pa.concat_tables(shard.buffer))
+        shard.buffer, shard.buffered_rows, shard.buffered_bytes = [], 0, 0
+
+    def _close(self, split: str) -> None:
+        shard = self.open.pop(split)
+        self._flush(split, shard)
+        shard.writer.close()
+        self.closed.setdefault(split, []).append(self._temp(split, shard.index))
+
+    def close(self) -> dict[str, list[str]]:
+        for split in list(self.open):
+            self._close(split)
+        written: dict[str, list[str]] = {}
+        for split, temps in sorted(self.closed.items()):
+            for k, temp in enumerate(temps):
+                path = self.data / f"{split}-{k:05d}-of-{len(temps):05d}.parquet"
+                temp.replace(path)
+                written.setdefault(split, []).append(str(path.relative_to(self.out_dir)))
+        return written
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close what is still open after a failure (its temp files go with the staging folder)."""
+        for shard in self.open.values():
+            if shard.writer is not None:
+                shard.writer.close()
+        self.open.clear()
+
+
+def write_shards(
+    out_dir: Path, tables: Iterable[pa.Table], rows_per_shard: int, bytes_per_shard: int | None = None
+) -> dict[str, list[str]]:
+    """`tables`' rows as the shards of `out_dir` (`ShardWriter`); returns split → shard paths."""
+    with ShardWriter(out_dir, rows_per_shard, bytes_per_shard) as writer:
+        for table in tables:
+            writer.write(table)
+        return writer.close()
 
 
 class ShardsMismatch(FileNotFoundError):
