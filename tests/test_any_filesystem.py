@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import tempfile
 import uuid
@@ -42,9 +43,11 @@ def elsewhere(tmp_path, monkeypatch):
     return tmp_path
 
 
-def _files(where) -> dict[str, bytes]:
+def _files(where, folder: str = "") -> dict[str, bytes]:
+    """The files of a build (or of one of its folders), but its synthetic scans."""
     store = Store.at(where)
-    return {name: store.read_bytes(name) for name in store.files() if not name.startswith(SYNTHETIC_DIR)}
+    names = store.files(folder)
+    return {n: store.read_bytes(n) for n in names if folder or not n.startswith(SYNTHETIC_DIR)}
 
 
 def test_a_build_into_memory_holds_what_a_local_build_holds_and_stats_reads_it(elsewhere, memory):
@@ -58,12 +61,31 @@ def test_a_build_into_memory_holds_what_a_local_build_holds_and_stats_reads_it(e
     assert any(name.endswith(".mp4") for name in files)
     differ = [n for n in files if files[n] != local_files[n] and n not in ("manifest.json", "README.md")]
     assert [n for n in differ if not n.startswith(".parts/") or not n.endswith(".json")] == [], differ
-    assert not Store.at(memory).exists(SYNTHETIC_DIR)  # its scans are each worker's local cache
+    kept = {n: d for n, d in _files(memory, SYNTHETIC_DIR).items() if "/scans/" in n or n.endswith(".txt")}
+    assert len(kept) > 10
+    assert kept == {n: d for n, d in _files(elsewhere / "local", SYNTHETIC_DIR).items() if n in kept}
     assert json.loads(files["manifest.json"])["config"]["out"] == memory
     assert dataset_stats(memory)["rows"] == dataset_stats(elsewhere / "local")["rows"]
     rerun = run_build(BuildConfig(out=memory, **SETTINGS))
     assert rerun.manifest["scenes"]["resumed"] == 2
     assert read_rows(memory).equals(read_rows(elsewhere / "local"))
+
+
+def test_a_worker_without_the_scans_copies_them_from_the_url_instead_of_rendering(elsewhere, memory, monkeypatch):
+    from vsi_data.synthetic.scannet_writer import ScanNetFormat
+
+    first = run_build(BuildConfig(out=memory, **SETTINGS))
+    shutil.rmtree(elsewhere / "tmp")  # a new machine: no local copy
+    (elsewhere / "tmp").mkdir()
+
+    def no_rendering(*args: object) -> None:
+        raise AssertionError("rendered a scene kept at the URL")
+
+    monkeypatch.setattr(ScanNetFormat, "write_scene", no_rendering)
+    again = run_build(BuildConfig(out=memory, overwrite=True, **SETTINGS))  # every scene loaded again
+    assert again.exit_code == 0
+    assert again.manifest["scenes"]["resumed"] == 0
+    assert again.manifest["rows"] == first.manifest["rows"]
 
 
 def test_overwrite_on_an_object_store_swaps_in_the_new_build_and_keeps_a_users_file(elsewhere, memory):

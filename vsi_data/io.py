@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -185,11 +186,10 @@ class Store:
         self.write(name, lambda file: file.write(text.encode("utf-8")))
 
     def upload(self, local: Path, name: str) -> None:
-        """A finished local file as `name` of this store (a remote store's; locally a rename suffices)."""
+        """A copy of the finished local file `local` as `name`, whole or not at all."""
         if self.local:
-            target = self.local_path(name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(local, target)
+            self.local_path(name).parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.local_path(name), lambda tmp: shutil.copyfile(local, tmp))
             return
         with _remote_write(self.path(name)):
             self.fs.put_file(str(local), self.path(name))

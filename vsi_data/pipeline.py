@@ -13,7 +13,6 @@ import json
 import logging
 import platform
 import posixpath
-import tempfile
 import time
 import traceback
 from collections import Counter
@@ -333,14 +332,10 @@ def open_build_source(config: BuildConfig) -> SceneSource:
     )
 
 
-def synthetic_root(out: Path | str) -> Path:
-    """Where the synthetic source keeps its scans by default: in a local output folder (reused by the next build
-    into it), or for a remote output in a local cache of each worker (the scans are rendered from the seed, the
-    same on every machine, and the parsers read local files)."""
-    if isinstance(out, Path):
-        return out / SYNTHETIC_DIR
-    digest = hashlib.sha256(str(out).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / "vsi-data-synthetic" / digest
+def synthetic_root(out: Path | str) -> Path | str:
+    """Where the synthetic source keeps its scans by default: in the output folder (reused by the next build into
+    it), a path or a URL (then each worker works in a local copy: `synthetic.source`)."""
+    return out / SYNTHETIC_DIR if isinstance(out, Path) else f"{out}/{SYNTHETIC_DIR}"
 
 
 @dataclass(frozen=True)
@@ -434,7 +429,7 @@ def run_build(config: BuildConfig) -> BuildResult:
         work = replace(config, out=tree.path.location, root=root, bucketed_videos=tree.bucketed_videos(per_dataset))
         tree.record(
             {part_name(source.name, ref.scene_id): _scene_files(ref, work) for ref in selected},
-            [SYNTHETIC_DIR] if config.source == "synthetic" and config.root is None and tree.path.local else [],
+            [SYNTHETIC_DIR] if config.source == "synthetic" and config.root is None else [],
             work.bucketed_videos,
         )
         failures: list[dict[str, str]] = []
