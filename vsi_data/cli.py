@@ -294,11 +294,11 @@ def stats(
     plots: Annotated[Path | None, typer.Option(help="Also write PNG figures to this folder.")] = None,
 ) -> None:
     """Questions per type, source and split; answer distributions, letter balance, categories, failures."""
-    from vsi_data.io import location
+    from vsi_data.io import is_url, location
     from vsi_data.stats import NotADataset, dataset_stats
 
     try:
-        report = dataset_stats(location(directory))
+        report = dataset_stats(location(directory) if is_url(directory) else Path(directory))
     except NotADataset as exc:
         raise _fail(str(exc)) from None
     if as_json:

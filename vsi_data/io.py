@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -103,10 +104,10 @@ class Store:
     """A folder on any filesystem fsspec reaches (a local path, a shared mount, an object store), named by
     paths relative to it.
 
-    On the local filesystem every write is a temp file renamed into place (`write_atomic`); elsewhere a file is
-    written under its own name in one upload, which an object store shows whole or not at all. Nothing here
-    renames on an object store except to move finished files, and what may be half-moved is decided by the
-    build's journal (`output.folder`), never by a listing.
+    On the local filesystem every write is a temp file renamed into place (`write_atomic`) and a move is a
+    rename; elsewhere a file is written under its own name in one upload, which an object store shows whole or
+    not at all, and a move is a copy then a delete, which the build's swap journal (`output.folder`) redoes
+    when it was cut short. What a build holds is decided by its record and manifest, never by a listing.
     """
 
     def __init__(self, fs: AbstractFileSystem, root: str) -> None:
@@ -116,8 +117,8 @@ class Store:
     def at(cls, where: str | os.PathLike | Store) -> Store:
         if isinstance(where, Store):
             return where
-        fs, root = url_to_fs(str(location(where)))
-        return cls(fs, root)
+        where = os.fspath(where)
+        return _store_at(where) if is_url(where) or os.path.isabs(where) else _store_at.__wrapped__(where)
 
     @property
     def local(self) -> bool:
@@ -168,15 +169,12 @@ class Store:
     def read_text(self, name: str) -> str:
         return self.read_bytes(name).decode("utf-8")
 
-    def open(self, name: str, mode: str = "rb") -> BinaryIO:
-        return self.fs.open(self.path(name), mode)
-
     def write(self, name: str, write: Callable[[BinaryIO], object]) -> None:
         """`write(file)` into `name`, which readers see whole or not at all (see the class)."""
         if self.local:
             return write_atomic(self.local_path(name), lambda tmp: _write_file(tmp, write))
         target = self.path(name)
-        with _remote_write(target):
+        with _as_output_error(target):
             self.fs.makedirs(self.fs._parent(target), exist_ok=True)
             with self.fs.open(target, "wb") as file:
                 write(file)
@@ -191,7 +189,7 @@ class Store:
             self.local_path(name).parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.local_path(name), lambda tmp: shutil.copyfile(local, tmp))
             return
-        with _remote_write(self.path(name)):
+        with _as_output_error(self.path(name)):
             self.fs.put_file(str(local), self.path(name))
 
     @contextmanager
@@ -245,7 +243,7 @@ class Store:
             self.fs.rm_file(self.path(source))
 
     def makedirs(self, name: str = "") -> None:
-        with _remote_write(self.path(name)):
+        with _as_output_error(self.path(name)):
             self.fs.makedirs(self.path(name), exist_ok=True)
 
     def prune(self, name: str) -> None:
@@ -265,10 +263,17 @@ class Store:
         except (FileNotFoundError, NotADirectoryError):
             return False
         except OSError as exc:
-            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) or not self.local:  # object stores: no folders to remove
                 return False
             raise
         return True
+
+
+@lru_cache(maxsize=256)
+def _store_at(where: str) -> Store:
+    """The store at an absolute path or URL, opened once (finishing opens the build's folder per part)."""
+    fs, root = url_to_fs(str(location(where)))
+    return Store(fs, root)
 
 
 def _write_file(path: Path, write: Callable[[BinaryIO], object]) -> None:
@@ -281,8 +286,8 @@ def _relative(path: str, root: str) -> str:
 
 
 @contextmanager
-def _remote_write(target: str) -> Iterator[None]:
-    """A write the store refuses as `OutputError`, where it says the output cannot take writes (an object
+def _as_output_error(target: str) -> Iterator[None]:
+    """A write the store refuses, as `OutputError` where it says the output cannot take writes (an object
     store's access denied is a PermissionError, often without an errno)."""
     try:
         yield
