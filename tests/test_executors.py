@@ -175,6 +175,16 @@ def test_local_pool_records_a_crashing_scene_and_retries_a_killed_worker(scans, 
     assert read_rows(out).equals(read_rows(reference[0]))
 
 
+def test_pool_workers_build_into_an_object_store_and_give_the_in_process_rows(scans, reference, tmp_path, monkeypatch):
+    object_store.register()
+    monkeypatch.setattr(pipeline, "run_scene", object_store.WithObjectStore())
+    out = f"objstore://{tmp_path / 'bucket' / 'build'}"
+    result = _build(scans, out, workers=2)
+    assert result.failures == reference[1].failures
+    assert read_rows(out).equals(read_rows(reference[0]))
+    assert Store.at(out).files() == [n for n in Store.at(reference[0]).files() if n != ".vsi-data.lock"]
+
+
 def test_a_scene_that_hangs_with_signals_blocked_is_stopped_at_the_time_limit(scans, tmp_path, monkeypatch):
     hanging = _scene_ids(scans)[0]
     out = tmp_path / "out"
