@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+import object_store
 import psutil
 import pytest
 import scene_faults
@@ -27,6 +28,7 @@ from handmade import HANDMADE_ROOM, write_handmade_scene
 from vsi_data import pipeline
 from vsi_data.executors import ExecutorUnavailable, InProcess, Limits, Lost, ProcessPool, RayTasks, make_executor
 from vsi_data.executors import version_mismatch as mismatch
+from vsi_data.io import Store
 from vsi_data.output.shards import read_rows
 from vsi_data.pipeline import BuildConfig, run_build
 from vsi_data.sources import open_source
@@ -171,6 +173,16 @@ def test_local_pool_records_a_crashing_scene_and_retries_a_killed_worker(scans, 
     rerun = _build(scans, out, workers=2)
     assert rerun.manifest["scenes"]["resumed"] == 3
     assert read_rows(out).equals(read_rows(reference[0]))
+
+
+def test_pool_workers_build_into_an_object_store_and_give_the_in_process_rows(scans, reference, tmp_path, monkeypatch):
+    object_store.register()
+    monkeypatch.setattr(pipeline, "run_scene", object_store.WithObjectStore())
+    out = f"objstore://{tmp_path / 'bucket' / 'build'}"
+    result = _build(scans, out, workers=2)
+    assert result.failures == reference[1].failures
+    assert read_rows(out).equals(read_rows(reference[0]))
+    assert Store.at(out).files() == [n for n in Store.at(reference[0]).files() if n != ".vsi-data.lock"]
 
 
 def test_a_scene_that_hangs_with_signals_blocked_is_stopped_at_the_time_limit(scans, tmp_path, monkeypatch):
@@ -368,6 +380,49 @@ def test_ray_records_crashed_and_hanging_scenes_and_retries_a_killed_worker(
     rerun = _build(scans, out, executor="ray", ray_address=ray_cluster.address)
     assert rerun.manifest["scenes"]["resumed"] == 2
     assert read_rows(out).equals(read_rows(reference[0]))
+
+
+def test_ray_workers_build_into_an_object_store_that_is_not_the_drivers_folder(
+    scans, reference, ray_cluster, tmp_path, monkeypatch
+):
+    """Two Ray workers commit parts and videos into `objstore://` (no renames, no flock: an object store's rules),
+    from a driver working in an unrelated folder; a scene that always crashes its worker is recorded, a killed
+    worker's scene is retried, the build completes with exit 2, and a re-run equals the clean local build."""
+    from ray import cloudpickle
+
+    object_store.register()
+    cloudpickle.register_pickle_by_value(object_store)
+    crashing, killed = _scene_ids(scans)[:2]
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    faults = scene_faults.Faulty({crashing: "exit", killed: f"killed-once:{markers}"})
+    monkeypatch.setattr(pipeline, "run_scene", object_store.WithObjectStore(faults))
+    (tmp_path / "driver").mkdir()
+    monkeypatch.chdir(tmp_path / "driver")
+    out = f"objstore://{tmp_path / 'bucket' / 'build'}"
+    copies = object_store.ObjectStoreFS.copies
+    stop = threading.Event()
+    killer = _kill_when_waiting(markers, stop)
+    try:
+        result = _build(scans, out, executor="ray", ray_address=ray_cluster.address)
+    finally:
+        stop.set()
+        killer.join()
+    assert (markers / f"{killed}.pid").exists()
+    assert result.exit_code == 2
+    store = Store.at(out)
+    assert store.is_file("manifest.json")
+    failures = [json.loads(line)["scene_id"] for line in store.read_text("failures.jsonl").splitlines()]
+    assert failures == sorted(["scene0001_00", crashing])
+    assert set(read_rows(out).column("scene_id").to_pylist()) == set(_scene_ids(scans)) - {crashing}
+    assert object_store.ObjectStoreFS.copies > copies  # the swap copied and deleted (the store has no rename)
+    assert sorted(os.listdir(tmp_path / "driver")) == []
+    monkeypatch.setattr(pipeline, "run_scene", object_store.WithObjectStore())
+    rerun = _build(scans, out, executor="ray", ray_address=ray_cluster.address)
+    assert rerun.manifest["scenes"]["resumed"] == 3
+    assert read_rows(out).equals(read_rows(reference[0]))
+    clean = {n for n in Store.at(reference[0]).files() if n != ".vsi-data.lock"}
+    assert set(store.files()) == clean
 
 
 def test_ray_refuses_nodes_that_run_other_code_or_have_too_little_memory(ray_cluster):

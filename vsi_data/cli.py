@@ -108,7 +108,13 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 @app.command()
 def build(
     source: Annotated[Source, typer.Option(help="Which scan dataset to read.")],
-    out: Annotated[Path, typer.Option(help="Output folder (shards, videos, manifest, dataset card).")],
+    out: Annotated[
+        str,
+        typer.Option(
+            help="Output folder (shards, videos, manifest, dataset card): a path, or an fsspec URL "
+            "(s3://bucket/build, gs://..., file:///shared/build)."
+        ),
+    ],
     root: Annotated[
         Path | None,
         typer.Option(
@@ -192,7 +198,7 @@ def build(
 ) -> None:
     """Build a VSI-style question dataset from scans."""
     from vsi_data.executors import ExecutorUnavailable, default_workers
-    from vsi_data.io import OutputError
+    from vsi_data.io import OutputError, location
     from vsi_data.output.folder import FolderRefused
     from vsi_data.output.shards import ShardsMismatch, parse_size
     from vsi_data.pipeline import BuildConfig, BuildError, run_build
@@ -207,7 +213,7 @@ def build(
         raise _fail(f"--shard-bytes: {exc}") from None
     config = BuildConfig(
         source=source.value,
-        out=out,
+        out=location(out),
         root=root,
         recipe=recipe,
         split=split.value,
@@ -281,16 +287,18 @@ def build(
 @app.command()
 def stats(
     directory: Annotated[
-        Path, typer.Argument(help="A build output folder, or VSI-Bench's test parquet (file or folder).")
+        str,
+        typer.Argument(help="A build output folder or URL (s3://...), or VSI-Bench's test parquet (file or folder)."),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")] = False,
     plots: Annotated[Path | None, typer.Option(help="Also write PNG figures to this folder.")] = None,
 ) -> None:
     """Questions per type, source and split; answer distributions, letter balance, categories, failures."""
+    from vsi_data.io import is_url, location
     from vsi_data.stats import NotADataset, dataset_stats
 
     try:
-        report = dataset_stats(directory)
+        report = dataset_stats(location(directory) if is_url(directory) else Path(directory))
     except NotADataset as exc:
         raise _fail(str(exc)) from None
     if as_json:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import platform
+import posixpath
 import time
 import traceback
 from collections import Counter
@@ -28,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vsi_data import __version__
 from vsi_data.benchmark import benchmark_scenes
 from vsi_data.executors import Executor, Limits, Lost, make_executor
-from vsi_data.io import OutputError, write_atomic
+from vsi_data.io import OutputError, Store, location
 from vsi_data.output.balance import Balance
 from vsi_data.output.card import dataset_card
 from vsi_data.output.finish import finish_rows
@@ -72,7 +73,7 @@ class BuildInterrupted(KeyboardInterrupt):
 @dataclass
 class BuildConfig:
     source: str
-    out: Path
+    out: Path | str  # a folder, or any fsspec URL (s3://bucket/build, memory://build)
     root: Path | None = None
     recipe: str = "vsi100k"
     split: str = "train"
@@ -121,7 +122,12 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
     if config.video and frames is not None and (frames.read_color is not None or frames.source_video is not None):
         start = time.perf_counter()
         video = scene_video(scene.dataset, scene.scene_id, config.bucketed_videos)
-        if write_scene_video(frames, config.out / video, config.reencode_video, config.video_preset):
+        # PyAV writes local files: on a remote store, into a temp folder uploaded when both files are whole.
+        with Store.at(config.out).local_folder(posixpath.dirname(video)) as folder:
+            written = write_scene_video(
+                frames, folder / posixpath.basename(video), config.reencode_video, config.video_preset
+            )
+        if written:
             timings["video"] = time.perf_counter() - start
     per_type = Counter(q.question_type for q in questions)
     index: Counter[str] = Counter()
@@ -150,7 +156,7 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
         "stats": dict(scene.stats),
         "timings": timings,
     }
-    write_part(config.out, source.name, scene.scene_id, rows, info)
+    write_part(Store.at(config.out), source.name, scene.scene_id, rows, info)
     return info
 
 
@@ -159,9 +165,10 @@ def _absolute(config: BuildConfig, recipe: Recipe) -> BuildConfig:
     manifest name the same files from any working directory, and `inspect` and a resume find them."""
     paths = {
         name: getattr(config, name).resolve()
-        for name in ("out", "root", "label_table", "scene_list")
+        for name in ("root", "label_table", "scene_list")
         if getattr(config, name) is not None
     }
+    paths["out"] = location(config.out)
     user_recipe = recipe.path == Path(config.recipe)
     return replace(config, **paths, recipe=str(recipe.path.resolve()) if user_recipe else config.recipe)
 
@@ -313,7 +320,7 @@ def open_build_source(config: BuildConfig) -> SceneSource:
     """The build's source, opened identically in the parent, in every worker, and by `inspect` later."""
     root = config.root
     if root is None and config.source == "synthetic":
-        root = config.out / SYNTHETIC_DIR
+        root = synthetic_root(config.out)
     return open_source(
         config.source,
         root,
@@ -323,6 +330,12 @@ def open_build_source(config: BuildConfig) -> SceneSource:
         synthetic_frames=config.synthetic_frames,
         synthetic_format=config.synthetic_format,
     )
+
+
+def synthetic_root(out: Path | str) -> Path | str:
+    """Where the synthetic source keeps its scans by default: in the output folder (reused by the next build into
+    it), a path or a URL (then each worker works in a local copy: `synthetic.source`)."""
+    return out / SYNTHETIC_DIR if isinstance(out, Path) else f"{out}/{SYNTHETIC_DIR}"
 
 
 @dataclass(frozen=True)
@@ -387,7 +400,7 @@ def run_build(config: BuildConfig) -> BuildResult:
     executor = make_executor(config.executor, config.workers, limits, config.ray_address, _worker_environment)
     source = open_build_source(config)
     listed = source.list_scenes()
-    root = config.root if config.root is not None else config.out / SYNTHETIC_DIR
+    root = config.root if config.root is not None else synthetic_root(config.out)
     if not listed:
         raise BuildError(f"{root}: no scenes found (expected {EXPECTED_LAYOUT.get(config.source, 'scene folders')})")
     if config.split == "val" and config.source == "scannet" and not source.splits.by_scene:
@@ -413,7 +426,7 @@ def run_build(config: BuildConfig) -> BuildResult:
         tree = folder.tree(fingerprint, config.overwrite)
         per_dataset = max(Counter(ref.dataset for ref in selected).values())
         # Scenes go to the tree; the source stays where it is.
-        work = replace(config, out=tree.path, root=root, bucketed_videos=tree.bucketed_videos(per_dataset))
+        work = replace(config, out=tree.path.location, root=root, bucketed_videos=tree.bucketed_videos(per_dataset))
         tree.record(
             {part_name(source.name, ref.scene_id): _scene_files(ref, work) for ref in selected},
             [SYNTHETIC_DIR] if config.source == "synthetic" and config.root is None else [],
@@ -593,9 +606,9 @@ def _finish(
             "versions": _versions(),
             "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
         }
-        write_atomic(stage / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n"))
-        write_atomic(stage / "failures.jsonl", lambda p: p.write_text("".join(json.dumps(f) + "\n" for f in failures)))
-        write_atomic(stage / "README.md", lambda p: p.write_text(dataset_card(manifest, shards)))
+        stage.write_text(MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        stage.write_text("failures.jsonl", "".join(json.dumps(f) + "\n" for f in failures))
+        stage.write_text("README.md", dataset_card(manifest, shards))
     tree.commit()
     code = EXIT_NOTHING if not infos else EXIT_PARTIAL if failures else EXIT_OK
     return BuildResult(code, manifest, failures)

@@ -24,8 +24,9 @@ import pyarrow.parquet as pq
 
 from vsi_data.benchmark import VSIBENCH_COLUMNS
 from vsi_data.eval.items import DataError, read_table
+from vsi_data.io import Store, is_url
 from vsi_data.metrics import parse_number
-from vsi_data.output.shards import DATA_DIR, SCHEMA, ShardsMismatch, read_rows, shard_files
+from vsi_data.output.shards import DATA_DIR, SCHEMA, ShardsMismatch, read_rows, shard_names
 from vsi_data.prompts import NUMERIC_TYPES
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -39,7 +40,7 @@ class NotADataset(ValueError):
     """A path that is neither a build output nor a VSI-Bench parquet; the message names it."""
 
 
-def load_questions(path: Path) -> tuple[pa.Table, str]:
+def load_questions(path: Path | str) -> tuple[pa.Table, str]:
     """The questions at `path` as (table with the build's column names, "build" or "vsibench").
 
     A build is a folder with a manifest or shards (a build whose every scene failed has no shard: zero rows).
@@ -47,12 +48,17 @@ def load_questions(path: Path) -> tuple[pa.Table, str]:
     mapped onto the build's (scene_name → scene_id, ground_truth → answer, the number in answer_value for
     numeric types, split "test"); it names no objects, so `objects` is empty.
     """
-    if path.is_dir() and ((path / MANIFEST).is_file() or any((path / DATA_DIR).glob("*.parquet"))):
+    store = Store.at(path) if is_url(path) else None  # a build on any filesystem fsspec reaches (s3://, ...)
+    if store is not None and not store.is_file(MANIFEST):
+        raise NotADataset(f"{store}: no {MANIFEST} there (not a vsi-data build output?)")
+    if store is not None or (
+        path.is_dir() and ((path / MANIFEST).is_file() or any((path / DATA_DIR).glob("*.parquet")))
+    ):
         try:  # the shards the manifest lists, checked: a lost shard is an error, never a smaller dataset
-            files = shard_files(path)
+            files = shard_names(store or path)
         except ShardsMismatch as exc:
             raise NotADataset(str(exc)) from None
-        return (read_rows(path) if files else SCHEMA.empty_table()), "build"
+        return (read_rows(store or path) if files else SCHEMA.empty_table()), "build"
     files = [path] if path.is_file() else sorted(path.glob("*.parquet")) if path.is_dir() else []
     if not files or not all(_has_vsibench_columns(f) for f in files):
         raise NotADataset(
@@ -148,13 +154,14 @@ def _answer_distributions(types: list[str], texts: list[str], values: list[float
     return out
 
 
-def read_failures(out_dir: Path) -> list[dict[str, Any]]:
+def read_failures(out_dir: Path | str) -> list[dict[str, Any]]:
     """failures.jsonl of a build (empty when there is none); a damaged line is reported, not skipped."""
-    path = out_dir / "failures.jsonl"
-    if not path.is_file():
+    store = Store.at(out_dir)
+    path = f"{store}/failures.jsonl"
+    if not store.is_file("failures.jsonl"):
         return []
     failures = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(store.read_text("failures.jsonl").splitlines(), 1):
         if line.strip():
             try:
                 failures.append(json.loads(line))
@@ -168,13 +175,14 @@ def reasons_text(reasons: dict[str, int]) -> str:
     return "; ".join(f"{reason} ({n} scene{'s' if n != 1 else ''})" for reason, n in reasons.items())
 
 
-def read_manifest(out_dir: Path) -> dict[str, Any]:
+def read_manifest(out_dir: Path | str) -> dict[str, Any]:
     """A build's manifest.json (empty when there is none); a damaged one is reported, not skipped."""
-    path = out_dir / MANIFEST
-    if not path.is_file():
+    store = Store.at(out_dir)
+    path = f"{store}/{MANIFEST}"
+    if not store.is_file(MANIFEST):
         return {}
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(store.read_text(MANIFEST))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise NotADataset(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(manifest, dict):
@@ -182,7 +190,7 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def dataset_stats(path: Path) -> dict[str, Any]:
+def dataset_stats(path: Path | str) -> dict[str, Any]:
     table, kind = load_questions(path)
     types = table.column("question_type").to_pylist()
     answers = table.column("answer").to_pylist()

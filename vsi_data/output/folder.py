@@ -12,6 +12,10 @@ build it replaces.
 Only files a record names are ever deleted, so a user's own files in the folder survive every build; a folder
 that holds anything but no record is refused. The swap journal is written before the first rename, so a build
 killed at any moment leaves the old build, or the new one once the next run has replayed the journal.
+
+The folder is a `Store`: a local folder (renames are atomic, the lock is an flock) or any fsspec URL such as an
+object store, where a move is a copy and a delete that the journal redoes when cut short, and the lock is a
+marker object (docs/architecture.md says what that guarantees).
 """
 
 from __future__ import annotations
@@ -21,17 +25,17 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
+import posixpath
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from vsi_data.io import OutputError, is_temp_file, output_error, write_atomic
-from vsi_data.output.shards import DATA_DIR, MANIFEST, PARTS_DIR, shard_files
+from vsi_data.io import OutputError, Store, is_temp_file, output_error
+from vsi_data.output.shards import DATA_DIR, MANIFEST, PARTS_DIR, shard_names
 
 RECORD = f"{PARTS_DIR}/build.json"
 VIDEOS_DIR = "videos"
@@ -59,27 +63,24 @@ class BuildRecord:
     bucketed_videos: bool = False  # videos in `scene_video`'s buckets (builds recorded before buckets: flat)
 
     @classmethod
-    def read(cls, tree: Path) -> BuildRecord | None:
+    def read(cls, tree: Store) -> BuildRecord | None:
         try:
-            data = json.loads((tree / RECORD).read_text(encoding="utf-8"))
+            data = json.loads(tree.read_text(RECORD))
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            raise FolderRefused(f"{tree / RECORD}: unreadable build record ({exc}); use another --out") from None
+            raise FolderRefused(f"{tree}/{RECORD}: unreadable build record ({exc}); use another --out") from None
         if "fingerprint" not in data:  # written before records listed files: the settings alone
-            parts = (tree / PARTS_DIR).glob("*__*.parquet")
-            return cls(data, {part.stem: [] for part in parts})
+            parts = [name for name in tree.files(PARTS_DIR) if name.endswith(".parquet") and "__" in name]
+            return cls(data, {posixpath.basename(part).removesuffix(".parquet"): [] for part in parts})
         folders = [name for name in data["folders"] if _in_folder(name)]
         return cls(data["fingerprint"], data["scenes"], folders, data.get("bucketed_videos", False))
 
-    def write(self, tree: Path) -> None:
+    def write(self, tree: Store) -> None:
         record = {"fingerprint": self.fingerprint, "scenes": self.scenes, "folders": self.folders}
         text = json.dumps(record | {"bucketed_videos": self.bucketed_videos}, indent=1)
-        try:
-            (tree / PARTS_DIR).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise output_error(exc, tree) or exc from None
-        write_atomic(tree / RECORD, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        _output_errors(tree, lambda: tree.makedirs(PARTS_DIR))
+        tree.write_text(RECORD, text)
 
     def scene_files(self) -> list[str]:
         return [
@@ -89,7 +90,7 @@ class BuildRecord:
             if _in_folder(name)
         ]
 
-    def files(self, tree: Path) -> list[str]:
+    def files(self, tree: Store) -> list[str]:
         """Every file of this build (scenes, shards, the finished files, the record)."""
         return [*self.scene_files(), *finished_files(tree), RECORD]
 
@@ -104,10 +105,10 @@ def scene_video(dataset: str, scene_id: str, bucketed: bool) -> str:
     return f"{VIDEOS_DIR}/{dataset}/{bucket}/{scene_id}.mp4"
 
 
-def finished_files(tree: Path) -> list[str]:
+def finished_files(tree: Store) -> list[str]:
     """The shards the manifest in `tree` lists, then the manifest's companions and the manifest itself."""
     try:
-        shards = json.loads((tree / MANIFEST).read_text(encoding="utf-8"))["shards"]
+        shards = json.loads(tree.read_text(MANIFEST))["shards"]
     except (OSError, ValueError, KeyError):
         shards = {}
     return [*(name for split in sorted(shards) for name in shards[split] if _in_folder(name)), *FINISHED]
@@ -121,8 +122,8 @@ def _in_folder(name: str) -> bool:
 
 
 class OutputFolder:
-    def __init__(self, out: Path) -> None:
-        self.out = out
+    def __init__(self, out: Path | str | Store) -> None:
+        self.out = Store.at(out)
 
     def record(self) -> BuildRecord | None:
         """The record of the build in the folder (None: no build, an empty or new folder)."""
@@ -134,30 +135,27 @@ class OutputFolder:
 
     def swap_pending(self) -> bool:
         """A build was killed while swapping its result in; the next build into the folder completes it."""
-        return (self.out / JOURNAL).is_file()
+        return self.out.is_file(JOURNAL)
 
     def refuse_unless_build(self) -> BuildRecord | None:
         """The folder's build record; refused when the folder holds anything but a build (or nothing)."""
         if self.out.exists() and not self.out.is_dir():
             raise FolderRefused(f"{self.out}: a file, not a folder; choose another --out")
         record = self.record()
-        if record is None and self.out.is_dir() and any(p.name != LOCK_FILE for p in self.out.iterdir()):
+        if record is None and any(name != LOCK_FILE for name in self.out.names()):
             raise FolderRefused(f"{self.out}: folder is not empty and holds no vsi-data build; choose another --out")
         return record
 
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the folder's lock; on entry, complete a swap a killed build left and delete temp files."""
-        try:
-            if not self.out.is_dir():
-                self.out.mkdir(parents=True)
-        except OSError as exc:
-            raise output_error(exc, self.out) or exc from None
-        with _Lock(self.out / LOCK_FILE, self.out):
+        _output_errors(self.out, self.out.makedirs)
+        lock = _Lock(self.out.local_path(LOCK_FILE), self.out.local_path()) if self.out.local else _MarkerLock(self.out)
+        with lock:
             if self.swap_pending():
                 _replay(self.out)
             for tree in (self.out, self.out / OVERWRITE_DIR):
-                shutil.rmtree(tree / STAGE_DIR, ignore_errors=True)  # a finish that never reached its swap
+                tree.remove_tree(STAGE_DIR)  # a finish that never reached its swap
                 _delete_temp_files(tree, BuildRecord.read(tree) if tree.is_dir() else None)
             yield
 
@@ -170,8 +168,8 @@ class OutputFolder:
         previous = self.staged_record()
         if previous is not None and previous.fingerprint != fingerprint:
             for name in previous.scene_files():
-                (staged / name).unlink(missing_ok=True)
-            _prune(staged)
+                staged.remove(name)
+            staged.prune("")
         return BuildTree(self, staged, fingerprint)
 
 
@@ -180,7 +178,7 @@ class BuildTree:
     """The folder a build's scenes are written to, and the swap that makes its result the folder's build."""
 
     folder: OutputFolder
-    path: Path
+    path: Store
     fingerprint: dict[str, Any]
 
     def resumed(self) -> BuildRecord | None:
@@ -206,16 +204,18 @@ class BuildTree:
         _delete_temp_files(self.path, BuildRecord.read(self.path))
 
     @contextmanager
-    def finishing(self) -> Iterator[Path]:
+    def finishing(self) -> Iterator[Store]:
         """A fresh staging folder for the shards, manifest and card; removed when writing them fails."""
         stage = self.path / STAGE_DIR
-        shutil.rmtree(stage, ignore_errors=True)
+        stage.remove_tree("")
         try:
-            stage.mkdir(parents=True)
+            stage.makedirs()
             yield stage
         except BaseException as exc:
-            shutil.rmtree(stage, ignore_errors=True)
-            error = output_error(exc, stage) if isinstance(exc, OSError) else None
+            stage.remove_tree("")
+            error = exc if isinstance(exc, OutputError) else None
+            if isinstance(exc, OSError) and stage.local:
+                error = output_error(exc, stage.local_path())
             if error is None:
                 raise
             raise OutputError(error.errno, error.strerror, str(self.folder.out)) from exc  # not the staging name
@@ -224,80 +224,113 @@ class BuildTree:
         """Swap the staged result in: for --overwrite every file of the new build, else the finished files;
         then delete what the replaced build owned and the new one does not, and check the shards."""
         out = self.folder.out
-        here = self.path.relative_to(out)
+        here = OVERWRITE_DIR if self.path != out else ""
         new = BuildRecord.read(self.path)
         old = self.folder.record()
-        stage = here / STAGE_DIR
-        moves = [(str(stage / name), name) for name in finished_files(self.path / STAGE_DIR)]
+        stage = posixpath.join(here, STAGE_DIR)
+        moves = [(posixpath.join(stage, name), name) for name in finished_files(self.path / STAGE_DIR)]
         replaced = finished_files(out)
-        if here != Path():
-            moves = [(str(here / n), n) for n in new.scene_files() if (self.path / n).exists()] + moves
-            moves.insert(len(moves) - len(FINISHED), (str(here / RECORD), RECORD))
+        if here:
+            moves = [(posixpath.join(here, n), n) for n in new.scene_files() if self.path.exists(n)] + moves
+            moves.insert(len(moves) - len(FINISHED), (posixpath.join(here, RECORD), RECORD))
             replaced = old.files(out) if old is not None else []
         kept = {target for _, target in moves}
         journal = {
             "moves": moves,
             "delete": [name for name in replaced if name not in kept],
             "delete_folders": [name for name in (old.folders if old else []) if name not in new.folders],
-            "prune": [str(stage), *([str(here)] if here != Path() else [])],
+            "prune": [stage, *([here] if here else [])],
         }
-        write_atomic(out / JOURNAL, lambda tmp: tmp.write_text(json.dumps(journal, indent=0), encoding="utf-8"))
+        out.write_text(JOURNAL, json.dumps(journal, indent=0))
         _replay(out)
-        shard_files(out)  # the manifest and the files agree, or this says which does not
+        shard_names(out)  # the manifest and the files agree, or this says which does not
 
 
-def _replay(out: Path) -> None:
-    """Carry out the swap journal; every step may already have been done by a run killed half-way."""
-    journal = json.loads((out / JOURNAL).read_text(encoding="utf-8"))
-    try:
+def _replay(out: Store) -> None:
+    """Carry out the swap journal; every step may already have been done by a run killed half-way (on an object
+    store a move is a copy then a delete: one cut short between them still has its source, and is redone)."""
+    journal = json.loads(out.read_text(JOURNAL))
+
+    def replay() -> None:
         for source, target in journal["moves"]:
-            if (out / source).exists():
-                (out / target).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(out / source, out / target)
+            if out.exists(source):
+                out.move(source, target)
         for name in journal["delete"]:
-            (out / name).unlink(missing_ok=True)
-            for folder in (out / name).parents:  # the folders it leaves empty (videos/<dataset>/, data/)
-                if folder == out or not _remove_if_empty(folder):
-                    break
+            out.remove(name)
+            folder = posixpath.dirname(name)
+            while folder and out.remove_if_empty(out.path(folder)):  # the folders it leaves empty (data/, ...)
+                folder = posixpath.dirname(folder)
         for name in journal["delete_folders"]:
-            shutil.rmtree(out / name, ignore_errors=True)
+            out.remove_tree(name)
         for name in journal["prune"]:
-            _prune(out / name)
-        (out / JOURNAL).unlink()
-    except OSError as exc:
-        raise output_error(exc, out / JOURNAL) or exc from None
+            out.prune(name)
+        out.remove(JOURNAL)
+
+    _output_errors(out, replay, JOURNAL)
 
 
-def _prune(folder: Path) -> None:
-    """Remove the empty folders under and including `folder` (never a file)."""
-    if not folder.is_dir():
-        return
-    for path in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        _remove_if_empty(path)
-    _remove_if_empty(folder)
-
-
-def _remove_if_empty(folder: Path) -> bool:
+def _output_errors(store: Store, action: Callable[[], object], name: str = "") -> None:
+    """`action()`, a local write it makes that the folder cannot take raised as `OutputError` naming `name`
+    (a remote store's writes raise it themselves)."""
     try:
-        folder.rmdir()
+        action()
     except OSError as exc:
-        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT):
-            return False
-        raise
-    return True
+        if not store.local:
+            raise
+        raise output_error(exc, store.local_path(name) if name else store.local_path()) or exc from None
 
 
-def _delete_temp_files(tree: Path, record: BuildRecord | None) -> None:
+def _delete_temp_files(tree: Store, record: BuildRecord | None) -> None:
     """Files a killed write left: in the build's own folders, and beside the finished files."""
     if record is None:
         return
     for folder in (PARTS_DIR, DATA_DIR, VIDEOS_DIR, *record.folders):
-        for path in (tree / folder).rglob("*"):
-            if is_temp_file(path.name) and path.is_file():
-                path.unlink()
-    for name in (*FINISHED, JOURNAL):
-        for path in tree.glob(f".{name}.*.tmp"):
-            path.unlink()
+        for name in tree.files(folder):
+            if is_temp_file(posixpath.basename(name)):
+                tree.remove(name)
+    for name in tree.names():
+        if any(name.startswith(f".{finished}.") and name.endswith(".tmp") for finished in (*FINISHED, JOURNAL)):
+            tree.remove(name)
+
+
+class _MarkerLock:
+    """One build per folder where there is no flock (an object store): a marker object holding the holder's pid,
+    host and start time, checked and then written. That is not atomic (two builds started in the same second
+    could both pass the check), so it catches the usual mistake, a second build into a running one's folder,
+    rather than a race. A marker left by a dead build on this host is taken over; one from another host is left
+    to the user, as with the flock."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __enter__(self) -> _MarkerLock:
+        try:
+            holder = json.loads(self.store.read_text(LOCK_FILE))
+        except (FileNotFoundError, ValueError):
+            holder = {}
+        if isinstance(holder, dict) and holder:
+            where = f"{self.store}/{LOCK_FILE}"
+            if holder.get("host") != socket.gethostname():
+                raise FolderRefused(_held_by(self.store, where, holder, running=False))
+            if holder.get("pid") != os.getpid() and _alive(holder.get("pid")):
+                raise FolderRefused(_held_by(self.store, where, holder, running=True))
+        self.store.write_text(LOCK_FILE, _mine())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            holder = json.loads(self.store.read_text(LOCK_FILE))
+        except (FileNotFoundError, ValueError):
+            return
+        if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():  # not another's since
+            self.store.remove(LOCK_FILE)
+
+
+def _held_by(folder: object, lock: object, holder: dict[str, Any], running: bool) -> str:
+    who = f"pid {holder.get('pid')} on {holder.get('host')} (since {holder.get('started')})"
+    if running:
+        return f"{folder}: another build is writing into this folder ({who}); wait for it or use another --out"
+    return f"{folder}: locked by a build of {who}; if it is no longer running, delete {lock} and re-run to resume"
 
 
 class _Lock:
@@ -327,7 +360,7 @@ class _Lock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise FolderRefused(self._held_by(_holder(fd), running=True)) from None
+            raise FolderRefused(_held_by(self.folder, self.path, _holder(fd), running=True)) from None
         except OSError as exc:
             if exc.errno not in _NO_FLOCK:
                 raise
@@ -342,25 +375,16 @@ class _Lock:
         holder = _holder(fd)
         if holder:
             if holder.get("host") != socket.gethostname():
-                raise FolderRefused(self._held_by(holder, running=False))
+                raise FolderRefused(_held_by(self.folder, self.path, holder, running=False))
             if not flocked and _alive(holder.get("pid")):
-                raise FolderRefused(self._held_by(holder, running=True))
-        mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}).encode()
+                raise FolderRefused(_held_by(self.folder, self.path, holder, running=True))
+        mine = _mine().encode()
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, mine, 0)
         except OSError as exc:
             raise output_error(exc, self.folder) or exc from None
         self.fd = fd
-
-    def _held_by(self, holder: dict[str, Any], running: bool) -> str:
-        who = f"pid {holder.get('pid')} on {holder.get('host')} (since {holder.get('started')})"
-        if running:
-            return f"{self.folder}: another build is writing into this folder ({who}); wait for it or use another --out"
-        return (
-            f"{self.folder}: locked by a build of {who}; if it is no longer running, delete {self.path} "
-            "and re-run to resume"
-        )
 
     def __exit__(self, *exc_info: object) -> None:
         try:
@@ -391,6 +415,11 @@ def _alive(pid: Any) -> bool:
     except PermissionError:
         return True  # someone else's process
     return True
+
+
+def _mine() -> str:
+    """What a lock says of its holder: this process."""
+    return json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()})
 
 
 def _now() -> str:

@@ -1,9 +1,9 @@
 """Parquet output: the row schema, per-scene parts written atomically, and the final shards.
 
-A build writes each finished scene to `.parts/<dataset>__<scene>.parquet` (temp file + rename, so a
-part either exists whole or not at all); finishing reads the parts back in scene order and writes the
-zstd shards `data/<split>-NNNNN-of-MMMMM.parquet`. Parts make resuming trivial and make the shards
-independent of the order scenes finished in.
+A build writes each finished scene to `.parts/<dataset>__<scene>.parquet` (locally a temp file + rename, on an
+object store one upload: a part either exists whole or not at all); finishing reads the parts back in scene order
+and writes the zstd shards `data/<split>-NNNNN-of-MMMMM.parquet`. Parts make resuming trivial and make the shards
+independent of the order scenes finished in. Every function takes a local folder or a `Store` (any fsspec URL).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from vsi_data.io import PARTIAL_SUFFIX, write_atomic, write_text_if_changed  # noqa: F401  (imported from here before vsi_data.io)
+from vsi_data.io import PARTIAL_SUFFIX, Store, write_atomic, write_text_if_changed  # noqa: F401  (imported from here before vsi_data.io)
 
 SCHEMA = pa.schema(
     [
@@ -49,29 +50,38 @@ def part_name(dataset: str, scene_id: str) -> str:
 
 
 def write_part(
-    out_dir: Path, dataset: str, scene_id: str, rows: Sequence[dict[str, Any]], info: dict[str, Any]
+    out_dir: Path | Store, dataset: str, scene_id: str, rows: Sequence[dict[str, Any]], info: dict[str, Any]
 ) -> None:
-    """One scene's rows and its build info; the parquet rename is the commit point."""
-    parts = out_dir / PARTS_DIR
-    parts.mkdir(parents=True, exist_ok=True)
+    """One scene's rows and its build info; the parquet, written last, is the commit point."""
+    store = Store.at(out_dir)
+    store.makedirs(PARTS_DIR)
     name = part_name(dataset, scene_id)
-    write_atomic(parts / f"{name}.json", lambda p: p.write_text(json.dumps(info, sort_keys=True)))
+    store.write_text(f"{PARTS_DIR}/{name}.json", json.dumps(info, sort_keys=True))
     table = pa.Table.from_pylist(list(rows), schema=SCHEMA)
-    write_atomic(parts / f"{name}.parquet", lambda p: pq.write_table(table, p, compression=COMPRESSION))
+    store.write(f"{PARTS_DIR}/{name}.parquet", lambda file: pq.write_table(table, file, compression=COMPRESSION))
 
 
-def part_info(out_dir: Path, dataset: str, scene_id: str) -> dict[str, Any] | None:
+def part_info(out_dir: Path | Store, dataset: str, scene_id: str) -> dict[str, Any] | None:
     """A finished scene's build info, or None when the scene has not been committed."""
-    parts = out_dir / PARTS_DIR
+    store = Store.at(out_dir)
     name = part_name(dataset, scene_id)
-    if not (parts / f"{name}.parquet").is_file():
+    if not store.is_file(f"{PARTS_DIR}/{name}.parquet"):
         return None
-    return json.loads((parts / f"{name}.json").read_text())
+    return json.loads(store.read_text(f"{PARTS_DIR}/{name}.json"))
 
 
-def read_part(out_dir: Path, dataset: str, scene_id: str, columns: Sequence[str] | None = None) -> pa.Table:
-    path = out_dir / PARTS_DIR / f"{part_name(dataset, scene_id)}.parquet"
-    return pq.read_table(path, schema=SCHEMA, columns=list(columns) if columns is not None else None)
+def read_part(out_dir: Path | Store, dataset: str, scene_id: str, columns: Sequence[str] | None = None) -> pa.Table:
+    path, filesystem = arrow_path(Store.at(out_dir), f"{PARTS_DIR}/{part_name(dataset, scene_id)}.parquet")
+    return pq.read_table(
+        path, schema=SCHEMA, columns=list(columns) if columns is not None else None, filesystem=filesystem
+    )
+
+
+def arrow_path(store: Store, name: str) -> tuple[str, pafs.FileSystem | None]:
+    """`name` of `store` as Arrow opens it: a local path, or the path and the fsspec filesystem wrapped."""
+    if store.local:
+        return store.path(name), None
+    return store.path(name), pafs.PyFileSystem(pafs.FSSpecHandler(store.fs))
 
 
 ROW_GROUP_ROWS = 1024 * 1024  # pyarrow's own largest row group
@@ -131,12 +141,12 @@ class ShardWriter:
     written under temp names and named with their count on `close`, which returns split → paths relative to
     `out_dir` (a build writes them into its staging folder, so the shards they replace stay whole)."""
 
-    def __init__(self, out_dir: Path, rows_per_shard: int, bytes_per_shard: int | None = None) -> None:
-        self.out_dir, self.data = out_dir, out_dir / DATA_DIR
+    def __init__(self, out_dir: Path | Store, rows_per_shard: int, bytes_per_shard: int | None = None) -> None:
+        self.store = Store.at(out_dir)
         self.rows_per_shard, self.bytes_per_shard = rows_per_shard, bytes_per_shard
-        self.data.mkdir(parents=True, exist_ok=True)
+        self.store.makedirs(DATA_DIR)
         self.open: dict[str, _Shard] = {}
-        self.closed: dict[str, list[Path]] = {}
+        self.closed: dict[str, list[str]] = {}
 
     def write(self, table: pa.Table) -> None:
         splits = table.column("split")
@@ -168,15 +178,16 @@ class ShardWriter:
             if shard.buffered_rows >= ROW_GROUP_ROWS or shard.buffered_bytes >= ROW_GROUP_BYTES:
                 self._flush(split, shard)
 
-    def _temp(self, split: str, index: int) -> Path:
-        return self.data / f"{split}-{index:05d}.parquet{PARTIAL_SUFFIX}"
+    def _temp(self, split: str, index: int) -> str:
+        return f"{DATA_DIR}/{split}-{index:05d}.parquet{PARTIAL_SUFFIX}"
 
     def _flush(self, split: str, shard: _Shard) -> None:
         """The buffered rows as one row group."""
         if not shard.buffer:
             return
         if shard.writer is None:
-            shard.writer = pq.ParquetWriter(self._temp(split, shard.index), SCHEMA, compression=COMPRESSION)
+            path, filesystem = arrow_path(self.store, self._temp(split, shard.index))
+            shard.writer = pq.ParquetWriter(path, SCHEMA, compression=COMPRESSION, filesystem=filesystem)
         shard.writer.write_table(pa.concat_tables(shard.buffer))
         shard.buffer, shard.buffered_rows, shard.buffered_bytes = [], 0, 0
 
@@ -192,9 +203,9 @@ class ShardWriter:
         written: dict[str, list[str]] = {}
         for split, temps in sorted(self.closed.items()):
             for k, temp in enumerate(temps):
-                path = self.data / f"{split}-{k:05d}-of-{len(temps):05d}.parquet"
-                temp.replace(path)
-                written.setdefault(split, []).append(str(path.relative_to(self.out_dir)))
+                name = f"{DATA_DIR}/{split}-{k:05d}-of-{len(temps):05d}.parquet"
+                self.store.move(temp, name)
+                written.setdefault(split, []).append(name)
         return written
 
     def __enter__(self) -> ShardWriter:
@@ -209,7 +220,7 @@ class ShardWriter:
 
 
 def write_shards(
-    out_dir: Path, tables: Iterable[pa.Table], rows_per_shard: int, bytes_per_shard: int | None = None
+    out_dir: Path | Store, tables: Iterable[pa.Table], rows_per_shard: int, bytes_per_shard: int | None = None
 ) -> dict[str, list[str]]:
     """`tables`' rows as the shards of `out_dir` (`ShardWriter`); returns split → shard paths."""
     with ShardWriter(out_dir, rows_per_shard, bytes_per_shard) as writer:
@@ -222,40 +233,54 @@ class ShardsMismatch(FileNotFoundError):
     """A build's shards are not the ones its manifest lists (a file missing, or holding other rows)."""
 
 
-def shard_files(out_dir: Path) -> list[Path]:
+def shard_names(out_dir: Path | Store) -> list[str]:
     """The shards of the build in `out_dir`: those its manifest lists, each checked against the manifest's
     row count for its split (footers only), so a missing or foreign file is an error rather than a
-    smaller dataset. Without a manifest, every `data/*.parquet`."""
+    smaller dataset; a listing is never trusted over the manifest (on an object store it may even lag).
+    Without a manifest, every `data/*.parquet`. Names are relative to the build."""
+    store = Store.at(out_dir)
     try:
-        manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads(store.read_text(MANIFEST))
         listed = manifest["shards"]
         per_split = manifest["per_split"]
     except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
-        return sorted((out_dir / DATA_DIR).glob("*.parquet"))
-    files = []
-    for split, names in sorted(listed.items()):
+        return [name for name in store.files(DATA_DIR) if name.count("/") == 1 and name.endswith(".parquet")]
+    names = []
+    for split, shards in sorted(listed.items()):
         rows = 0
-        for name in names:
-            try:
-                rows += pq.read_metadata(out_dir / name).num_rows
-            except FileNotFoundError:
+        for name in shards:
+            if not store.is_file(name):
                 raise ShardsMismatch(
-                    f"{out_dir / name}: missing, but {MANIFEST} lists it; re-run the build to write its shards again"
-                ) from None
+                    f"{store}/{name}: missing, but {MANIFEST} lists it; re-run the build to write its shards again"
+                )
+            try:
+                path, filesystem = arrow_path(store, name)
+                rows += pq.read_metadata(path, filesystem=filesystem).num_rows
             except (OSError, pa.ArrowException) as exc:
-                raise ShardsMismatch(f"{out_dir / name}: not a readable Parquet file ({exc})") from None
-            files.append(out_dir / name)
+                raise ShardsMismatch(f"{store}/{name}: not a readable Parquet file ({exc})") from None
+            names.append(name)
         if rows != per_split.get(split, 0):
             raise ShardsMismatch(
-                f"{out_dir / DATA_DIR}: the {split} shards hold {rows} rows, {MANIFEST} says "
+                f"{store}/{DATA_DIR}: the {split} shards hold {rows} rows, {MANIFEST} says "
                 f"{per_split.get(split, 0)}; re-run the build to write its shards again"
             )
-    return files
+    return names
 
 
-def read_rows(out_dir: Path) -> pa.Table:
-    """Every row of a build's shards (as written by `write_shards` and listed in its manifest)."""
-    files = shard_files(out_dir)
-    if not files:
-        raise FileNotFoundError(f"{out_dir}: no shards in {DATA_DIR}/ (not a vsi-data build output?)")
-    return pa.concat_tables([pq.read_table(f, schema=SCHEMA) for f in files])
+def shard_files(out_dir: Path) -> list[Path]:
+    """`shard_names` of a local build, as paths."""
+    return [out_dir / name for name in shard_names(out_dir)]
+
+
+def read_rows(out_dir: Path | str | Store) -> pa.Table:
+    """Every row of a build's shards (as written by `write_shards` and listed in its manifest), from a local
+    folder or any fsspec URL."""
+    store = Store.at(out_dir)
+    names = shard_names(store)
+    if not names:
+        raise FileNotFoundError(f"{store}: no shards in {DATA_DIR}/ (not a vsi-data build output?)")
+    tables = []
+    for name in names:
+        path, filesystem = arrow_path(store, name)
+        tables.append(pq.read_table(path, schema=SCHEMA, filesystem=filesystem))
+    return pa.concat_tables(tables)

@@ -15,7 +15,7 @@ class SourceUnavailable(ValueError):
 
 def open_source(
     name: str,
-    root: Path | None,
+    root: Path | str | None,  # a URL for the synthetic source only (its scans kept there)
     *,
     label_table: Path | None = None,
     synthetic_count: int = 4,

@@ -6,19 +6,26 @@ Scenes are written on first use (in `load`, so a parallel build renders them in 
 writes nothing, so a build that is refused leaves no files) and reused
 while their seed, frame count and the format writer's revision are unchanged. Every fifth scene is in the
 `val` split, listed in the format's own split files.
+
+The root may be any fsspec URL (a build into `s3://...` keeps its scans in `s3://.../.synthetic`): each process
+then works in a local copy (the parsers read local files) that it fills from the URL, or renders and uploads
+with the done-marker last, so a scene there is whole or absent.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
+from vsi_data.io import Store, is_url, location
 from vsi_data.scene import Scene
 from vsi_data.sources.base import ParseOptions, SceneRef, SceneSource
-from vsi_data.synthetic.writer import SyntheticScene, is_written
+from vsi_data.synthetic.writer import DONE_MARKER, SyntheticScene, done_marker, is_written
 
 # format name → "module:class" of its writer; imported on use so a format's dependencies load only when asked.
 FORMATS = {
@@ -61,7 +68,7 @@ def split_of(index: int) -> str:
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    root: Path  # where the dataset-format files go
+    root: Path | str  # where the dataset-format files go: a folder or an fsspec URL
     count: int = 4  # scenes in the universe the build selects from
     seed: int = 0
     frames: int | None = None  # rendered frames per scene (0: no colour stream; None: the format's default_frames)
@@ -76,7 +83,9 @@ class SyntheticSource(SceneSource):
         self.format = synthetic_format(config.format)
         self.label_namespace = self.format.dataset
         self.frames = self.format.default_frames if config.frames is None else config.frames
-        self.root = Path(config.root)
+        where = location(config.root) if is_url(config.root) else Path(config.root)
+        self.mirror = Store.at(where) if isinstance(where, str) else None  # scans kept at a URL
+        self.root = local_copy(where) if self.mirror is not None else where
         self.refs = [
             SceneRef(scene_id, split, self.format.scene_folder(self.root, scene_id, split), self.name)
             for scene_id, split in ((self.format.scene_id(i), split_of(i)) for i in range(config.count))
@@ -88,6 +97,12 @@ class SyntheticSource(SceneSource):
         scenes, so opening and listing the source writes nothing."""
         splits = {split: [r.scene_id for r in self.refs if r.split == split] for split in ("train", "val")}
         self.format.prepare(self.root, splits, self.config.seed)
+        if self.mirror is not None:
+            scenes = {r.path for r in self.refs}
+            for file in sorted(self.root.rglob("*")):
+                name = file.relative_to(self.root).as_posix()
+                if file.is_file() and scenes.isdisjoint(file.parents) and not self.mirror.exists(name):
+                    self.mirror.upload(file, name)
         return self.root
 
     @cached_property
@@ -98,8 +113,39 @@ class SyntheticSource(SceneSource):
         return list(self.refs)
 
     def load(self, ref: SceneRef, options: ParseOptions) -> Scene:
-        if not is_written(ref.path, self.config.seed, self.frames, self.format.revision):
+        # This process's own folder: a ref listed on another machine names that machine's local copy.
+        ref = replace(ref, path=self.format.scene_folder(self.root, ref.scene_id, ref.split))
+        if not is_written(ref.path, self.config.seed, self.frames, self.format.revision) and not self._fetched(ref):
             self.format.write_scene(self.release_files, ref.scene_id, ref.split, self.config.seed, self.frames)
+            self._keep(ref)
         scene = self.reader.load(ref, options)
         scene.dataset = self.name
         return scene
+
+    def _fetched(self, ref: SceneRef) -> bool:
+        """The scene copied from the URL the scans are kept at, when it is there whole (its marker matches)."""
+        if self.mirror is None:
+            return False
+        folder = ref.path.relative_to(self.root).as_posix()
+        marker = f"{folder}/{DONE_MARKER}"
+        expected = done_marker(self.config.seed, self.frames, self.format.revision)
+        if not self.mirror.is_file(marker) or self.mirror.read_text(marker) != expected:
+            return False
+        for name in self.mirror.files(folder):
+            target = self.root / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.mirror.fs.get_file(self.mirror.path(name), str(target))
+        return is_written(ref.path, self.config.seed, self.frames, self.format.revision)
+
+    def _keep(self, ref: SceneRef) -> None:
+        """A scene just written, uploaded to the URL the scans are kept at, its done-marker last."""
+        if self.mirror is None:
+            return
+        files = sorted(p for p in ref.path.rglob("*") if p.is_file())
+        for file in sorted(files, key=lambda p: p.name == DONE_MARKER):
+            self.mirror.upload(file, file.relative_to(self.root).as_posix())
+
+
+def local_copy(url: str) -> Path:
+    """Where this process keeps its copy of scans kept at `url` (its own temp folder, whatever the machine)."""
+    return Path(tempfile.gettempdir()) / "vsi-data-synthetic" / hashlib.sha256(url.encode()).hexdigest()[:16]

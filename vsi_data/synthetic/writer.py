@@ -95,16 +95,16 @@ def begin_scene(folder: Path, *stale: Path) -> None:
 
 
 def finish_scene(folder: Path, seed: int, num_frames: int, revision: int = 1) -> None:
-    (folder / DONE_MARKER).write_text(_marker(seed, num_frames, revision))
+    (folder / DONE_MARKER).write_text(done_marker(seed, num_frames, revision))
 
 
 def is_written(folder: Path, seed: int, num_frames: int, revision: int = 1) -> bool:
     """Whether `folder` holds the finished scene of this seed and frame count, as revision `revision` of its
     format's writer writes it: a writer whose files change bumps its revision, so older copies are rewritten."""
     marker = folder / DONE_MARKER
-    return marker.is_file() and marker.read_text() == _marker(seed, num_frames, revision)
+    return marker.is_file() and marker.read_text() == done_marker(seed, num_frames, revision)
 
 
-def _marker(seed: int, num_frames: int, revision: int) -> str:
+def done_marker(seed: int, num_frames: int, revision: int) -> str:
     """Revision 1 (every writer's first) is not written, so markers from before revisions existed still match."""
     return f"seed={seed} frames={num_frames}" + (f" revision={revision}" if revision > 1 else "") + "\n"
