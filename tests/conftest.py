@@ -11,10 +11,16 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import settings
 
 from handmade import HANDMADE_ROOM, write_handmade_scene, write_label_table
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Property tests explore new examples on every local run; CI (`.ci/run`) replays the same ones, so that a
+# landing is never decided by a draw. A failure found locally prints the example to add with `@example`.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def _realdata() -> Path | None:
