@@ -81,6 +81,34 @@ def test_template_fields_are_checked_against_the_question_type(tmp_path):
         load_recipe(path)
 
 
+@pytest.mark.parametrize(
+    ("templates", "metric", "refused"),
+    [
+        ("vsi100k", "box_grid", "template absdist-1 words distances as center"),  # "center to center" wording
+        ("vsi100k", "closest_points", "template absdist-1 words distances as center"),
+        ("vsibench", "center", "template vsibench-absdist words distances as closest"),
+        ("vsibench", "closest_box", None),
+        ("vsi100k", "center", None),
+    ],
+)
+def test_a_template_worded_for_another_distance_metric_is_refused(tmp_path, templates, metric, refused):
+    path = write_recipe(
+        tmp_path, f"templates: {templates}\ngeometry: {{distance: {metric}}}\ntypes: {{object_abs_distance: {{}}}}\n"
+    )
+    if refused is None:
+        assert load_recipe(path).distance_metric == metric
+        return
+    with pytest.raises(RecipeError, match=f"mine.yaml: .*{refused}.* geometry.distance {metric}"):
+        load_recipe(path)
+
+
+def test_a_template_distance_tag_must_be_known(tmp_path):
+    words = tmp_path / "words.yaml"
+    words.write_text("object_abs_distance:\n  - {id: x, text: 'How far is {a} from {b}?', distance: diagonal}\n")
+    with pytest.raises(RecipeError, match=r"object_abs_distance\[0\]: distance must be one of \['center', 'closest'\]"):
+        load_recipe(write_recipe(tmp_path, f"templates: {words}\ntypes: {{object_abs_distance: {{}}}}"))
+
+
 def test_unknown_bundled_recipe_lists_the_known_ones():
     with pytest.raises(RecipeError, match="bundled ones: vsi100k, vsibench"):
         load_recipe("vsi1000k")
@@ -164,18 +192,34 @@ def test_relative_distance_filters_close_calls():
     assert {c.answer for c in candidates if c.objects[0] == "tv"} == {"a", "b"}
 
 
-def test_relative_direction_skips_answers_near_a_sector_boundary():
-    # Standing at the origin facing +y; the queried object 5° right of straight ahead (medium/easy boundary).
-    angle = np.radians(90 - 5)
+def _read_right_of_ahead(degrees: float) -> dict[str, list[tuple[str, float]]]:
+    """Standing at the origin facing +y, the queried object `degrees` right of straight ahead: (answer, angle)
+    of the (p, o, q) candidate per direction level."""
+    angle = np.radians(90 - degrees)
     objects = [obj(0, "p", [0, 0, 0]), obj(1, "o", [0, 3, 0]), obj(2, "q", [2 * np.cos(angle), 2 * np.sin(angle), 0])]
     recipe = load_recipe("vsibench")
     ctx = SceneContext(scene_of(*objects), "center", recipe.vocabulary)
-    by_type = {g.question_type: g for g in recipe.generators}
-    medium = by_type["object_rel_direction_medium"].candidates(ctx, np.random.default_rng(0))
-    assert not [c for c in medium if c.objects == ["p", "o", "q"]]  # 355°: 5° from the left/right boundary
-    hard = by_type["object_rel_direction_hard"].candidates(ctx, np.random.default_rng(0))
-    # VSI-Bench's hard level looks only ahead: 355° is 5° from 360 → skipped; 5° past it would be kept.
-    assert not [c for c in hard if c.objects == ["p", "o", "q"]]
+    return {
+        g.question_type.rsplit("_", 1)[1]: [
+            (c.answer, c.meta["angle_deg"])
+            for c in g.candidates(ctx, np.random.default_rng(0))
+            if c.objects == ["p", "o", "q"]
+        ]
+        for g in recipe.generators
+        if g.question_type.startswith("object_rel_direction")
+    }
+
+
+def test_relative_direction_skips_answers_near_a_sector_boundary():
+    # 5° right of ahead, 355° counter-clockwise: 5° from the left/right boundary at 0° (easy, medium), and VSI-Bench's
+    # hard level looks only ahead, 5° from 360 → every level skips it.
+    assert _read_right_of_ahead(5) == {"easy": [], "medium": [], "hard": []}
+    # The positive control: 30° right of ahead (330°) is clear of every boundary, and asked at every level.
+    assert _read_right_of_ahead(30) == {
+        "easy": [("right", 330.0)],
+        "medium": [("right", 330.0)],
+        "hard": [("front-right", 330.0)],
+    }
 
 
 def test_relative_direction_reads_every_ordering_of_a_triple_in_order(tmp_path):
@@ -248,6 +292,10 @@ def test_no_direction_is_read_off_objects_stacked_on_each_other():
     # 1 cm off: "standing by the lamp, facing the table" has no direction on the floor; a hair's shift of the
     # lamp would flip left and right. vsi100k's floor-plane rule (ours) leaves such triples out.
     assert not [o for o in _directions(_lamp_on_table(0.01), "vsi100k") if {o[0], o[1]} == {"lamp", "table"}]
+    # The positive control: a lamp 1 m off the table's centre stands beside it, and is asked from both ends.
+    beside = {o for o in _directions(_lamp_on_table(1.0), "vsi100k") if {o[0], o[1]} == {"lamp", "table"}}
+    assert beside == {("lamp", "table", "bed"), ("lamp", "table", "toilet"), ("table", "lamp", "toilet"),
+                      ("table", "lamp", "bed")}  # fmt: skip
 
 
 def test_no_direction_where_the_floor_plane_gives_none():

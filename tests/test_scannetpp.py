@@ -33,7 +33,8 @@ from handmade_scannetpp import (
 from vsi_data.cli import app
 from vsi_data.output.shards import read_rows
 from vsi_data.qa import generate_questions, load_recipe
-from vsi_data.sources import SourceUnavailable, open_source
+from vsi_data.registry import open_source
+from vsi_data.sources import SourceUnavailable
 from vsi_data.sources.base import SceneError
 from vsi_data.sources.scannetpp import ScannetppConfig, ScannetppSource
 from vsi_data.sources.scannetpp import depth as depth_module

@@ -159,7 +159,7 @@ def test_appearance_order_follows_the_staged_reveal(revealed):
 def test_first_appearances_happen_when_the_turn_reaches_each_object(revealed):
     scene = revealed.scene
     objects = [scene.by_category[c][0] for c in [*revealed.order, revealed.hidden]]
-    first = first_visible_frames(scene.frames, objects, VisibilityRule())
+    first = first_visible_frames(scene.frames, [object_samples(o.points, o.box) for o in objects], VisibilityRule())
     frames = len(scene.frames)
     for frame, (_, _, bearing, distance, dims) in zip(first[:-1], STAGED[: len(revealed.order)], strict=True):
         # when the object's near edge meets the leading edge of the view; frames are evaluated 4 times a second
@@ -176,7 +176,7 @@ def test_the_hidden_object_is_in_view_and_only_occlusion_hides_it(revealed):
     frames = scene.frames
     facing = round(280 / 360 * len(frames))  # the camera looks straight at the closet
     depth = frames.depth.read(facing)
-    points = object_samples(trash)
+    points = object_samples(trash.points, trash.box)
     owner = np.zeros(len(points), dtype=np.int64)
     args = (frames.poses[facing], frames.depth.intrinsics, VisibilityRule())
     assert visible_areas(points, owner, 1, args[0], np.full_like(depth, 50.0), *args[1:])[0] > 0.005
