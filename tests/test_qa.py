@@ -352,3 +352,63 @@ def test_vocabularies_map_real_scannet_labels(realdata):
     assert scannet200.categorize("scannet", "trash can", table["trash can"]) == "trash can"
     assert scannet200.categorize("scannet", "wall", table["wall"]) is None
     assert "office chair" in scannet200.confusable_with("chair")
+
+
+# --- settings the bundled recipes leave at their defaults ---------------------------------------------------
+
+
+def _candidates(tmp_path, types: str, *objects: SceneObject, metric: str = "center") -> dict[str, list]:
+    templates = "vsi100k" if metric == "center" else "vsibench"
+    recipe = load_recipe(write_recipe(tmp_path, f"templates: {templates}\ngeometry: {{distance: {metric}}}\n{types}"))
+    ctx = SceneContext(scene_of(*objects), recipe.distance_metric, recipe.vocabulary)
+    return {g.question_type: list(g.candidates(ctx, np.random.default_rng(0))) for g in recipe.generators}
+
+
+def test_max_distance_leaves_out_pairs_farther_apart(tmp_path):
+    # Centres 1 m (a-b), 4 m (b-c) and 5 m (a-c) apart.
+    objects = (obj(0, "a", [0, 0, 0]), obj(1, "b", [1, 0, 0]), obj(2, "c", [5, 0, 0]))
+    asked = {
+        limit: {"-".join(sorted(c.objects)): c.answer for c in found["object_abs_distance"]}
+        for limit in ("null", 4.5, 2.0)
+        for found in [_candidates(tmp_path, f"types: {{object_abs_distance: {{max_distance: {limit}}}}}", *objects)]
+    }
+    assert asked["null"] == {"a-b": "1.0", "b-c": "4.0", "a-c": "5.0"}
+    assert asked[4.5] == {"a-b": "1.0", "b-c": "4.0"}
+    assert asked[2.0] == {"a-b": "1.0"}
+
+
+def test_min_size_cm_leaves_out_smaller_objects(tmp_path):
+    objects = (obj(0, "cup", [0, 0, 0], (0.1, 0.1, 0.12)), obj(1, "sofa", [2, 0, 0], (2.1, 0.9, 0.8)))
+    for limit, expected in ((0.0, [("cup", "12"), ("sofa", "210")]), (50.0, [("sofa", "210")])):
+        found = _candidates(tmp_path, f"types: {{object_size_estimation: {{min_size_cm: {limit}}}}}", *objects)
+        assert sorted((c.objects[0], c.answer) for c in found["object_size_estimation"]) == expected
+
+
+def test_choices_unique_only_keeps_repeated_categories_out_of_the_choices(tmp_path):
+    # Target t; two chairs (the nearest 1 m away), u 2 m and v 3 m away.
+    objects = (obj(0, "t", [0, 0, 0]), obj(1, "chair", [1, 0, 0]), obj(2, "chair", [6, 0, 0]),
+               obj(3, "u", [0, 2, 0]), obj(4, "v", [0, -3, 0]))  # fmt: skip
+    for unique_only, expected in ((False, {("chair", "u"): "chair", ("chair", "v"): "chair", ("u", "v"): "u"}),
+                                  (True, {("u", "v"): "u"})):  # fmt: skip
+        settings = f"{{num_choices: 2, choices_unique_only: {str(unique_only).lower()}}}"
+        found = _candidates(tmp_path, f"types: {{object_rel_distance: {settings}}}", *objects)
+        asked = {tuple(sorted(c.choices)): c.answer for c in found["object_rel_distance"] if c.objects[0] == "t"}
+        assert asked == expected
+
+
+def test_option_order_fixed_keeps_the_listed_order_and_balanced_moves_the_answer(tmp_path):
+    # Around a at the origin, facing b (+y): c1..c3 to the left (x < 0) and d1..d3 to the right.
+    objects = [obj(0, "a", [0, 0, 0]), obj(1, "b", [0, 3, 0])]
+    objects += [obj(2 + i, f"c{i}", [-2, 0.5 + i, 0]) for i in range(3)]
+    objects += [obj(5 + i, f"d{i}", [2, 0.5 + i, 0]) for i in range(3)]
+    options = {}
+    for order in ("fixed", "balanced"):
+        path = write_recipe(
+            tmp_path, f"templates: vsibench\ntypes: {{object_rel_direction_easy: {{option_order: {order}}}}}\n"
+        )
+        questions = generate_questions(scene_of(*objects), load_recipe(path), seed=0, exhaustive=True)
+        asked = [q for q in questions if q.objects[:2] == ["a", "b"]]
+        assert len(asked) == 6  # every queried object, 2 m or more off the facing line
+        options[order] = {tuple(q.options) for q in asked}
+    assert options["fixed"] == {("A. left", "B. right")}
+    assert options["balanced"] == {("A. left", "B. right"), ("A. right", "B. left")}
