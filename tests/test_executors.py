@@ -29,7 +29,7 @@ from vsi_data.executors import ExecutorUnavailable, InProcess, Limits, Lost, Pro
 from vsi_data.executors import version_mismatch as mismatch
 from vsi_data.output.shards import read_rows
 from vsi_data.pipeline import BuildConfig, run_build
-from vsi_data.sources import open_source
+from vsi_data.registry import open_source
 
 
 def _square(x: int) -> int:

@@ -214,7 +214,8 @@ def run_cases(source_name: str, base: Path, seed: int, count: int, conn) -> None
     import signal
 
     from vsi_data.qa import generate_questions, load_recipe
-    from vsi_data.sources import SceneError, open_source
+    from vsi_data.registry import open_source
+    from vsi_data.sources import SceneError
 
     # vsibench-meta carries VSI-Bench's own category names, which only the vsibench vocabulary maps.
     recipes = [
