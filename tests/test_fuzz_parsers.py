@@ -278,6 +278,7 @@ def outside_bounds(answers: list[tuple[str, float | None]], bounds) -> list[tupl
 
 
 @pytest.mark.parametrize("source_name", sorted(CASES))
+@pytest.mark.slow
 def test_fuzzed_scenes_fail_in_one_line_naming_a_file_or_answer_within_bounds(source_name, tmp_path):
     from vsi_data.qa import load_recipe
 

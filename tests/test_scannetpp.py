@@ -613,6 +613,7 @@ def test_synthetic_files_are_scannetpp_files(synthetic):
 # --- builds -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_build_synthetic_scannetpp_then_read_it_back_as_scannetpp(tmp_path):
     runner = CliRunner()
     out = tmp_path / "synthetic"

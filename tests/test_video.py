@@ -247,6 +247,7 @@ def test_no_video_builds_questions_without_videos_and_says_so(staged, tmp_path):
     assert list(manifest["skipped_types"]) == ["obj_appearance_order"]
 
 
+@pytest.mark.slow
 def test_a_no_video_build_never_reads_the_camera_stream(staged, tmp_path):
     """--no-video needs no frames, so a cut-off `.sens` does not fail the scene (with video it must)."""
     root = tmp_path / "root"
@@ -288,6 +289,7 @@ def stream_facts(path):
         return count, stream.width, stream.height, stream.codec_context.name
 
 
+@pytest.mark.slow
 def test_scannetpp_iphone_video_is_copied_as_is_unless_reencoding_is_asked(tmp_path):
     out, video = synthetic_build(tmp_path / "copy", "scannetpp")
     (source,) = (out / ".synthetic" / "data").glob("*/iphone/rgb.mkv")
@@ -308,6 +310,7 @@ def test_scannetpp_iphone_video_is_copied_as_is_unless_reencoding_is_asked(tmp_p
         assert [bytes(p) for p in container.demux(container.streams.video[0]) if p.size] != packets
 
 
+@pytest.mark.slow
 def test_synthetic_scannetpp_builds_ask_appearance_order_from_the_iphone_depth(tmp_path):
     """VSI-Bench's filter needs four categories whole seconds apart: 600 frames (10 s at 60 fps) of the one val
     scene among the first five, whose turn passes its furniture a second or more apart."""
