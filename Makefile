@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.vsi-data-installed
 DEMO_OUT ?= demo_out
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo test test-fast lint format clean
 
 install: $(STAMP)
 
@@ -39,6 +39,11 @@ format: install
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# The quick tier while working: every test but those marked slow (end-to-end builds that render, training runs).
+# CI runs `make test`, which runs them all.
+test-fast: lint
+	$(BIN)/python -m pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache

@@ -16,7 +16,7 @@ import handmade_arkit as hm
 from handmade import answer_text
 from vsi_data.pipeline import BuildConfig, run_build
 from vsi_data.qa import generate_questions, load_recipe
-from vsi_data.sources import open_source
+from vsi_data.registry import open_source
 from vsi_data.sources.arkitscenes import ArkitScenesConfig, ArkitScenesSource, formats
 from vsi_data.sources.arkitscenes.parser import sky_from_poses, upright_camera
 from vsi_data.sources.base import SceneError

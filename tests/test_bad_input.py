@@ -76,6 +76,7 @@ def rewrite_mesh_as_doubles(mesh: Path, change=None) -> None:
 
 
 @pytest.mark.parametrize("far", [1e200, 1e300])
+@pytest.mark.slow
 def test_a_vertex_at_an_absurd_distance_fails_its_scene_and_the_build_finishes(tmp_path, far):
     """Today the room triangulation never returns on such a vertex, so the build never writes a manifest."""
     write_label_table(tmp_path / "scannetv2-labels.combined.tsv")

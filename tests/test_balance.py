@@ -197,6 +197,7 @@ _RULES = st.dictionaries(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(parts=_parts(), dedup=st.booleans(), types=_RULES, seed=st.integers(0, 3))
+@pytest.mark.slow
 def test_the_streaming_cleanup_keeps_exactly_the_rows_of_the_one_table_cleanup(parts, dedup, types, seed):
     balance = Balance(dedup=dedup, types=types)
     expected, expected_dropped = finish_reference.finish(parts, balance, seed)
@@ -221,6 +222,7 @@ def test_a_group_larger_than_the_histogram_is_cut_at_the_same_row():
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(parts=_parts(), rows_per_shard=st.integers(1, 60), cuts=st.integers(1, 4))
+@pytest.mark.slow
 def test_shards_are_byte_for_byte_those_of_the_one_table_writer(tmp_path_factory, parts, rows_per_shard, cuts):
     table = pa.concat_tables([SCHEMA.empty_table(), *parts])
     old, new = tmp_path_factory.mktemp("old"), tmp_path_factory.mktemp("new")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
+from typing import get_args, get_type_hints
 
 import av
 import pyarrow.parquet as pq
@@ -14,6 +16,7 @@ from typer.testing import CliRunner
 from handmade import HANDMADE_ROOM, write_handmade_scene, write_label_table
 from vsi_data.cli import app
 from vsi_data.output.shards import SCHEMA, read_rows, row_bytes
+from vsi_data.pipeline import BuildConfig
 
 runner = CliRunner()
 
@@ -323,3 +326,11 @@ def test_a_build_recorded_before_buckets_keeps_its_flat_videos(synthetic_build, 
     assert result.exit_code == 0, result.output
     assert read_rows(old).equals(read_rows(flat))
     assert sorted(p.name for p in (old / "videos/synthetic").iterdir() if p.is_dir()) == []
+
+
+def test_a_recorded_config_reads_back_with_its_paths_as_paths():
+    config = BuildConfig(source="scannet", out=Path("/o"), root=Path("/r"), label_table=Path("/l"), seed=3)
+    recorded = json.loads(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}))
+    assert BuildConfig.from_record({**recorded, "a_setting_of_a_later_version": 1}) == config
+    path_fields = {name for name, hint in get_type_hints(BuildConfig).items() if Path in (get_args(hint) or (hint,))}
+    assert set(BuildConfig.PATHS) == path_fields

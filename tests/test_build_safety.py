@@ -188,6 +188,7 @@ def test_a_full_disk_while_resharding_keeps_the_finished_dataset(out, scans, mon
     assert len(manifest["shards"]["train"]) == -(-rows.num_rows // 10)
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_building_scenes_stops_with_one_line_and_resumes(scans, tmp_path, monkeypatch):
     out = tmp_path / "out"
     _full_disk_at(monkeypatch, "__scene", 2)  # the second scene's part file
@@ -339,6 +340,7 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "vsi_data.cli", "build", *args, "--workers", "1"]
 
 
+@pytest.mark.slow
 def test_a_second_build_into_the_same_folder_is_refused_and_a_dead_ones_lock_taken_over(tmp_path):
     out = tmp_path / "out"
     args = ["--source", "synthetic", "--out", str(out), "--frames", "24", "--scenes", "2", "--quiet"]

@@ -115,6 +115,7 @@ def test_the_counting_histogram_has_one_bin_per_count():
 # --- 9. logs and the command line ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_results_on_stdout_progress_on_stderr_in_plain_lines(tmp_path):
     """Today the summary goes to stderr and a piped build prints no progress at all."""
     write_label_table(tmp_path / "scannetv2-labels.combined.tsv")

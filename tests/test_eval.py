@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,6 +15,8 @@ from vsi_data.cli import app
 from vsi_data.eval import DataError, PredictionsError, evaluate, load_items, read_predictions
 from vsi_data.eval.predictions import open_for_append
 from vsi_data.metrics import first_token, mean_relative_accuracy, score_prediction
+from vsi_data.questions import read_questions
+from vsi_data.stats import dataset_stats
 
 runner = CliRunner()
 
@@ -248,12 +251,13 @@ def test_an_interrupted_last_line_is_ignored_and_cut_before_appending(tmp_path):
             ["--data", "{tmp}/test.parquet", "--predictions", "{tmp}/none.jsonl"],
             "none.jsonl: predictions file not found",
         ),
-        (["--data", "{tmp}", "--predictions", "{tmp}/p.jsonl"], "not a vsi-data build output"),
+        (["--data", "{tmp}/empty", "--predictions", "{tmp}/p.jsonl"], "not a vsi-data build output"),
         (["--data", "{tmp}/p.jsonl", "--predictions", "{tmp}/p.jsonl"], "neither a VSI-Bench test file"),
     ],
 )
 def test_eval_errors_are_one_clear_line(vsibench_parquet, predictions_file, tmp_path, args, message):
     (tmp_path / "p.jsonl").write_text('{"id": "1", "prediction": "A"}\n')
+    (tmp_path / "empty").mkdir()
     result = runner.invoke(app, ["eval", *[a.format(tmp=tmp_path) for a in args]])
     assert result.exit_code == 1
     assert message in result.output
@@ -278,3 +282,22 @@ def test_real_vsibench_questions_with_their_ground_truth_score_100(real_question
     assert evaluate(items, verbose).overall == 100.0
     nothing = evaluate(items, {})
     assert (nothing.overall, nothing.missing) == (0.0, 291)
+
+
+def test_stats_and_eval_read_the_same_questions_from_every_layout(vsibench_parquet, vsibench_video_build, tmp_path):
+    """One reader: a VSI-Bench file, a folder of them, a build and one of its shards give the same questions to
+    `stats` and to `eval`."""
+    folder = tmp_path / "parquets"
+    folder.mkdir()
+    shutil.copy(vsibench_parquet, folder / "test-00000.parquet")
+    shard = next((vsibench_video_build / "data").glob("*.parquet"))
+    for path, kind in ((vsibench_parquet, "vsibench"), (folder, "vsibench"), (vsibench_video_build, "build"),
+                       (shard, "build")):  # fmt: skip
+        questions = read_questions(path)
+        assert questions.kind == kind
+        items = load_items(path)
+        assert [item.id for item in items] == questions.table.column("id").to_pylist()
+        assert dataset_stats(path)["rows"] == len(items)
+    assert load_items(folder)[0].video == folder / "scannet" / "scene0001_00.mp4"  # beside the files
+    assert load_items(folder, video_root=tmp_path) == load_items(vsibench_parquet, video_root=tmp_path)
+    assert load_items(shard) == load_items(vsibench_video_build)

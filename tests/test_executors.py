@@ -31,7 +31,7 @@ from vsi_data.executors import version_mismatch as mismatch
 from vsi_data.io import Store
 from vsi_data.output.shards import read_rows
 from vsi_data.pipeline import BuildConfig, run_build
-from vsi_data.sources import open_source
+from vsi_data.registry import open_source
 
 
 def _square(x: int) -> int:
@@ -132,6 +132,7 @@ def _kill_when_waiting(markers: Path, stop: threading.Event) -> threading.Thread
     return thread
 
 
+@pytest.mark.slow
 def test_two_workers_give_the_in_process_rows(scans, reference, tmp_path):
     two = _build(scans, tmp_path / "two", workers=2)
     assert two.exit_code == 2
@@ -142,6 +143,7 @@ def test_two_workers_give_the_in_process_rows(scans, reference, tmp_path):
     assert len(set(rows.column("scene_id").to_pylist())) == 4
 
 
+@pytest.mark.slow
 def test_local_pool_records_a_crashing_scene_and_retries_a_killed_worker(scans, reference, tmp_path, monkeypatch):
     crashing, killed = _scene_ids(scans)[:2]
     markers = tmp_path / "markers"
@@ -256,6 +258,7 @@ def _alive(pids: list[int], grace_s: float = 10.0) -> list[int]:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_workers_at_once_exits_130_and_a_rerun_resumes(scans, clean_cli_build, tmp_path):
     out = tmp_path / "interrupted"
     process, workers = _start_and_wait_for_parts(_command(scans, out), out, parts=1)
@@ -277,6 +280,7 @@ def test_ctrl_c_stops_the_workers_at_once_exits_130_and_a_rerun_resumes(scans, c
     assert read_rows(out).equals(read_rows(clean_cli_build))
 
 
+@pytest.mark.slow
 def test_a_build_killed_with_sigkill_takes_its_workers_along_and_resumes_to_the_clean_result(
     scans, clean_cli_build, tmp_path
 ):
@@ -328,6 +332,7 @@ def ray_cluster():
             shutil.rmtree(private, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_ray_joins_a_running_cluster_from_ray_address_and_gives_the_same_rows(
     scans, reference, ray_cluster, tmp_path, monkeypatch
 ):
@@ -337,6 +342,7 @@ def test_ray_joins_a_running_cluster_from_ray_address_and_gives_the_same_rows(
     assert read_rows(tmp_path / "ray").equals(read_rows(reference[0]))
 
 
+@pytest.mark.slow
 def test_ray_without_an_address_starts_its_own_cluster_and_auto_joins_the_running_one(
     scans, reference, ray_cluster, tmp_path, monkeypatch
 ):
@@ -350,6 +356,7 @@ def test_ray_without_an_address_starts_its_own_cluster_and_auto_joins_the_runnin
     assert read_rows(tmp_path / "auto").equals(read_rows(reference[0]))
 
 
+@pytest.mark.slow
 def test_ray_records_crashed_and_hanging_scenes_and_retries_a_killed_worker(
     scans, reference, ray_cluster, tmp_path, monkeypatch
 ):

@@ -214,7 +214,8 @@ def run_cases(source_name: str, base: Path, seed: int, count: int, conn) -> None
     import signal
 
     from vsi_data.qa import generate_questions, load_recipe
-    from vsi_data.sources import SceneError, open_source
+    from vsi_data.registry import open_source
+    from vsi_data.sources import SceneError
 
     # vsibench-meta carries VSI-Bench's own category names, which only the vsibench vocabulary maps.
     recipes = [
@@ -277,6 +278,7 @@ def outside_bounds(answers: list[tuple[str, float | None]], bounds) -> list[tupl
 
 
 @pytest.mark.parametrize("source_name", sorted(CASES))
+@pytest.mark.slow
 def test_fuzzed_scenes_fail_in_one_line_naming_a_file_or_answer_within_bounds(source_name, tmp_path):
     from vsi_data.qa import load_recipe
 

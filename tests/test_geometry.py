@@ -313,15 +313,15 @@ def test_direction_angles_by_hand():
     assert sector_of(np.array([10, 180, 300]), MEDIUM).tolist() == ["left", "back", "right"]
 
 
-def test_vsibench_reference_direction():
-    # VSI-Bench scene 41069025: standing by the stove, facing the sofa, the tv is 37.7° counter-clockwise: left.
-    angle = direction_angles(
-        np.array([0.0, 0.0]),
-        np.array([1.0, 0.0]),
-        np.array([math.cos(math.radians(37.7)), math.sin(math.radians(37.7))]),
-    )
-    assert angle == pytest.approx(37.7)
-    assert sector_of(angle, MEDIUM) == "left"
+def test_direction_angles_in_a_turned_and_shifted_frame_by_hand():
+    # Standing at (1, 2) facing (4, 6): facing along (3, 4). The queried object at (-3, 5) is along (-4, 3), a
+    # quarter turn counter-clockwise of (3, 4) (their dot product is 0, the cross product +25): 90°, left. At
+    # (5, -1), along (4, -3): a quarter turn clockwise, 270°, right; at (-2, -2), along (-3, -4): 180°, back.
+    standing, facing = np.array([1.0, 2.0]), np.array([4.0, 6.0])
+    queried = np.array([[-3.0, 5.0], [5.0, -1.0], [-2.0, -2.0]])
+    angles = direction_angles(standing, facing, queried)
+    assert angles == pytest.approx([90.0, 270.0, 180.0])
+    assert sector_of(angles, MEDIUM).tolist() == ["left", "right", "back"]
 
 
 def test_boundary_margin_both_sides_and_ahead():

@@ -81,6 +81,34 @@ def test_template_fields_are_checked_against_the_question_type(tmp_path):
         load_recipe(path)
 
 
+@pytest.mark.parametrize(
+    ("templates", "metric", "refused"),
+    [
+        ("vsi100k", "box_grid", "template absdist-1 words distances as center"),  # "center to center" wording
+        ("vsi100k", "closest_points", "template absdist-1 words distances as center"),
+        ("vsibench", "center", "template vsibench-absdist words distances as closest"),
+        ("vsibench", "closest_box", None),
+        ("vsi100k", "center", None),
+    ],
+)
+def test_a_template_worded_for_another_distance_metric_is_refused(tmp_path, templates, metric, refused):
+    path = write_recipe(
+        tmp_path, f"templates: {templates}\ngeometry: {{distance: {metric}}}\ntypes: {{object_abs_distance: {{}}}}\n"
+    )
+    if refused is None:
+        assert load_recipe(path).distance_metric == metric
+        return
+    with pytest.raises(RecipeError, match=f"mine.yaml: .*{refused}.* geometry.distance {metric}"):
+        load_recipe(path)
+
+
+def test_a_template_distance_tag_must_be_known(tmp_path):
+    words = tmp_path / "words.yaml"
+    words.write_text("object_abs_distance:\n  - {id: x, text: 'How far is {a} from {b}?', distance: diagonal}\n")
+    with pytest.raises(RecipeError, match=r"object_abs_distance\[0\]: distance must be one of \['center', 'closest'\]"):
+        load_recipe(write_recipe(tmp_path, f"templates: {words}\ntypes: {{object_abs_distance: {{}}}}"))
+
+
 def test_unknown_bundled_recipe_lists_the_known_ones():
     with pytest.raises(RecipeError, match="bundled ones: vsi100k, vsibench"):
         load_recipe("vsi1000k")
@@ -164,18 +192,34 @@ def test_relative_distance_filters_close_calls():
     assert {c.answer for c in candidates if c.objects[0] == "tv"} == {"a", "b"}
 
 
-def test_relative_direction_skips_answers_near_a_sector_boundary():
-    # Standing at the origin facing +y; the queried object 5° right of straight ahead (medium/easy boundary).
-    angle = np.radians(90 - 5)
+def _read_right_of_ahead(degrees: float) -> dict[str, list[tuple[str, float]]]:
+    """Standing at the origin facing +y, the queried object `degrees` right of straight ahead: (answer, angle)
+    of the (p, o, q) candidate per direction level."""
+    angle = np.radians(90 - degrees)
     objects = [obj(0, "p", [0, 0, 0]), obj(1, "o", [0, 3, 0]), obj(2, "q", [2 * np.cos(angle), 2 * np.sin(angle), 0])]
     recipe = load_recipe("vsibench")
     ctx = SceneContext(scene_of(*objects), "center", recipe.vocabulary)
-    by_type = {g.question_type: g for g in recipe.generators}
-    medium = by_type["object_rel_direction_medium"].candidates(ctx, np.random.default_rng(0))
-    assert not [c for c in medium if c.objects == ["p", "o", "q"]]  # 355°: 5° from the left/right boundary
-    hard = by_type["object_rel_direction_hard"].candidates(ctx, np.random.default_rng(0))
-    # VSI-Bench's hard level looks only ahead: 355° is 5° from 360 → skipped; 5° past it would be kept.
-    assert not [c for c in hard if c.objects == ["p", "o", "q"]]
+    return {
+        g.question_type.rsplit("_", 1)[1]: [
+            (c.answer, c.meta["angle_deg"])
+            for c in g.candidates(ctx, np.random.default_rng(0))
+            if c.objects == ["p", "o", "q"]
+        ]
+        for g in recipe.generators
+        if g.question_type.startswith("object_rel_direction")
+    }
+
+
+def test_relative_direction_skips_answers_near_a_sector_boundary():
+    # 5° right of ahead, 355° counter-clockwise: 5° from the left/right boundary at 0° (easy, medium), and VSI-Bench's
+    # hard level looks only ahead, 5° from 360 → every level skips it.
+    assert _read_right_of_ahead(5) == {"easy": [], "medium": [], "hard": []}
+    # The positive control: 30° right of ahead (330°) is clear of every boundary, and asked at every level.
+    assert _read_right_of_ahead(30) == {
+        "easy": [("right", 330.0)],
+        "medium": [("right", 330.0)],
+        "hard": [("front-right", 330.0)],
+    }
 
 
 def test_relative_direction_reads_every_ordering_of_a_triple_in_order(tmp_path):
@@ -248,6 +292,10 @@ def test_no_direction_is_read_off_objects_stacked_on_each_other():
     # 1 cm off: "standing by the lamp, facing the table" has no direction on the floor; a hair's shift of the
     # lamp would flip left and right. vsi100k's floor-plane rule (ours) leaves such triples out.
     assert not [o for o in _directions(_lamp_on_table(0.01), "vsi100k") if {o[0], o[1]} == {"lamp", "table"}]
+    # The positive control: a lamp 1 m off the table's centre stands beside it, and is asked from both ends.
+    beside = {o for o in _directions(_lamp_on_table(1.0), "vsi100k") if {o[0], o[1]} == {"lamp", "table"}}
+    assert beside == {("lamp", "table", "bed"), ("lamp", "table", "toilet"), ("table", "lamp", "toilet"),
+                      ("table", "lamp", "bed")}  # fmt: skip
 
 
 def test_no_direction_where_the_floor_plane_gives_none():
@@ -304,3 +352,63 @@ def test_vocabularies_map_real_scannet_labels(realdata):
     assert scannet200.categorize("scannet", "trash can", table["trash can"]) == "trash can"
     assert scannet200.categorize("scannet", "wall", table["wall"]) is None
     assert "office chair" in scannet200.confusable_with("chair")
+
+
+# --- settings the bundled recipes leave at their defaults ---------------------------------------------------
+
+
+def _candidates(tmp_path, types: str, *objects: SceneObject, metric: str = "center") -> dict[str, list]:
+    templates = "vsi100k" if metric == "center" else "vsibench"
+    recipe = load_recipe(write_recipe(tmp_path, f"templates: {templates}\ngeometry: {{distance: {metric}}}\n{types}"))
+    ctx = SceneContext(scene_of(*objects), recipe.distance_metric, recipe.vocabulary)
+    return {g.question_type: list(g.candidates(ctx, np.random.default_rng(0))) for g in recipe.generators}
+
+
+def test_max_distance_leaves_out_pairs_farther_apart(tmp_path):
+    # Centres 1 m (a-b), 4 m (b-c) and 5 m (a-c) apart.
+    objects = (obj(0, "a", [0, 0, 0]), obj(1, "b", [1, 0, 0]), obj(2, "c", [5, 0, 0]))
+    asked = {
+        limit: {"-".join(sorted(c.objects)): c.answer for c in found["object_abs_distance"]}
+        for limit in ("null", 4.5, 2.0)
+        for found in [_candidates(tmp_path, f"types: {{object_abs_distance: {{max_distance: {limit}}}}}", *objects)]
+    }
+    assert asked["null"] == {"a-b": "1.0", "b-c": "4.0", "a-c": "5.0"}
+    assert asked[4.5] == {"a-b": "1.0", "b-c": "4.0"}
+    assert asked[2.0] == {"a-b": "1.0"}
+
+
+def test_min_size_cm_leaves_out_smaller_objects(tmp_path):
+    objects = (obj(0, "cup", [0, 0, 0], (0.1, 0.1, 0.12)), obj(1, "sofa", [2, 0, 0], (2.1, 0.9, 0.8)))
+    for limit, expected in ((0.0, [("cup", "12"), ("sofa", "210")]), (50.0, [("sofa", "210")])):
+        found = _candidates(tmp_path, f"types: {{object_size_estimation: {{min_size_cm: {limit}}}}}", *objects)
+        assert sorted((c.objects[0], c.answer) for c in found["object_size_estimation"]) == expected
+
+
+def test_choices_unique_only_keeps_repeated_categories_out_of_the_choices(tmp_path):
+    # Target t; two chairs (the nearest 1 m away), u 2 m and v 3 m away.
+    objects = (obj(0, "t", [0, 0, 0]), obj(1, "chair", [1, 0, 0]), obj(2, "chair", [6, 0, 0]),
+               obj(3, "u", [0, 2, 0]), obj(4, "v", [0, -3, 0]))  # fmt: skip
+    for unique_only, expected in ((False, {("chair", "u"): "chair", ("chair", "v"): "chair", ("u", "v"): "u"}),
+                                  (True, {("u", "v"): "u"})):  # fmt: skip
+        settings = f"{{num_choices: 2, choices_unique_only: {str(unique_only).lower()}}}"
+        found = _candidates(tmp_path, f"types: {{object_rel_distance: {settings}}}", *objects)
+        asked = {tuple(sorted(c.choices)): c.answer for c in found["object_rel_distance"] if c.objects[0] == "t"}
+        assert asked == expected
+
+
+def test_option_order_fixed_keeps_the_listed_order_and_balanced_moves_the_answer(tmp_path):
+    # Around a at the origin, facing b (+y): c1..c3 to the left (x < 0) and d1..d3 to the right.
+    objects = [obj(0, "a", [0, 0, 0]), obj(1, "b", [0, 3, 0])]
+    objects += [obj(2 + i, f"c{i}", [-2, 0.5 + i, 0]) for i in range(3)]
+    objects += [obj(5 + i, f"d{i}", [2, 0.5 + i, 0]) for i in range(3)]
+    options = {}
+    for order in ("fixed", "balanced"):
+        path = write_recipe(
+            tmp_path, f"templates: vsibench\ntypes: {{object_rel_direction_easy: {{option_order: {order}}}}}\n"
+        )
+        questions = generate_questions(scene_of(*objects), load_recipe(path), seed=0, exhaustive=True)
+        asked = [q for q in questions if q.objects[:2] == ["a", "b"]]
+        assert len(asked) == 6  # every queried object, 2 m or more off the facing line
+        options[order] = {tuple(q.options) for q in asked}
+    assert options["fixed"] == {("A. left", "B. right")}
+    assert options["balanced"] == {("A. left", "B. right"), ("A. right", "B. left")}

@@ -174,6 +174,7 @@ NYU40_RAW = {1: "wall", 2: "floor", 5: "chair", 7: "table", 8: "door", 9: "windo
              39: "trash can"}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_real_scannet_mesh_through_the_parser(realdata, tmp_path):
     """scene0470_00's real mesh with segments and groups made from its real per-vertex labels."""
     import os

@@ -33,7 +33,8 @@ from handmade_scannetpp import (
 from vsi_data.cli import app
 from vsi_data.output.shards import read_rows
 from vsi_data.qa import generate_questions, load_recipe
-from vsi_data.sources import SourceUnavailable, open_source
+from vsi_data.registry import open_source
+from vsi_data.sources import SourceUnavailable
 from vsi_data.sources.base import SceneError
 from vsi_data.sources.scannetpp import ScannetppConfig, ScannetppSource
 from vsi_data.sources.scannetpp import depth as depth_module
@@ -612,6 +613,7 @@ def test_synthetic_files_are_scannetpp_files(synthetic):
 # --- builds -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_build_synthetic_scannetpp_then_read_it_back_as_scannetpp(tmp_path):
     runner = CliRunner()
     out = tmp_path / "synthetic"

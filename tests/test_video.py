@@ -159,7 +159,7 @@ def test_appearance_order_follows_the_staged_reveal(revealed):
 def test_first_appearances_happen_when_the_turn_reaches_each_object(revealed):
     scene = revealed.scene
     objects = [scene.by_category[c][0] for c in [*revealed.order, revealed.hidden]]
-    first = first_visible_frames(scene.frames, objects, VisibilityRule())
+    first = first_visible_frames(scene.frames, [object_samples(o.points, o.box) for o in objects], VisibilityRule())
     frames = len(scene.frames)
     for frame, (_, _, bearing, distance, dims) in zip(first[:-1], STAGED[: len(revealed.order)], strict=True):
         # when the object's near edge meets the leading edge of the view; frames are evaluated 4 times a second
@@ -176,7 +176,7 @@ def test_the_hidden_object_is_in_view_and_only_occlusion_hides_it(revealed):
     frames = scene.frames
     facing = round(280 / 360 * len(frames))  # the camera looks straight at the closet
     depth = frames.depth.read(facing)
-    points = object_samples(trash)
+    points = object_samples(trash.points, trash.box)
     owner = np.zeros(len(points), dtype=np.int64)
     args = (frames.poses[facing], frames.depth.intrinsics, VisibilityRule())
     assert visible_areas(points, owner, 1, args[0], np.full_like(depth, 50.0), *args[1:])[0] > 0.005
@@ -247,6 +247,7 @@ def test_no_video_builds_questions_without_videos_and_says_so(staged, tmp_path):
     assert list(manifest["skipped_types"]) == ["obj_appearance_order"]
 
 
+@pytest.mark.slow
 def test_a_no_video_build_never_reads_the_camera_stream(staged, tmp_path):
     """--no-video needs no frames, so a cut-off `.sens` does not fail the scene (with video it must)."""
     root = tmp_path / "root"
@@ -288,6 +289,7 @@ def stream_facts(path):
         return count, stream.width, stream.height, stream.codec_context.name
 
 
+@pytest.mark.slow
 def test_scannetpp_iphone_video_is_copied_as_is_unless_reencoding_is_asked(tmp_path):
     out, video = synthetic_build(tmp_path / "copy", "scannetpp")
     (source,) = (out / ".synthetic" / "data").glob("*/iphone/rgb.mkv")
@@ -308,6 +310,7 @@ def test_scannetpp_iphone_video_is_copied_as_is_unless_reencoding_is_asked(tmp_p
         assert [bytes(p) for p in container.demux(container.streams.video[0]) if p.size] != packets
 
 
+@pytest.mark.slow
 def test_synthetic_scannetpp_builds_ask_appearance_order_from_the_iphone_depth(tmp_path):
     """VSI-Bench's filter needs four categories whole seconds apart: 600 frames (10 s at 60 fps) of the one val
     scene among the first five, whose turn passes its furniture a second or more apart."""

@@ -4,6 +4,7 @@ objects and quantities, and anything that is not a dataset is refused with one c
 from __future__ import annotations
 
 import json
+import math
 import shutil
 
 import numpy as np
@@ -14,7 +15,6 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from vsi_data.cli import app
-from vsi_data.geometry.direction import direction_angles, sector_of
 from vsi_data.output.shards import read_rows
 from vsi_data.stats import NotADataset, dataset_stats
 from vsi_data.viz.inspect import InspectError, draw_question, explain, find_row, reopen_scene
@@ -206,11 +206,16 @@ def test_direction_observer_reproduces_the_recorded_angle_and_sector(vsibench_vi
         settings = _settings(vsibench_video_build, question_type)
         observer = explain(row, reopened, settings).observer
         standing, facing, queried = (reopened.scene.by_category[c][0].box.center for c in row["objects"])
-        assert np.allclose([observer.position, observer.facing], [standing[:2], facing[:2]])
-        angle = float(direction_angles(observer.position, observer.facing, observer.queried))
+        assert np.allclose(
+            [observer.position, observer.facing, observer.queried], [standing[:2], facing[:2], queried[:2]]
+        )
+        # The recorded angle, from the re-opened centres by the definition: counter-clockwise from facing to queried.
+        (fx, fy), (qx, qy) = facing[:2] - standing[:2], queried[:2] - standing[:2]
+        angle = math.degrees(math.atan2(fx * qy - fy * qx, fx * qx + fy * qy)) % 360
         assert angle == pytest.approx(row["meta"]["angle_deg"], abs=1e-3)
-        assert np.allclose(observer.queried, queried[:2])
-        assert sector_of(np.array(angle), observer.sectors) == observer.answer
+        assert observer.angle_deg == row["meta"]["angle_deg"]
+        inside = [name for name, (lo, hi) in observer.sectors.items() if lo <= angle < hi]
+        assert inside == [observer.answer]
         letter_text = {o.split(". ")[0]: o.split(". ")[1] for o in row["options"]}
         assert observer.answer == letter_text[row["answer"]]
 

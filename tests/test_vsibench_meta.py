@@ -123,6 +123,7 @@ def test_duplicate_boxes_are_dropped_and_disagreeing_counts_are_not_asked(tmp_pa
     assert parsed.unreliable_categories == {"chair"}
 
 
+@pytest.mark.slow
 def test_benchmark_scannet_scenes_are_left_out_by_default(tmp_path):
     root = tmp_path / "scannet"
     write_label_table(root / "scannetv2-labels.combined.tsv")

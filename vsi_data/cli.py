@@ -16,6 +16,10 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from vsi_data.models import FrameInput
+from vsi_data.registry import SOURCES, SYNTHETIC_FORMATS
+from vsi_data.sources.scannet import ScanNetConfig
+from vsi_data.sources.spec import field_help
+from vsi_data.synthetic import SyntheticConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -49,18 +53,11 @@ def main(
     """3D indoor scans → VSI-style spatial QA → training."""
 
 
-class Source(StrEnum):
-    scannet = "scannet"
-    arkitscenes = "arkitscenes"
-    scannetpp = "scannetpp"
-    vsibench_meta = "vsibench-meta"
-    synthetic = "synthetic"
-
-
-class SyntheticFormat(StrEnum):
-    scannet = "scannet"
-    arkitscenes = "arkitscenes"
-    scannetpp = "scannetpp"
+# The choices and source options come from the source specs (`vsi_data.registry`), which load no parser.
+Source = StrEnum("Source", {name: name for name in SOURCES})
+SyntheticFormat = StrEnum("SyntheticFormat", {name: name for name in SYNTHETIC_FORMATS})
+SYNTHETIC_DEFAULT = SyntheticFormat("scannet")
+ROOT_HELP = " ".join(f"{name}: {spec.root}." for name, spec in SOURCES.items())
 
 
 class Split(StrEnum):
@@ -117,11 +114,7 @@ def build(
     ],
     root: Annotated[
         Path | None,
-        typer.Option(
-            help="ScanNet: the folder holding scans/. ARKitScenes: the folder holding 3dod/ (or raw/). "
-            "ScanNet++: the release root holding data/. vsibench-meta: a *_meta_info_val.json file or a folder of "
-            "them. Synthetic: where to write its scans (default: OUT/.synthetic)."
-        ),
+        typer.Option(help=ROOT_HELP),
     ] = None,
     recipe: Annotated[str, typer.Option(help="vsi100k, vsibench, or a path to a recipe YAML.")] = "vsi100k",
     split: Annotated[Split, typer.Option(help="Official split to build.")] = Split.train,
@@ -173,19 +166,15 @@ def build(
     ] = False,
     label_table: Annotated[
         Path | None,
-        typer.Option(help="ScanNet scannetv2-labels.combined.tsv (default: found next to scans/)."),
+        typer.Option(help=field_help(ScanNetConfig, "label_table")),
     ] = None,
     frames: Annotated[
         int | None,
-        typer.Option(
-            min=0,
-            help="Synthetic source: frames rendered per scene (default: about 15 s of video, the format's own: "
-            "360 ScanNet, 180 ARKitScenes, 900 ScanNet++).",
-        ),
+        typer.Option(min=0, help=field_help(SyntheticConfig, "frames")),
     ] = None,
     synthetic_format: Annotated[
-        SyntheticFormat, typer.Option(help="Synthetic source: which dataset's file format to write and read back.")
-    ] = SyntheticFormat.scannet,
+        SyntheticFormat, typer.Option(help=field_help(SyntheticConfig, "format"))
+    ] = SYNTHETIC_DEFAULT,
     shard_rows: Annotated[int, typer.Option(min=1, help="Rows per output shard at most.")] = 100_000,
     shard_bytes: Annotated[
         str,
@@ -197,13 +186,13 @@ def build(
     quiet: Annotated[bool, typer.Option(help="No progress bar; warnings and errors only.")] = False,
 ) -> None:
     """Build a VSI-style question dataset from scans."""
+    from vsi_data.errors import SceneError, SourceUnavailable
     from vsi_data.executors import ExecutorUnavailable, default_workers
     from vsi_data.io import OutputError, location
     from vsi_data.output.folder import FolderRefused
     from vsi_data.output.shards import ShardsMismatch, parse_size
     from vsi_data.pipeline import BuildConfig, BuildError, run_build
     from vsi_data.qa import RecipeError
-    from vsi_data.sources import SceneError, SourceUnavailable
     from vsi_data.stats import reasons_text
 
     _logging(quiet)
@@ -620,7 +609,7 @@ def verify(
     from rich.progress import Progress
 
     from vsi_data.verify import Tolerances, VerifyError, from_build, from_scans, run_verify
-    from vsi_data.viz.verify import print_verify_report
+    from vsi_data.viz.verify import draw_verified_scene, print_verify_report
 
     _logging(quiet=True)
     if (build is None) == (root is None) or (root is not None and source is None):
@@ -633,7 +622,15 @@ def verify(
         with Progress(console=console, disable=quiet or as_json, transient=True) as progress:
             task = progress.add_task("verifying scenes", total=None)
             report = run_verify(
-                ours, meta, tolerances, pictures, lambda done, total: progress.update(task, completed=done, total=total)
+                ours,
+                meta,
+                tolerances,
+                None
+                if pictures is None
+                else lambda result, scene, meta_scene: draw_verified_scene(
+                    result, scene, meta_scene, pictures / f"{scene.dataset}__{scene.scene_id}.png"
+                ),
+                lambda done, total: progress.update(task, completed=done, total=total),
             )
     except VerifyError as exc:
         raise _fail(str(exc), code=2) from None

@@ -17,10 +17,10 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 from rich.console import Console
@@ -43,7 +43,8 @@ from vsi_data.output.shards import (
     write_part,
 )
 from vsi_data.qa import NO_VIDEO, Recipe, generate_questions, load_recipe, question_id
-from vsi_data.sources import SceneError, SceneRef, SceneSource, open_source
+from vsi_data.registry import SOURCES, open_source
+from vsi_data.sources import SceneError, SceneRef, SceneSource
 from vsi_data.sources.base import ParseOptions
 from vsi_data.video import DEFAULT_VIDEO_PRESET, write_scene_video
 from vsi_data.video.frame_table import sidecar_path
@@ -54,12 +55,6 @@ SYNTHETIC_DIR = ".synthetic"  # default home of the synthetic source's ScanNet f
 EXIT_OK, EXIT_NOTHING, EXIT_PARTIAL = 0, 1, 2
 PROGRESS_LINES = 20  # outside a terminal: about this many progress lines per build ...
 PROGRESS_LINES_EVERY_MAX = 100  # ... but one at least every this many scenes
-EXPECTED_LAYOUT = {
-    "scannet": "scene folders such as scans/scene0000_00/",
-    "arkitscenes": "video folders such as 3dod/Training/<video_id>/",
-    "scannetpp": "scene folders such as data/<scene_id>/scans/",
-    "vsibench-meta": "scene entries in the meta info",
-}
 
 
 class BuildError(Exception):
@@ -98,6 +93,14 @@ class BuildConfig:
     shard_bytes: int | None = DEFAULT_SHARD_BYTES  # a shard's rows' in-memory size at most (None: rows only)
     bucketed_videos: bool = False  # set by the build from its record: videos in buckets (`output.folder.scene_video`)
     quiet: bool = False
+
+    PATHS: ClassVar[tuple[str, ...]] = ("out", "root", "scene_list", "label_table")  # recorded as strings
+
+    @classmethod
+    def from_record(cls, recorded: dict[str, Any]) -> BuildConfig:
+        """The config a manifest recorded (`"config"`), paths as paths; settings this version lacks are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: Path(v) if k in cls.PATHS and v is not None else v for k, v in recorded.items() if k in known})
 
 
 @dataclass
@@ -326,9 +329,9 @@ def open_build_source(config: BuildConfig) -> SceneSource:
         root,
         label_table=config.label_table,
         seed=config.seed,
-        synthetic_count=_synthetic_universe(config),
-        synthetic_frames=config.synthetic_frames,
-        synthetic_format=config.synthetic_format,
+        count=_synthetic_universe(config),
+        frames=config.synthetic_frames,
+        format=config.synthetic_format,
     )
 
 
@@ -402,7 +405,7 @@ def run_build(config: BuildConfig) -> BuildResult:
     listed = source.list_scenes()
     root = config.root if config.root is not None else synthetic_root(config.out)
     if not listed:
-        raise BuildError(f"{root}: no scenes found (expected {EXPECTED_LAYOUT.get(config.source, 'scene folders')})")
+        raise BuildError(f"{root}: no scenes found (expected {SOURCES[config.source].layout})")
     if config.split == "val" and config.source == "scannet" and not source.splits.by_scene:
         raise BuildError(f"{root}: no ScanNet split lists (scannetv2_val.txt) found, so --split val is unknown")
     if source.label_namespace not in recipe.vocabulary.rules:
@@ -454,7 +457,7 @@ def run_build(config: BuildConfig) -> BuildResult:
         order = {ref.scene_id: i for i, ref in enumerate(selected)}
         failures.sort(key=lambda f: order[f["scene_id"]])
         config = replace(config, bucketed_videos=work.bucketed_videos)  # the manifest records where videos went
-        return _finish(config, tree, recipe, source, selection, infos, failures, resumed, started)
+        return _finish(config, tree, recipe, source, BuiltScenes(selection, infos, failures, resumed, started))
 
 
 def _scene_files(ref: SceneRef, config: BuildConfig) -> list[str]:
@@ -540,20 +543,26 @@ def _missing_types(
     return missing
 
 
+@dataclass(frozen=True)
+class BuiltScenes:
+    """What the scenes of a build left for finishing to account for."""
+
+    selection: Selection
+    infos: dict[str, dict]  # scene id → the build info of its committed part
+    failures: list[dict[str, str]]  # in scene order
+    resumed: int  # scenes committed by an earlier run
+    started: float  # `time.perf_counter()` when the build began
+
+
 def _finish(
-    config: BuildConfig,
-    tree: BuildTree,
-    recipe: Recipe,
-    source: SceneSource,
-    selection: Selection,
-    infos: dict[str, dict],
-    failures: list[dict[str, str]],
-    resumed: int,
-    started: float,
+    config: BuildConfig, tree: BuildTree, recipe: Recipe, source: SceneSource, built: BuiltScenes
 ) -> BuildResult:
     """Shards, manifest, failures and card from the committed parts, streamed one part at a time
     (`output/finish.finish_rows`: memory does not grow with the rows), written beside the build they replace and
     swapped in together."""
+    selection, infos, failures, resumed, started = (
+        built.selection, built.infos, built.failures, built.resumed, built.started
+    )  # fmt: skip
     names = list(dict.fromkeys(ref.scene_id for ref in selection.selected if ref.scene_id in infos))
 
     def parts(columns: tuple[str, ...] | None) -> Iterator[pa.Table]:

@@ -10,18 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 
-# VSI-Bench: lettered answers (`MCA_QUESTION_TYPES`) versus numbers scored with MRA (`NA_QUESTION_TYPES`).
-MULTIPLE_CHOICE_TYPES = frozenset(
-    {
-        "object_rel_direction_easy",
-        "object_rel_direction_medium",
-        "object_rel_direction_hard",
-        "object_rel_distance",
-        "route_planning",
-        "obj_appearance_order",
-    }
-)
-NUMERIC_TYPES = frozenset({"object_abs_distance", "object_counting", "object_size_estimation", "room_size_estimation"})
+from vsi_data.question_types import choice_types, numeric_types
+
+# VSI-Bench: lettered answers (`MCA_QUESTION_TYPES`) versus numbers scored with MRA (`NA_QUESTION_TYPES`), from
+# each type's answer kind.
+MULTIPLE_CHOICE_TYPES = choice_types()
+NUMERIC_TYPES = numeric_types()
 
 PRE_PROMPT = "These are frames of a video."
 BENCH_NUMERIC_INSTRUCTION = "Please answer the question using a single word or phrase."

@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from vsi_data.geometry.boxes import OrientedBox
+from vsi_data.geometry.boxes import BoxFit, OrientedBox
+from vsi_data.geometry.plausibility import PhysicalBounds
+from vsi_data.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,13 +33,14 @@ class SceneObject:
 @dataclass(frozen=True, eq=False)
 class Room:
     area: float  # square metres
-    # The outline polygons, or how to trace them: a build needs only the area, `inspect` draws the outline.
-    outline: shapely.MultiPolygon | Callable[[], shapely.MultiPolygon] | None = None
+    # Traces the floor polygons when first asked: a build needs only the area, `inspect` draws the footprint.
+    trace_footprint: Callable[[], shapely.MultiPolygon] | None = None
     method: str = ""  # how the area was obtained, for the answer's meta
 
     @cached_property
     def footprint(self) -> shapely.MultiPolygon | None:
-        return self.outline() if callable(self.outline) else self.outline
+        """The floor polygons whose area is `area`; None where the source gives the area only."""
+        return None if self.trace_footprint is None else self.trace_footprint()
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,3 +121,20 @@ class Scene:
     def counts(self) -> dict[str, int]:
         """Instances per category. Which categories a question may name is the QA layer's call."""
         return {category: len(objs) for category, objs in self.by_category.items()}
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """The recipe's say in parsing: categories, box fitting, how the room area is measured, the physical bounds
+    a scan must respect, and the build's: whether the camera stream is read at all."""
+
+    vocabulary: Vocabulary
+    box_fit: BoxFit = "minimal"
+    min_object_points: int = 20  # fewer vertices than this cannot give a trustworthy box
+    room_alpha: float = 5.0
+    room_max_points: int | None = None  # random subsample (VSI-Bench used 10,000); None keeps all points
+    seed: int = 0
+    bounds: PhysicalBounds = field(default_factory=PhysicalBounds)
+    # Read the camera stream (poses, timestamps, frame index). Only videos and appearance order use it, and
+    # indexing a real `.sens` means a seek per frame (~30 ms for 5,000 frames, more from a cold disk).
+    frames: bool = True

@@ -19,94 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from vsi_data.benchmark import VSIBENCH_COLUMNS
-from vsi_data.eval.items import DataError, read_table
-from vsi_data.io import Store, is_url
-from vsi_data.metrics import parse_number
-from vsi_data.output.shards import DATA_DIR, SCHEMA, ShardsMismatch, read_rows, shard_names
-from vsi_data.prompts import NUMERIC_TYPES
+from vsi_data.io import Store
+from vsi_data.questions import MANIFEST, NotQuestions, read_questions
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HISTOGRAM_BINS = 20
 TOP_ANSWERS = 10
 COUNT_TYPES = frozenset({"object_counting"})  # answers that are counts: one histogram bin per count, however many
-MANIFEST = "manifest.json"
 
 
-class NotADataset(ValueError):
-    """A path that is neither a build output nor a VSI-Bench parquet; the message names it."""
-
-
-def load_questions(path: Path | str) -> tuple[pa.Table, str]:
-    """The questions at `path` as (table with the build's column names, "build" or "vsibench").
-
-    A build is a folder with a manifest or shards (a build whose every scene failed has no shard: zero rows).
-    VSI-Bench's test set is a .parquet or .jsonl file (or a folder of parquet files) with its own column names,
-    mapped onto the build's (scene_name → scene_id, ground_truth → answer, the number in answer_value for
-    numeric types, split "test"); it names no objects, so `objects` is empty.
-    """
-    store = Store.at(path) if is_url(path) else None  # a build on any filesystem fsspec reaches (s3://, ...)
-    if store is not None and not store.is_file(MANIFEST):
-        raise NotADataset(f"{store}: no {MANIFEST} there (not a vsi-data build output?)")
-    if store is not None or (
-        path.is_dir() and ((path / MANIFEST).is_file() or any((path / DATA_DIR).glob("*.parquet")))
-    ):
-        try:  # the shards the manifest lists, checked: a lost shard is an error, never a smaller dataset
-            files = shard_names(store or path)
-        except ShardsMismatch as exc:
-            raise NotADataset(str(exc)) from None
-        return (read_rows(store or path) if files else SCHEMA.empty_table()), "build"
-    files = [path] if path.is_file() else sorted(path.glob("*.parquet")) if path.is_dir() else []
-    if not files or not all(_has_vsibench_columns(f) for f in files):
-        raise NotADataset(
-            f"{path}: not a vsi-data build output (no {MANIFEST} or {DATA_DIR}/*.parquet) "
-            f"and not a VSI-Bench .parquet or .jsonl file (columns {', '.join(VSIBENCH_COLUMNS)})"
-        )
-    try:
-        table = pa.concat_tables(
-            [read_table(f).select(list(VSIBENCH_COLUMNS)) for f in files], promote_options="default"
-        )
-    except DataError as exc:
-        raise NotADataset(str(exc)) from None
-    types = table.column("question_type").to_pylist()
-    truths = [str(v) for v in table.column("ground_truth").to_pylist()]
-    values = [parse_number(v) if t in NUMERIC_TYPES else None for t, v in zip(types, truths, strict=True)]
-    return (
-        pa.table(
-            {
-                "id": table.column("id").cast(pa.string()),
-                "dataset": table.column("dataset"),
-                "scene_id": table.column("scene_name"),
-                "split": pa.array(["test"] * table.num_rows, pa.string()),
-                "question_type": table.column("question_type"),
-                "question": table.column("question"),
-                "options": table.column("options"),
-                "answer": pa.array(truths, pa.string()),
-                "answer_value": pa.array(values, pa.float64()),
-                "objects": pa.array([[] for _ in range(table.num_rows)], pa.list_(pa.string())),
-            }
-        ),
-        "vsibench",
-    )
-
-
-def _has_vsibench_columns(path: Path) -> bool:
-    """Whether a .parquet file's schema, or a .jsonl file's first question, has VSI-Bench's columns."""
-    try:
-        if path.suffix == ".parquet":
-            names = set(pq.read_schema(path).names)
-        elif path.suffix == ".jsonl":
-            with open(path, encoding="utf-8") as handle:
-                first = next((line for line in handle if line.strip()), "{}")
-            names = set(json.loads(first))
-        else:
-            return False
-    except (OSError, pa.ArrowInvalid, UnicodeDecodeError, json.JSONDecodeError, TypeError):
-        return False
-    return set(VSIBENCH_COLUMNS) <= names
+NotADataset = NotQuestions  # the name `stats`' callers catch
 
 
 def numeric_summary(values: np.ndarray, per_number: bool = False) -> dict[str, Any]:
@@ -191,7 +114,8 @@ def read_manifest(out_dir: Path | str) -> dict[str, Any]:
 
 
 def dataset_stats(path: Path | str) -> dict[str, Any]:
-    table, kind = load_questions(path)
+    questions = read_questions(path)
+    table, kind = questions.table, questions.kind
     types = table.column("question_type").to_pylist()
     answers = table.column("answer").to_pylist()
     options = table.column("options").to_pylist()

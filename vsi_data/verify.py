@@ -31,8 +31,9 @@ from vsi_data.geometry.boxes import OrientedBox
 from vsi_data.geometry.direction import read_direction
 from vsi_data.qa import Recipe, RecipeError, SceneContext, generate_questions, load_recipe, question_id
 from vsi_data.qa.question import format_number
+from vsi_data.registry import open_source
 from vsi_data.scene import Scene, SceneObject
-from vsi_data.sources import SceneError, SceneSource, SourceUnavailable, open_source
+from vsi_data.sources import SceneError, SceneSource, SourceUnavailable
 from vsi_data.sources.vsibench_meta import VsiBenchMetaConfig, VsiBenchMetaSource
 
 META_NAMESPACE = VsiBenchMetaSource.label_namespace
@@ -428,10 +429,11 @@ def run_verify(
     ours: Ours,
     meta: Path,
     tolerances: Tolerances = Tolerances(),
-    pictures: Path | None = None,
+    on_result: Callable[[SceneResult, Scene, Scene], None] | None = None,
     on_scene: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
-    """Compare every scene of ours that the meta info lists (a build: the scenes it built)."""
+    """Compare every scene of ours that the meta info lists (a build: the scenes it built). `on_result` sees each
+    compared scene with both scenes (the CLI draws them)."""
     meta_source, meta_refs = _meta_scenes(meta, ours.recipe)
     refs = ours.source.list_scenes()
     if ours.rows is not None:
@@ -451,10 +453,8 @@ def run_verify(
             results.append(SceneResult(ref.scene_id, ref.dataset, error=str(exc)))
         else:
             results.append(compare_scene(scene, meta_scene, ours.scene_rows(scene), ours.recipe, tolerances))
-            if pictures is not None:
-                from vsi_data.viz.verify import draw_verified_scene
-
-                draw_verified_scene(results[-1], scene, meta_scene, pictures / f"{scene.dataset}__{scene.scene_id}.png")
+            if on_result is not None:
+                on_result(results[-1], scene, meta_scene)
         if on_scene is not None:
             on_scene(done + 1, len(common))
     return VerifyReport(results, tolerances, len(refs) - len(common), len(meta_refs) - len(common))

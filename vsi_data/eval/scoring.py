@@ -16,23 +16,17 @@ import numpy as np
 from vsi_data.eval.items import EvalItem
 from vsi_data.metrics import first_token, parse_number, score_prediction
 from vsi_data.prompts import NUMERIC_TYPES
+from vsi_data.question_types import QUESTION_TYPES, task_order
 
-REL_DIRECTION_TASK = "object_rel_direction"
-# VSI-Bench's table order: numeric tasks first, then the multiple-choice ones.
-TASK_ORDER = (
-    "object_counting",
-    "object_abs_distance",
-    "object_size_estimation",
-    "room_size_estimation",
-    "object_rel_distance",
-    REL_DIRECTION_TASK,
-    "route_planning",
-    "obj_appearance_order",
-)
+REL_DIRECTION_TASK = QUESTION_TYPES["object_rel_direction_easy"].task  # one task of three levels
+# VSI-Bench's table order (each type's `place`): numeric tasks first, then the multiple-choice ones.
+TASK_ORDER = task_order()
 
 
 def task_of(question_type: str) -> str:
-    return REL_DIRECTION_TASK if question_type.startswith(REL_DIRECTION_TASK + "_") else question_type
+    """The VSI-Bench task a question type is scored under (a type the table does not know: its own)."""
+    spec = QUESTION_TYPES.get(question_type)
+    return question_type if spec is None else spec.task
 
 
 @dataclass(frozen=True)

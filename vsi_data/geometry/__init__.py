@@ -1,6 +1,6 @@
 """Geometry on numpy arrays: boxes, distances, room area, directions. Knows nothing of files or sources."""
 
-from vsi_data.geometry.area import AlphaShape, RoomAreaError, alpha_shape, room_area, room_footprint
+from vsi_data.geometry.area import AlphaShape, RoomAreaError, alpha_shape, room_area
 from vsi_data.geometry.boxes import BoxFitError, OrientedBox, fit_box
 from vsi_data.geometry.direction import (
     DirectionReading,
@@ -38,6 +38,5 @@ __all__ = [
     "read_direction",
     "read_directions",
     "room_area",
-    "room_footprint",
     "sector_of",
 ]

@@ -161,8 +161,3 @@ def room_area(points: np.ndarray, alpha: float = 5.0) -> float:
     Equal to `alphashape.alphashape(xy, alpha).area` (VSI-Bench's room size) on the same points.
     """
     return alpha_shape(points, alpha).area
-
-
-def room_footprint(points: np.ndarray, alpha: float = 5.0) -> shapely.MultiPolygon:
-    """The hole-filled alpha shape as polygons (for drawing and for point-in-room tests)."""
-    return alpha_shape(points, alpha).footprint()

@@ -11,11 +11,12 @@ Frames are evaluated a few times per second of video, on valid poses only, which
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
+from vsi_data.geometry.boxes import OrientedBox
 from vsi_data.geometry.distance import box_grid_points
-from vsi_data.scene import FrameStream, SceneObject
 
 MAX_POINTS_PER_OBJECT = 4000  # an even subsample beyond this; area is measured on cells, not points
 
@@ -43,9 +44,25 @@ def scale_intrinsics(k: np.ndarray, from_size: tuple[int, int], to_size: tuple[i
     )
 
 
-def object_samples(obj: SceneObject) -> np.ndarray:
+class DepthFrames(Protocol):
+    """What visibility reads of a camera stream (the scene model's `FrameStream` is one): camera-to-world poses,
+    which are valid, the video rate, and a depth reader with its intrinsics."""
+
+    poses: np.ndarray
+    valid: np.ndarray
+    fps: float
+    depth: DepthMaps | None
+
+
+class DepthMaps(Protocol):
+    intrinsics: np.ndarray
+
+    def read(self, index: int) -> np.ndarray: ...
+
+
+def object_samples(points: np.ndarray | None, box: OrientedBox) -> np.ndarray:
     """The points that stand for an object: its own surface points, else a hollow grid in its box."""
-    points = obj.points if obj.points is not None and len(obj.points) else box_grid_points(obj.box)
+    points = points if points is not None and len(points) else box_grid_points(box)
     if len(points) > MAX_POINTS_PER_OBJECT:
         points = points[np.linspace(0, len(points) - 1, MAX_POINTS_PER_OBJECT).astype(np.int64)]
     return np.asarray(points, dtype=np.float64)
@@ -81,34 +98,35 @@ def visible_areas(
     return np.minimum(covered / (width * height), 1.0)
 
 
-def evaluated_frames(frames: FrameStream, samples_per_second: float) -> np.ndarray:
-    """Frame indices to test: the first valid-pose frame of each 1/`samples_per_second` slice of the video."""
-    valid = np.flatnonzero(frames.valid)
-    step = max(1, round(frames.fps / samples_per_second))
+def evaluated_frames(valid: np.ndarray, fps: float, samples_per_second: float) -> np.ndarray:
+    """Frame indices to test: the first valid-pose frame (`valid`: one flag per frame) of each
+    1/`samples_per_second` slice of the video."""
+    valid = np.flatnonzero(valid)
+    step = max(1, round(fps / samples_per_second))
     _, first = np.unique(valid // step, return_index=True)
     return valid[first]
 
 
-def first_visible_frames(frames: FrameStream, objects: list[SceneObject], rule: VisibilityRule) -> np.ndarray:
-    """(len(objects),) index of the first evaluated frame in which each object is visible, -1 if none.
+def first_visible_frames(frames: DepthFrames, samples: list[np.ndarray], rule: VisibilityRule) -> np.ndarray:
+    """(len(samples),) index of the first evaluated frame in which each object (its `object_samples`) is
+    visible, -1 if none.
 
     Needs the stream's depth; the caller decides what a stream without one means."""
     if frames.depth is None:
         raise ValueError("visibility needs a depth stream")
-    first = np.full(len(objects), -1, dtype=np.int64)
-    if not objects:
+    first = np.full(len(samples), -1, dtype=np.int64)
+    if not samples:
         return first
-    samples = [object_samples(obj) for obj in objects]
     points = np.concatenate(samples)
-    owner = np.repeat(np.arange(len(objects)), [len(s) for s in samples])
+    owner = np.repeat(np.arange(len(samples)), [len(s) for s in samples])
     depth_stream = frames.depth
-    for index in evaluated_frames(frames, rule.samples_per_second):
+    for index in evaluated_frames(frames.valid, frames.fps, rule.samples_per_second):
         todo = first < 0
         keep = todo[owner]
         areas = visible_areas(
             points[keep],
             owner[keep],
-            len(objects),
+            len(samples),
             frames.poses[index],
             depth_stream.read(int(index)),
             depth_stream.intrinsics,

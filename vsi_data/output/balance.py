@@ -24,14 +24,13 @@ histograms, whatever the number of rows.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vsi_data.qa.recipe import Balance, TypeBalance  # noqa: F401  (the recipe's rule, applied here)
 from vsi_data.seeding import derive_seed
 
 DEDUP_COLUMNS = ("dataset", "scene_id", "question", "options")
@@ -39,18 +38,6 @@ BALANCE_COLUMNS = ("id", "question_type", "answer", "answer_value")
 _SPILL = np.dtype([("group", "<u4"), ("hash", "<u8")])
 _CHUNK = 1 << 20  # spilled rows per read
 _BIN_BITS = 16  # the histogram's bins: the hash's top bits
-
-
-@dataclass(frozen=True)
-class TypeBalance:
-    max_share: float  # no answer group keeps more than this share of its type's rows
-    bin: float | None = None  # numeric answers grouped in bins this wide (answer units); None: by answer text
-
-
-@dataclass(frozen=True)
-class Balance:
-    dedup: bool = True
-    types: Mapping[str, TypeBalance] = field(default_factory=dict)
 
 
 def first_occurrences(table: pa.Table) -> np.ndarray:

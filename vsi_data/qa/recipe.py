@@ -17,22 +17,36 @@ Every key is checked on load; a misspelt one is an error naming the file, never 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vsi_data.geometry.distance import DISTANCE_METRICS
 from vsi_data.geometry.plausibility import PhysicalBounds
-from vsi_data.output.balance import Balance, TypeBalance
 from vsi_data.qa.generators import GENERATORS, Generator
 from vsi_data.qa.generators.base import OURS, VSGRPO_PAPER, VSIBENCH_CODE, parse_params, setting
 from vsi_data.qa.templates import TemplateSet, load_templates
 from vsi_data.resources import load_yaml, resolve_named
-from vsi_data.sources.base import ParseOptions
+from vsi_data.scene import ParseOptions
 from vsi_data.vocabulary import Vocabulary, load_vocabulary
 
 _TOP_KEYS = {"name", "description", "vocabulary", "templates", "options", "geometry", "room", "plausibility", "types",
              "balance"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TypeBalance:
+    max_share: float  # no answer group keeps more than this share of its type's rows
+    bin: float | None = None  # numeric answers grouped in bins this wide (answer units); None: by answer text
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The recipe's `balance:` section, applied dataset-wide when a build finishes (`output.balance`)."""
+
+    dedup: bool = True
+    types: Mapping[str, TypeBalance] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -223,7 +237,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
                 cls(
                     question_type,
                     params,
-                    templates.for_type(question_type, set(cls.fields)),
+                    templates.for_type(question_type, set(cls.fields), distance),
                     options == "letters",
                 )
             )

@@ -1,7 +1,9 @@
 """Question wording from `templates/<name>.yaml`: several paraphrases per question type.
 
-A template is `{id, text}`; `text` is a Python format string whose fields each generator documents
-(e.g. `{category}`, `{a}`, `{b}`, `{choices}`). A recipe picks the template file; a question picks one
+A template is `{id, text}`, and `distance: center | closest` where its words say how distances are measured
+("center to center", "from the closest point"): a recipe whose `geometry.distance` measures otherwise is refused
+on load, so wording and answers cannot disagree. `text` is a Python format string whose fields each generator
+documents (e.g. `{category}`, `{a}`, `{b}`, `{choices}`). A recipe picks the template file; a question picks one
 paraphrase with its scene's seeded generator and records the template id in its meta.
 """
 
@@ -13,11 +15,15 @@ from pathlib import Path
 
 from vsi_data.resources import load_yaml, resolve_named
 
+# What a template's `distance` tag promises → the recipe distance metrics that keep the promise.
+DISTANCE_WORDING = {"center": ("center",), "closest": ("closest_box", "closest_points", "box_grid")}
+
 
 @dataclass(frozen=True)
 class Template:
     id: str
     text: str
+    distance: str | None = None  # how the wording says distances are measured: a DISTANCE_WORDING key
 
     @property
     def fields(self) -> set[str]:
@@ -30,7 +36,8 @@ class TemplateSet:
     by_type: dict[str, tuple[Template, ...]]
     path: Path
 
-    def for_type(self, question_type: str, needed: set[str]) -> tuple[Template, ...]:
+    def for_type(self, question_type: str, needed: set[str], metric: str) -> tuple[Template, ...]:
+        """The templates of a type that fills the fields `needed`, in a recipe measuring distances by `metric`."""
         templates = self.by_type.get(question_type)
         if not templates:
             raise ValueError(f"{self.path}: no templates for {question_type}")
@@ -40,6 +47,12 @@ class TemplateSet:
                 raise ValueError(
                     f"{self.path}: template {template.id} uses {sorted(unknown)}; "
                     f"{question_type} offers {sorted(needed)}"
+                )
+            if template.distance is not None and metric not in DISTANCE_WORDING[template.distance]:
+                raise ValueError(
+                    f"{self.path}: template {template.id} words distances as {template.distance} "
+                    f"({template.text!r}), but the recipe measures them by geometry.distance {metric}; "
+                    f"use templates worded for it, or one of {', '.join(DISTANCE_WORDING[template.distance])}"
                 )
         return templates
 
@@ -55,6 +68,10 @@ def load_templates(name_or_path: str | Path) -> TemplateSet:
         for i, entry in enumerate(entries):
             if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
                 raise ValueError(f"{path}: {question_type}[{i}] needs a `text` string")
-            parsed.append(Template(id=str(entry.get("id", f"{question_type}-{i}")), text=entry["text"]))
+            distance = entry.get("distance")
+            if distance is not None and distance not in DISTANCE_WORDING:
+                raise ValueError(f"{path}: {question_type}[{i}]: distance must be one of {list(DISTANCE_WORDING)}")
+            template_id = str(entry.get("id", f"{question_type}-{i}"))
+            parsed.append(Template(id=template_id, text=entry["text"], distance=distance))
         by_type[question_type] = tuple(parsed)
     return TemplateSet(name=path.stem, by_type=by_type, path=path)

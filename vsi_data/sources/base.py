@@ -12,19 +12,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vsi_data.geometry.boxes import BoxFit
-from vsi_data.geometry.plausibility import PhysicalBounds
-from vsi_data.scene import Scene
-from vsi_data.vocabulary import Vocabulary
+from vsi_data.errors import SceneError
+from vsi_data.scene import ParseOptions, Scene
 
-
-class SceneError(Exception):
-    """A scene that cannot be read correctly. `str()` is one line: `<file>: <problem>`."""
-
-    def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = " ".join(str(problem).split())
-        super().__init__(f"{self.path}: {self.problem}")
+__all__ = ["ParseOptions", "SceneError", "SceneRef", "SceneSource", "SplitInfo"]
 
 
 @dataclass(frozen=True)
@@ -33,23 +24,6 @@ class SceneRef:
     split: str
     path: Path  # the scene's folder (or file, for sources that keep many scenes in one file)
     dataset: str = ""  # the scan dataset the scene comes from (scannet, arkitscenes, ...), for exclusion lists
-
-
-@dataclass(frozen=True)
-class ParseOptions:
-    """The recipe's say in parsing: categories, box fitting, how the room area is measured, the physical bounds
-    a scan must respect, and the build's: whether the camera stream is read at all."""
-
-    vocabulary: Vocabulary
-    box_fit: BoxFit = "minimal"
-    min_object_points: int = 20  # fewer vertices than this cannot give a trustworthy box
-    room_alpha: float = 5.0
-    room_max_points: int | None = None  # random subsample (VSI-Bench used 10,000); None keeps all points
-    seed: int = 0
-    bounds: PhysicalBounds = field(default_factory=PhysicalBounds)
-    # Read the camera stream (poses, timestamps, frame index). Only videos and appearance order use it, and
-    # indexing a real `.sens` means a seek per frame (~30 ms for 5,000 frames, more from a cold disk).
-    frames: bool = True
 
 
 @dataclass

@@ -198,7 +198,7 @@ def measure_scene_room(vertices: np.ndarray, scene_id: str, options: ParseOption
         shape = alpha_shape(points, options.room_alpha)
     except RoomAreaError as exc:
         raise SceneError(mesh_path, f"cannot measure the room: {exc}") from exc
-    return Room(area=shape.area, outline=shape.footprint, method=method)
+    return Room(area=shape.area, trace_footprint=shape.footprint, method=method)
 
 
 def write_ply_mesh(

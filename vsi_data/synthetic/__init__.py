@@ -1,5 +1,40 @@
-"""Synthetic furnished rooms written in real ScanNet v2 format: the embedded default and the test fixture."""
+"""Synthetic furnished rooms written in a real dataset's file format and read back through its parser: the
+embedded default and the test fixture. Its spec is here; the source is `source.SyntheticSource`."""
 
-from vsi_data.synthetic.source import FORMATS, SyntheticConfig, SyntheticSource
+from __future__ import annotations
 
-__all__ = ["FORMATS", "SyntheticConfig", "SyntheticSource"]
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vsi_data.sources.spec import SourceSpec, lazy_attributes
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    root: Path | str  # where the dataset-format files go: a folder or an fsspec URL
+    count: int = 4  # scenes in the universe the build selects from
+    seed: int = 0
+    frames: int | None = field(
+        default=None,
+        metadata={
+            "help": "Synthetic source: frames rendered per scene (default: about 15 s of video, the format's own: "
+            "360 ScanNet, 180 ARKitScenes, 900 ScanNet++)."
+        },
+    )  # 0: no colour stream
+    format: str = field(
+        default="scannet",
+        metadata={"help": "Synthetic source: which dataset's file format to write and read back."},
+    )
+
+
+SPEC = SourceSpec(
+    name="synthetic",
+    config=SyntheticConfig,
+    parser="vsi_data.synthetic.source:SyntheticSource",
+    root="a folder to write its scans in (default: OUT/.synthetic)",
+    layout="synthetic scenes",
+    label_namespace=None,  # the namespace of the format it writes
+)
+
+__getattr__ = lazy_attributes(SPEC.parser)
+__all__ = ["SPEC", "SyntheticConfig", "SyntheticSource"]

@@ -133,7 +133,7 @@ def write_scene(folder: Path, video_id: str, seed: int, num_frames: int) -> Synt
             files, video_id, geometry, to_world, CLOCKWISE_TURNS[sky], rng_for(seed, "synthetic-time", video_id)
         )
     finish_scene(folder, seed, num_frames, REVISION)
-    return SyntheticScene(geometry.layout, folder, files_from_layout=to_world, scene_from_layout=to_world)
+    return SyntheticScene(geometry.layout, folder, files_from_layout=to_world)
 
 
 def _write_frames(

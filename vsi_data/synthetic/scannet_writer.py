@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vsi_data.output.shards import write_atomic, write_text_if_changed
+from vsi_data.io import write_atomic, write_text_if_changed
 from vsi_data.seeding import rng_for
 from vsi_data.sources.scannet import formats
 from vsi_data.sources.scannet.parser import LABEL_TABLE_NAME, ScanNetConfig, ScanNetSource
@@ -88,7 +88,7 @@ def write_scene(
         _write_stream(files["sens"], geometry, to_raw, cameras)
     formats.write_meta(files["meta"], _meta(alignment, cameras, num_frames))
     finish_scene(folder, seed, num_frames, REVISION)
-    return SyntheticScene(geometry.layout, folder, files_from_layout=to_raw, scene_from_layout=np.eye(4))
+    return SyntheticScene(geometry.layout, folder, files_from_layout=to_raw)
 
 
 def _write_stream(path: Path, geometry: SyntheticGeometry, to_raw: np.ndarray, cameras: Cameras) -> None:

@@ -82,7 +82,7 @@ def write_scene(
     if num_frames > 0:
         _write_stream(files, geometry)
     finish_scene(folder, seed, num_frames, REVISION)
-    return SyntheticScene(geometry.layout, folder, files_from_layout=np.eye(4), scene_from_layout=np.eye(4))
+    return SyntheticScene(geometry.layout, folder, files_from_layout=np.eye(4))
 
 
 def _groups(geometry: SyntheticGeometry) -> list[tuple[str, list[int], OrientedBox | None]]:

@@ -15,9 +15,8 @@ with the done-marker last, so a scene there is whole or absent.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
@@ -25,14 +24,14 @@ from typing import Protocol
 from vsi_data.io import Store, is_url, location
 from vsi_data.scene import Scene
 from vsi_data.sources.base import ParseOptions, SceneRef, SceneSource
+from vsi_data.sources.registry import synthetic_writers
+from vsi_data.sources.spec import load_target
+from vsi_data.synthetic import SPEC, SyntheticConfig
 from vsi_data.synthetic.writer import DONE_MARKER, SyntheticScene, done_marker, is_written
 
-# format name → "module:class" of its writer; imported on use so a format's dependencies load only when asked.
-FORMATS = {
-    "scannet": "vsi_data.synthetic.scannet_writer:ScanNetFormat",
-    "scannetpp": "vsi_data.synthetic.scannetpp_writer:ScannetppFormat",
-    "arkitscenes": "vsi_data.synthetic.arkitscenes_writer:ArkitScenesFormat",
-}
+# format name → "module:class" of its writer (each dataset's spec names it); imported on use, so a format's
+# dependencies load only when asked.
+FORMATS = synthetic_writers()
 
 
 class SyntheticFormat(Protocol):
@@ -58,25 +57,15 @@ class SyntheticFormat(Protocol):
 def synthetic_format(name: str) -> SyntheticFormat:
     if name not in FORMATS:
         raise ValueError(f"unknown synthetic format {name!r}; expected one of {', '.join(FORMATS)}")
-    module, cls = FORMATS[name].split(":")
-    return getattr(importlib.import_module(module), cls)()
+    return load_target(FORMATS[name])()
 
 
 def split_of(index: int) -> str:
     return "val" if index % 5 == 4 else "train"
 
 
-@dataclass(frozen=True)
-class SyntheticConfig:
-    root: Path | str  # where the dataset-format files go: a folder or an fsspec URL
-    count: int = 4  # scenes in the universe the build selects from
-    seed: int = 0
-    frames: int | None = None  # rendered frames per scene (0: no colour stream; None: the format's default_frames)
-    format: str = "scannet"
-
-
 class SyntheticSource(SceneSource):
-    name = "synthetic"
+    name = SPEC.name
 
     def __init__(self, config: SyntheticConfig) -> None:
         self.config = config

@@ -48,7 +48,6 @@ class SyntheticScene:
     layout: Layout
     folder: Path
     files_from_layout: np.ndarray  # 4×4: layout frame → the coordinates written in the files
-    scene_from_layout: np.ndarray  # 4×4: layout frame → the frame the source's parser returns
 
 
 def synthesize(

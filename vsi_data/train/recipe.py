@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from typing import Any
 from vsi_data.models import FrameInput
 from vsi_data.prompts import PromptMode
 from vsi_data.resources import load_yaml, resolve_named
+from vsi_data.settings import check_value
 from vsi_data.train.rewards import REWARD_FUNCTIONS, NumericRule
 from vsi_data.video.sampler import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 
@@ -287,7 +286,7 @@ def _grpo(data: dict) -> dict[str, Any]:
         allowed, instead = _UNSUPPORTED_GRPO.get(key, (value, ""))
         if value != allowed:
             raise ValueError(f"grpo.{key}: {value!r} is not supported (no evaluation during training); {instead}")
-        _check_type(f"grpo.{key}", value, fields[key].type)
+        check_value(f"grpo.{key}", value, fields[key].type)
     for key, why in _REQUIRED_GRPO.items():
         if key not in section:
             raise ValueError(f"grpo.{key} must be set explicitly: {why}")
@@ -298,24 +297,3 @@ def _check_video_generation(frames: FrameSettings, grpo: dict[str, Any]) -> None
     """TRL 1.16's vLLM generation hands vLLM images only: video prompts would reach it without their video."""
     if frames.input is FrameInput.video and grpo.get("use_vllm"):
         raise ValueError("grpo.use_vllm generates from images only in TRL 1.16; set frames.as: images to use vLLM")
-
-
-def _check_type(name: str, value: Any, annotation: Any) -> None:
-    """Catch YAML surprises before TRL does something odd with them (`1e-4` is a string in YAML 1.1)."""
-    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-    plain = tuple(typing.get_origin(a) or a for a in allowed)
-    if not all(isinstance(a, type) for a in plain):
-        return  # a Literal or other typing construct: TRL checks it
-    if value is None and type(None) in plain:
-        return
-    if isinstance(value, bool) and bool not in plain:
-        raise ValueError(f"{name} must be {_names(plain)}, not {value!r}")
-    if isinstance(value, int) and not isinstance(value, bool) and float in plain:
-        return
-    if not isinstance(value, plain):
-        hint = " (write numbers like 1e-4 as 1.0e-4: YAML reads 1e-4 as text)" if isinstance(value, str) else ""
-        raise ValueError(f"{name} must be {_names(plain)}, not {value!r}{hint}")
-
-
-def _names(kinds: tuple[type, ...]) -> str:
-    return " or ".join("null" if kind is type(None) else kind.__name__ for kind in kinds)

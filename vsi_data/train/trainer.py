@@ -29,8 +29,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from vsi_data.io import write_atomic
 from vsi_data.models import ModelLoadError, build_tiny_qwen2vl, load_model, load_processor
-from vsi_data.output.shards import write_atomic
 from vsi_data.train.data import training_dataset
 from vsi_data.train.grpo import VsiGRPOTrainer
 from vsi_data.train.recipe import RUN_FILE, TINY_MODEL, TrainRecipe, TrainRecipeError, load_train_recipe

@@ -19,7 +19,7 @@ import av
 import cv2
 import numpy as np
 
-from vsi_data.output.shards import write_atomic
+from vsi_data.io import write_atomic
 from vsi_data.scene import FrameStream
 
 VIDEO_FPS = 24

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vsi_data.output.shards import write_atomic
+from vsi_data.io import write_atomic
 from vsi_data.scene import FrameStream
 
 SIDECAR_SUFFIX = ".frames.parquet"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vsi_data.errors import SceneError
 from vsi_data.scene import FrameStream
-from vsi_data.sources.base import SceneError
 from vsi_data.video.encode import DEFAULT_VIDEO_PRESET, copy_video, encode_stream, video_size
 from vsi_data.video.frame_table import FrameTableError, read_frame_table, sidecar_path, write_frame_table
 

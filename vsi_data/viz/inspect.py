@@ -13,11 +13,11 @@ that tests can check; `draw_question` renders it with matplotlib (Agg).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import textwrap
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from scipy.spatial import cKDTree
 from vsi_data.geometry.distance import box_grid_points
 from vsi_data.output.shards import DATA_DIR, read_rows, write_atomic
 from vsi_data.qa.context import SceneContext
+from vsi_data.question_types import QUESTION_TYPES
 from vsi_data.scene import Scene, SceneObject
 from vsi_data.stats import answer_words
 
@@ -137,13 +138,7 @@ def reopen_scene(out_dir: Path, row: dict[str, Any]) -> tuple[SceneContext, dict
             f"{recorded['source_file']}: the recipe changed since the build ({', '.join(changed)}); "
             "the scene would not be parsed as the build parsed it"
         )
-    paths = {f.name for f in dataclasses.fields(BuildConfig) if "Path" in str(f.type)}
-    settings = {
-        k: (Path(v) if k in paths and v is not None else v)
-        for k, v in manifest["config"].items()
-        if k in {f.name for f in dataclasses.fields(BuildConfig)}
-    }
-    config = BuildConfig(**{**settings, "out": out_dir})  # the folder may have moved since the build
+    config = replace(BuildConfig.from_record(manifest["config"]), out=out_dir)  # the folder may have moved since
     try:
         source = open_build_source(config)
         refs = [r for r in source.list_scenes() if r.scene_id == row["scene_id"]]
@@ -215,75 +210,108 @@ def _answer_text(row: dict[str, Any]) -> str:
     return answer_words(row["answer"], row["options"])
 
 
-def explain(row: dict[str, Any], context: SceneContext, type_settings: dict[str, Any]) -> Evidence:
-    """What the picture must show for this row; raises InspectError where the scene does not match it."""
-    kind, meta, objects = row["question_type"], row["meta"], row["objects"]
-    scene, metric = context.scene, context.metric
-    evidence = Evidence()
-    if kind == "object_counting":
-        instances = [_instance(scene, i, objects[0], row) for i in meta["instances"]]
-        if len(scene.by_category.get(objects[0], [])) != meta["count"]:
-            raise InspectError(f"{row['id']}: the re-opened scene no longer has {meta['count']} {objects[0]}")
-        evidence.roles = {obj.instance_id: "answer" for obj in instances}
-        evidence.notes.append(f"{len(instances)} × {objects[0]} (highlighted)")
-    elif kind == "object_size_estimation":
-        obj = _instance(scene, meta["instance"], objects[0], row)
-        evidence.roles = {obj.instance_id: "answer"}
-        evidence.notes.append("box sides " + " × ".join(f"{e * 100:.0f}" for e in obj.box.extents) + " cm")
-        axis = int(np.argmax(obj.box.extents))
-        half = obj.box.rotation[:, axis] * obj.box.extents[axis] / 2
-        if abs(obj.box.rotation[2, axis]) > 0.9:
-            evidence.notes.append(f"longest side is the height: {meta['size_cm']:.0f} cm")
-        else:
-            evidence.segments.append(
-                Segment(obj.box.center - half, obj.box.center + half, f"longest side {meta['size_cm']:.0f} cm")
-            )
-    elif kind == "room_size_estimation":
-        if scene.room is None:
-            raise InspectError(f"{row['id']}: the re-opened scene has no room measurement")
-        evidence.show_footprint_area = float(meta["area_m2"])
-        evidence.notes.append(meta.get("method", ""))
-        if scene.room.footprint is None:  # e.g. VSI-Bench's meta info: a released number, no geometry
-            evidence.notes.append("no floor outline to draw: the source gives the area only")
-    elif kind == "object_abs_distance":
-        a, b = (_instance(scene, i, c, row) for i, c in zip(meta["instances"], objects, strict=True))
-        _check_distance(row, context.distance(*objects), meta["distance_m"], f"{objects[0]}–{objects[1]}")
-        start, end = closest_segment(a, b, metric)
-        evidence.roles = {a.instance_id: "named", b.instance_id: "named"}
-        evidence.segments.append(Segment(start, end, f"{meta['distance_m']:.2f} m ({metric})"))
-    elif kind == "object_rel_distance":
-        target = _only(scene, objects[0], row)
-        answer = _answer_text(row)
-        evidence.roles = {target.instance_id: "target"}
-        for choice in meta["choices"]:
-            distance, _, instance_id = context.closest_pair(objects[0], choice)
-            _check_distance(row, distance, meta["distances_m"][choice], f"{objects[0]}–{choice}")
-            obj = _instance(scene, instance_id, choice, row)
-            role = "answer" if choice == answer else "named"
-            evidence.roles[obj.instance_id] = role
-            start, end = closest_segment(target, obj, metric)
-            evidence.segments.append(Segment(start, end, f"{choice} {distance:.2f} m", ROLE_COLOURS[role]))
-    elif kind.startswith("object_rel_direction"):
-        standing, facing, queried = (_only(scene, c, row) for c in objects)
-        evidence.roles = {
-            standing.instance_id: "standing",
-            facing.instance_id: "facing",
-            queried.instance_id: "queried",
-        }
-        sectors = {name: (float(span[0]), float(span[1])) for name, span in type_settings["sectors"].items()}
-        evidence.observer = Observer(
-            standing.box.center[:2],
-            facing.box.center[:2],
-            sectors,
-            queried.box.center[:2],
-            meta["angle_deg"],
-            _answer_text(row),
-        )
-        evidence.notes.append(f"{objects[2]} at {meta['angle_deg']:.0f}° counter-clockwise from facing")
+def _count(row: dict[str, Any], context: SceneContext, evidence: Evidence, _: dict[str, Any]) -> None:
+    meta, objects, scene = row["meta"], row["objects"], context.scene
+    instances = [_instance(scene, i, objects[0], row) for i in meta["instances"]]
+    if len(scene.by_category.get(objects[0], [])) != meta["count"]:
+        raise InspectError(f"{row['id']}: the re-opened scene no longer has {meta['count']} {objects[0]}")
+    evidence.roles = {obj.instance_id: "answer" for obj in instances}
+    evidence.notes.append(f"{len(instances)} × {objects[0]} (highlighted)")
+
+
+def _size(row: dict[str, Any], context: SceneContext, evidence: Evidence, _: dict[str, Any]) -> None:
+    meta = row["meta"]
+    obj = _instance(context.scene, meta["instance"], row["objects"][0], row)
+    evidence.roles = {obj.instance_id: "answer"}
+    evidence.notes.append("box sides " + " × ".join(f"{e * 100:.0f}" for e in obj.box.extents) + " cm")
+    axis = int(np.argmax(obj.box.extents))
+    half = obj.box.rotation[:, axis] * obj.box.extents[axis] / 2
+    if abs(obj.box.rotation[2, axis]) > 0.9:
+        evidence.notes.append(f"longest side is the height: {meta['size_cm']:.0f} cm")
     else:
-        named = set(objects)
-        evidence.roles = {o.instance_id: "named" for o in scene.objects if o.category in named}
-        evidence.notes.append(f"no drawing for {kind}; the named categories are highlighted")
+        evidence.segments.append(
+            Segment(obj.box.center - half, obj.box.center + half, f"longest side {meta['size_cm']:.0f} cm")
+        )
+
+
+def _room(row: dict[str, Any], context: SceneContext, evidence: Evidence, _: dict[str, Any]) -> None:
+    meta, scene = row["meta"], context.scene
+    if scene.room is None:
+        raise InspectError(f"{row['id']}: the re-opened scene has no room measurement")
+    evidence.show_footprint_area = float(meta["area_m2"])
+    evidence.notes.append(meta.get("method", ""))
+    if scene.room.footprint is None:  # e.g. VSI-Bench's meta info: a released number, no geometry
+        evidence.notes.append("no floor outline to draw: the source gives the area only")
+
+
+def _abs_distance(row: dict[str, Any], context: SceneContext, evidence: Evidence, _: dict[str, Any]) -> None:
+    meta, objects = row["meta"], row["objects"]
+    a, b = (_instance(context.scene, i, c, row) for i, c in zip(meta["instances"], objects, strict=True))
+    _check_distance(row, context.distance(*objects), meta["distance_m"], f"{objects[0]}–{objects[1]}")
+    start, end = closest_segment(a, b, context.metric)
+    evidence.roles = {a.instance_id: "named", b.instance_id: "named"}
+    evidence.segments.append(Segment(start, end, f"{meta['distance_m']:.2f} m ({context.metric})"))
+
+
+def _rel_distance(row: dict[str, Any], context: SceneContext, evidence: Evidence, _: dict[str, Any]) -> None:
+    meta, objects, scene = row["meta"], row["objects"], context.scene
+    target = _only(scene, objects[0], row)
+    answer = _answer_text(row)
+    evidence.roles = {target.instance_id: "target"}
+    for choice in meta["choices"]:
+        distance, _, instance_id = context.closest_pair(objects[0], choice)
+        _check_distance(row, distance, meta["distances_m"][choice], f"{objects[0]}–{choice}")
+        obj = _instance(scene, instance_id, choice, row)
+        role = "answer" if choice == answer else "named"
+        evidence.roles[obj.instance_id] = role
+        start, end = closest_segment(target, obj, context.metric)
+        evidence.segments.append(Segment(start, end, f"{choice} {distance:.2f} m", ROLE_COLOURS[role]))
+
+
+def _direction(row: dict[str, Any], context: SceneContext, evidence: Evidence, type_settings: dict[str, Any]) -> None:
+    meta, objects = row["meta"], row["objects"]
+    standing, facing, queried = (_only(context.scene, c, row) for c in objects)
+    evidence.roles = {
+        standing.instance_id: "standing",
+        facing.instance_id: "facing",
+        queried.instance_id: "queried",
+    }
+    sectors = {name: (float(span[0]), float(span[1])) for name, span in type_settings["sectors"].items()}
+    evidence.observer = Observer(
+        standing.box.center[:2],
+        facing.box.center[:2],
+        sectors,
+        queried.box.center[:2],
+        meta["angle_deg"],
+        _answer_text(row),
+    )
+    evidence.notes.append(f"{objects[2]} at {meta['angle_deg']:.0f}° counter-clockwise from facing")
+
+
+def _named(row: dict[str, Any], context: SceneContext, evidence: Evidence, _: dict[str, Any]) -> None:
+    named = set(row["objects"])
+    evidence.roles = {o.instance_id: "named" for o in context.scene.objects if o.category in named}
+    evidence.notes.append(f"no drawing for {row['question_type']}; the named categories are highlighted")
+
+
+# What each `QuestionType.drawing` shows of a row.
+DRAWINGS: dict[str, Callable[[dict[str, Any], SceneContext, Evidence, dict[str, Any]], None]] = {
+    "count": _count,
+    "size": _size,
+    "room": _room,
+    "abs_distance": _abs_distance,
+    "rel_distance": _rel_distance,
+    "direction": _direction,
+    "named": _named,
+}
+
+
+def explain(row: dict[str, Any], context: SceneContext, type_settings: dict[str, Any]) -> Evidence:
+    """What the picture must show for this row, as its question type's `drawing` says; raises InspectError where
+    the scene does not match it."""
+    spec = QUESTION_TYPES.get(row["question_type"])
+    evidence = Evidence()
+    DRAWINGS[spec.drawing if spec is not None else "named"](row, context, evidence, type_settings)
     return evidence
 
 

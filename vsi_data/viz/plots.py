@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from vsi_data.output.shards import write_atomic
+from vsi_data.io import write_atomic
 
 TOP_CATEGORIES = 30
 

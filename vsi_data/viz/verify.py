@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from vsi_data.output.shards import write_atomic
+from vsi_data.io import write_atomic
 from vsi_data.scene import Scene
 from vsi_data.verify import SceneResult, VerifyReport
 from vsi_data.viz.inspect import _box_outline, _pyplot

@@ -1,22 +1,11 @@
-"""Question generators by VSI-Bench question type."""
+"""Question generators by VSI-Bench question type: each type's generator, as `vsi_data.question_types` names it."""
 
-from vsi_data.qa.generators.appearance import AppearanceOrder
+from vsi_data.lazy import load_target
 from vsi_data.qa.generators.base import Candidate, Generator, Params
-from vsi_data.qa.generators.counting import ObjectCounting
-from vsi_data.qa.generators.direction import RelativeDirection
-from vsi_data.qa.generators.distances import AbsoluteDistance, RelativeDistance
-from vsi_data.qa.generators.measures import ObjectSize, RoomSize
+from vsi_data.question_types import QUESTION_TYPES
 
 GENERATORS: dict[str, type[Generator]] = {
-    "object_counting": ObjectCounting,
-    "object_size_estimation": ObjectSize,
-    "room_size_estimation": RoomSize,
-    "object_abs_distance": AbsoluteDistance,
-    "object_rel_distance": RelativeDistance,
-    "object_rel_direction_easy": RelativeDirection,
-    "object_rel_direction_medium": RelativeDirection,
-    "object_rel_direction_hard": RelativeDirection,
-    "obj_appearance_order": AppearanceOrder,
+    name: load_target(spec.generator) for name, spec in QUESTION_TYPES.items() if spec.generator is not None
 }
 
 __all__ = ["GENERATORS", "Candidate", "Generator", "Params"]

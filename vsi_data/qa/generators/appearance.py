@@ -19,7 +19,7 @@ from itertools import combinations, permutations
 
 import numpy as np
 
-from vsi_data.geometry.visibility import VisibilityRule, first_visible_frames
+from vsi_data.geometry.visibility import VisibilityRule, first_visible_frames, object_samples
 from vsi_data.qa.context import SceneContext
 from vsi_data.qa.generators.base import OURS, VSIBENCH_CODE, Candidate, ChoiceParams, Generator, setting
 
@@ -113,7 +113,7 @@ class AppearanceOrder(Generator):
             ctx.scene.stats["appearance_order_no_frames" if frames is None else "appearance_order_no_depth"] += 1
             return []
         objects = [obj for c in ctx.askable for obj in ctx.objects(c)]
-        first = first_visible_frames(frames, objects, p.rule)
+        first = first_visible_frames(frames, [object_samples(o.points, o.box) for o in objects], p.rule)
         earliest: dict[str, tuple[int, int]] = {}  # category → (frame, instance id)
         for obj, frame in zip(objects, first.tolist(), strict=True):
             if frame >= 0 and (obj.category not in earliest or frame < earliest[obj.category][0]):

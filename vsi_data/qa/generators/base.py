@@ -9,11 +9,9 @@ Generators see only the `SceneContext`, never files or sources.
 from __future__ import annotations
 
 import abc
-import types
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -21,54 +19,7 @@ from vsi_data.qa.context import SceneContext
 from vsi_data.qa.options import LetterBalancer, lettered
 from vsi_data.qa.question import Question
 from vsi_data.qa.templates import Template
-
-T = TypeVar("T")
-
-
-def _union_options(annotation: Any) -> tuple[Any, ...]:
-    """The members of `A | B` (or `Optional[A]`); empty for any other annotation."""
-    return typing.get_args(annotation) if typing.get_origin(annotation) in (types.UnionType, typing.Union) else ()
-
-
-def _matches(value: Any, annotation: Any) -> bool:
-    """Does a YAML value fit a Params annotation (int, float, str, bool, list, dict, or Optional of one)?"""
-    if annotation is Any:
-        return True
-    options = _union_options(annotation)
-    if options:
-        return any(_matches(value, option) for option in options)
-    if annotation is type(None):
-        return value is None
-    origin = typing.get_origin(annotation) or annotation
-    if origin is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if origin is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, origin)
-
-
-def _describe(annotation: Any) -> str:
-    """int, float or null, list, ...: the YAML-facing name of an annotation."""
-    options = _union_options(annotation)
-    if options:
-        return " or ".join(_describe(option) for option in options)
-    if annotation is type(None):
-        return "null"
-    return getattr(typing.get_origin(annotation) or annotation, "__name__", str(annotation))
-
-
-def parse_params(cls: type[T], where: str, values: dict[str, Any]) -> T:
-    """A settings dataclass (a generator's `Params`, the recipe's physical bounds) from YAML values: an unknown
-    key or a value of the wrong type is an error naming `where`; the dataclass checks the ranges."""
-    hints = typing.get_type_hints(cls)
-    unknown = set(values) - set(hints)
-    if unknown:
-        raise ValueError(f"{where}: unknown settings {sorted(unknown)}; known: {sorted(hints)}")
-    for name, value in values.items():
-        if not _matches(value, hints[name]):
-            raise ValueError(f"{where}.{name} must be {_describe(hints[name])}, not {value!r}")
-    return cls(**values)
-
+from vsi_data.settings import parse_params
 
 # Where a rule's value comes from, as the rules table in docs/answer-rules.md prints it.
 VSIBENCH_CODE = "VSI-Bench code"

@@ -1,5 +1,28 @@
-"""ARKitScenes (3DOD and raw layouts): file formats (`formats`) and the scene parser."""
+"""ARKitScenes (3DOD and raw layouts): file formats (`formats`) and the scene parser (`parser`); its spec is
+here."""
 
-from vsi_data.sources.arkitscenes.parser import ArkitScenesConfig, ArkitScenesSource
+from __future__ import annotations
 
-__all__ = ["ArkitScenesConfig", "ArkitScenesSource"]
+from dataclasses import dataclass
+from pathlib import Path
+
+from vsi_data.sources.spec import SourceSpec, lazy_attributes
+
+
+@dataclass(frozen=True)
+class ArkitScenesConfig:
+    root: Path  # the folder holding 3dod/ (or raw/), or that folder itself
+
+
+SPEC = SourceSpec(
+    name="arkitscenes",
+    config=ArkitScenesConfig,
+    parser="vsi_data.sources.arkitscenes.parser:ArkitScenesSource",
+    root="the folder holding 3dod/ or raw/",
+    layout="video folders such as 3dod/Training/<video_id>/",
+    label_namespace="arkitscenes",
+    synthetic_writer="vsi_data.synthetic.arkitscenes_writer:ArkitScenesFormat",
+)
+
+__getattr__ = lazy_attributes(SPEC.parser)
+__all__ = ["SPEC", "ArkitScenesConfig", "ArkitScenesSource"]

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from vsi_data.errors import SceneError
 from vsi_data.geometry.boxes import OrientedBox
-from vsi_data.sources.base import SceneError
 from vsi_data.sources.common import read_text, write_ply_mesh
 from vsi_data.sources.scannet.formats import read_mesh_vertices
 

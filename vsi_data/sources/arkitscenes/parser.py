@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import numpy as np
 
 from vsi_data.geometry.visibility import scale_intrinsics
 from vsi_data.scene import DepthStream, FrameStream, Scene, SceneObject
-from vsi_data.sources.arkitscenes import formats
+from vsi_data.sources.arkitscenes import SPEC, ArkitScenesConfig, formats
 from vsi_data.sources.arkitscenes.formats import CLOCKWISE_TURNS, FOLDER_OF_SPLIT, SPLIT_FOLDERS
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource
 from vsi_data.sources.common import LeftOut, checked_stream, measure_scene_room, require_files, screen_objects
@@ -69,14 +68,9 @@ def sky_from_poses(poses: np.ndarray) -> str:
     return "Down" if up_angle > 90 else "Up"
 
 
-@dataclass(frozen=True)
-class ArkitScenesConfig:
-    root: Path  # the folder holding 3dod/ (or raw/), or that folder itself
-
-
 class ArkitScenesSource(SceneSource):
-    name = "arkitscenes"
-    label_namespace = "arkitscenes"
+    name = SPEC.name
+    label_namespace = SPEC.label_namespace
 
     def __init__(self, config: ArkitScenesConfig) -> None:
         self.config = config

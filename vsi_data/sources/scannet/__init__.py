@@ -1,5 +1,30 @@
-"""ScanNet v2: file formats (`formats`, `sens`) and the scene parser."""
+"""ScanNet v2: file formats (`formats`, `sens`) and the scene parser (`parser`); its spec is here."""
 
-from vsi_data.sources.scannet.parser import ScanNetConfig, ScanNetSource
+from __future__ import annotations
 
-__all__ = ["ScanNetConfig", "ScanNetSource"]
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vsi_data.sources.spec import SourceSpec, lazy_attributes
+
+
+@dataclass(frozen=True)
+class ScanNetConfig:
+    root: Path  # the folder holding `scans/`, or `scans/` itself
+    label_table: Path | None = field(
+        default=None, metadata={"help": "ScanNet scannetv2-labels.combined.tsv (default: found next to scans/)."}
+    )
+
+
+SPEC = SourceSpec(
+    name="scannet",
+    config=ScanNetConfig,
+    parser="vsi_data.sources.scannet.parser:ScanNetSource",
+    root="the folder holding scans/",
+    layout="scene folders such as scans/scene0000_00/",
+    label_namespace="scannet",
+    synthetic_writer="vsi_data.synthetic.scannet_writer:ScanNetFormat",
+)
+
+__getattr__ = lazy_attributes(SPEC.parser)
+__all__ = ["SPEC", "ScanNetConfig", "ScanNetSource"]

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import plyfile
 
+from vsi_data.errors import SceneError
 from vsi_data.geometry.plausibility import coordinate_problem
-from vsi_data.sources.base import SceneError
 from vsi_data.sources.common import read_text, write_ply_mesh
 from vsi_data.vocabulary import normalize_label
 

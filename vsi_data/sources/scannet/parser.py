@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from vsi_data.sources.common import (
     require_files,
     screen_objects,
 )
-from vsi_data.sources.scannet import formats
+from vsi_data.sources.scannet import SPEC, ScanNetConfig, formats
 from vsi_data.sources.scannet.sens import SensFile
 from vsi_data.vocabulary import normalize_label
 
@@ -35,14 +34,9 @@ SCENE_ID = re.compile(r"^scene\d{4}_\d{2}$")
 LABEL_TABLE_NAME = "scannetv2-labels.combined.tsv"
 
 
-@dataclass(frozen=True)
-class ScanNetConfig:
-    root: Path  # the folder holding `scans/`, or `scans/` itself
-    label_table: Path | None = None  # default: found next to `scans/`
-
-
 class ScanNetSource(SceneSource):
-    name = "scannet"
+    name = SPEC.name
+    label_namespace = SPEC.label_namespace
 
     def __init__(self, config: ScanNetConfig) -> None:
         self.config = config

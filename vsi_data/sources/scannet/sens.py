@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vsi_data.sources.base import SceneError
+from vsi_data.errors import SceneError
 from vsi_data.sources.handles import handle_for_life
 
 SENS_VERSION = 4

@@ -18,8 +18,8 @@ from typing import BinaryIO
 import lz4.block
 import numpy as np
 
-from vsi_data.output.shards import write_atomic
-from vsi_data.sources.base import SceneError
+from vsi_data.errors import SceneError
+from vsi_data.io import write_atomic
 from vsi_data.sources.handles import handle_for_life
 
 DEPTH_WIDTH, DEPTH_HEIGHT = 256, 192

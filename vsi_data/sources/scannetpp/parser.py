@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
 from pathlib import Path
@@ -33,18 +32,13 @@ from vsi_data.sources.common import (
     require_files,
     screen_objects,
 )
-from vsi_data.sources.scannetpp import formats
+from vsi_data.sources.scannetpp import SPEC, ScannetppConfig, formats
 from vsi_data.sources.scannetpp.depth import DEPTH_HEIGHT, DEPTH_WIDTH, DepthReader
 
 
-@dataclass(frozen=True)
-class ScannetppConfig:
-    root: Path  # the release root holding `data/` (and `splits/`), or `data/` itself
-
-
 class ScannetppSource(SceneSource):
-    name = "scannetpp"
-    label_namespace = "scannetpp"
+    name = SPEC.name
+    label_namespace = SPEC.label_namespace
 
     def __init__(self, config: ScannetppConfig) -> None:
         self.config = config

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -23,19 +22,15 @@ from vsi_data.geometry.boxes import OrientedBox
 from vsi_data.scene import Room, Scene, SceneObject
 from vsi_data.sources.base import ParseOptions, SceneError, SceneRef, SceneSource
 from vsi_data.sources.common import LeftOut, screen_objects
+from vsi_data.sources.vsibench_meta import SPEC, VsiBenchMetaConfig
 
 PATTERN = "*_meta_info_val.json"
 BOX_KEYS = ("centroid", "axesLengths", "normalizedAxes")
 
 
-@dataclass(frozen=True)
-class VsiBenchMetaConfig:
-    root: Path  # one *_meta_info_val.json file, or a folder of them
-
-
 class VsiBenchMetaSource(SceneSource):
-    name = "vsibench-meta"
-    label_namespace = "vsibench-meta"
+    name = SPEC.name
+    label_namespace = SPEC.label_namespace
 
     def __init__(self, config: VsiBenchMetaConfig) -> None:
         root = Path(config.root)

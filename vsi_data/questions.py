@@ -1,0 +1,122 @@
+"""Questions from a `vsi-data build` output or from VSI-Bench's own test set, read one way.
+
+`stats`, `eval` and `predict` call `read_questions` and never ask where a question came from: a build folder
+(also one whose every scene failed: no rows), one of its shard files, or VSI-Bench's test set as .parquet or
+.jsonl, or a folder of such parquet files. VSI-Bench's columns are mapped onto the build's (scene_name →
+scene_id, ground_truth → answer as text, the number in answer_value for numeric types, split "test", no
+objects); its ids become strings, so its 17 and a predictions file's "17" are one question.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vsi_data.benchmark import VSIBENCH_COLUMNS
+from vsi_data.io import Store, is_url
+from vsi_data.metrics import parse_number
+from vsi_data.output.shards import DATA_DIR, SCHEMA, ShardsMismatch, read_rows, shard_files, shard_names
+from vsi_data.prompts import NUMERIC_TYPES
+
+MANIFEST = "manifest.json"
+BUILD_COLUMNS = ("id", "dataset", "scene_id", "question_type", "question", "options", "answer", "video")
+
+
+class NotQuestions(ValueError):
+    """A path that holds no questions vsi-data can read; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class Questions:
+    table: pa.Table  # in the build's column names (VSI-Bench's mapped onto them), `video` null where none
+    kind: Literal["build", "vsibench"]
+    root: Path | str  # where the rows' relative video paths start: the build folder (or its URL), or the test
+    # file's folder
+
+
+def read_questions(path: Path | str) -> Questions:
+    """The questions at `path`: a build folder or shard, or VSI-Bench's test set (file or folder of parquets);
+    a build also at an fsspec URL (`s3://`, ...)."""
+    if is_url(path):
+        return _read_remote_build(Store.at(path))
+    path = Path(path)
+    if path.is_dir():
+        if (path / MANIFEST).is_file() or any((path / DATA_DIR).glob("*.parquet")):
+            try:  # the shards the manifest lists, checked: a lost shard is an error, never a smaller dataset
+                files = shard_files(path)
+            except ShardsMismatch as exc:
+                raise NotQuestions(str(exc)) from None
+            return Questions(read_rows(path) if files else SCHEMA.empty_table(), "build", path)
+        tables = [read_table(f) for f in sorted(path.glob("*.parquet"))]
+        if tables and all(set(VSIBENCH_COLUMNS) <= set(t.column_names) for t in tables):
+            return Questions(_from_vsibench(tables), "vsibench", path)
+        raise NotQuestions(
+            f"{path}: not a vsi-data build output (no {MANIFEST} or {DATA_DIR}/*.parquet) "
+            f"and not a folder of VSI-Bench .parquet files (columns {', '.join(VSIBENCH_COLUMNS)})"
+        )
+    if not path.is_file():
+        raise NotQuestions(f"{path}: no such file or folder")
+    table = read_table(path)
+    columns = set(table.column_names)
+    if columns >= set(VSIBENCH_COLUMNS):
+        return Questions(_from_vsibench([table]), "vsibench", path.parent)
+    if columns >= set(BUILD_COLUMNS):
+        return Questions(table, "build", path.parent.parent if path.parent.name == DATA_DIR else path.parent)
+    missing = sorted(set(VSIBENCH_COLUMNS) - columns)
+    raise NotQuestions(f"{path}: neither a VSI-Bench test file nor a vsi-data shard (no column {', '.join(missing)})")
+
+
+def _read_remote_build(store: Store) -> Questions:
+    if not store.is_file(MANIFEST):
+        raise NotQuestions(f"{store}: no {MANIFEST} there (not a vsi-data build output?)")
+    try:  # the shards the manifest lists, checked, as for a local build
+        names = shard_names(store)
+    except ShardsMismatch as exc:
+        raise NotQuestions(str(exc)) from None
+    return Questions(read_rows(store) if names else SCHEMA.empty_table(), "build", store.location)
+
+
+def read_table(path: Path) -> pa.Table:
+    """A question file as a table: Parquet, or JSON Lines (one question per line, as VSI-Bench's test set is
+    also shipped); unreadable, a `NotQuestions` naming it."""
+    try:
+        if path.suffix == ".parquet":
+            return pq.read_table(path)
+        if path.suffix in {".jsonl", ".json"}:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            return pa.Table.from_pylist([json.loads(line) for line in lines if line.strip()])
+    except (pa.ArrowException, OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise NotQuestions(f"{path}: cannot read ({exc})") from None
+    raise NotQuestions(f"{path}: expected a .parquet or .jsonl file or a build folder")
+
+
+def _from_vsibench(tables: list[pa.Table]) -> pa.Table:
+    """VSI-Bench's rows in the build's columns; a `video` column (as `export --format vsibench` writes) is kept."""
+    table = pa.concat_tables(
+        [t.select([*VSIBENCH_COLUMNS, *(["video"] if "video" in t.column_names else [])]) for t in tables],
+        promote_options="default",
+    )
+    types = table.column("question_type").to_pylist()
+    truths = [str(v) for v in table.column("ground_truth").to_pylist()]
+    values = [parse_number(v) if t in NUMERIC_TYPES else None for t, v in zip(types, truths, strict=True)]
+    videos = table.column("video") if "video" in table.column_names else pa.nulls(table.num_rows, pa.string())
+    return pa.table(
+        {
+            "id": table.column("id").cast(pa.string()),
+            "dataset": table.column("dataset"),
+            "scene_id": table.column("scene_name"),
+            "split": pa.array(["test"] * table.num_rows, pa.string()),
+            "question_type": table.column("question_type"),
+            "question": table.column("question"),
+            "options": table.column("options"),
+            "answer": pa.array(truths, pa.string()),
+            "answer_value": pa.array(values, pa.float64()),
+            "objects": pa.array([[] for _ in range(table.num_rows)], pa.list_(pa.string())),
+            "video": videos,
+        }
+    )
