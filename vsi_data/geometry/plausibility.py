@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vsi_data.settings import option
+
 # No indoor scan lies 10 km from its own origin: a coordinate beyond this is corrupt (or not in metres), whatever
 # the recipe's bounds say. Checked before anything else touches the points.
 COORDINATE_LIMIT_M = 1e4
@@ -26,15 +28,27 @@ class PhysicalBounds:
     """What a scan must measure up to (the recipe's `plausibility:` section). The defaults are generous: the
     largest released VSI-Bench rooms span about 30 m (128 m²) and its objects 6 cm to 5.5 m."""
 
-    min_room_extent_m: float = 1.0  # the scan's longest horizontal side at least this (a smaller one is no room)
-    max_room_extent_m: float = 100.0  # ... and at most this (a mesh in millimetres spans thousands of "metres")
-    min_object_extent_m: float = 0.01  # an object box's longest side below this is degenerate: dropped, counted
-    max_object_extent_m: float = 20.0  # an object box's longest side above this fails the scene (units, outliers)
-    # ScanNet++: an annotated `obb` must hold at least this share of its object's mesh vertices (within
-    # `obb_tolerance_m`); otherwise the mesh and the annotation do not belong together.
-    obb_min_enclosed: float = 0.5
-    obb_tolerance_m: float = 0.02
-    obb_mismatch: str = "fail"  # fail: the scene fails; count: the object keeps its box and is counted
+    min_room_extent_m: float = option(
+        1.0, help="the scan's longest horizontal side at least this (a smaller one is no room)"
+    )
+    max_room_extent_m: float = option(
+        100.0, help="the scan's longest horizontal side at most this (a mesh in millimetres spans thousands of metres)"
+    )
+    min_object_extent_m: float = option(
+        0.01, help="an object box whose longest side is below this is degenerate: dropped and counted"
+    )
+    max_object_extent_m: float = option(
+        20.0, help="an object box whose longest side is above this fails the scene (wrong units, outliers)"
+    )
+    obb_min_enclosed: float = option(
+        0.5,
+        help="ScanNet++: the share of its object's mesh vertices an annotated `obb` must hold (within "
+        "obb_tolerance_m); below it the mesh and the annotation do not belong together",
+    )
+    obb_tolerance_m: float = option(0.02, help="ScanNet++: how far outside its `obb` a vertex still counts as inside")
+    obb_mismatch: str = option(
+        "fail", help="ScanNet++, an `obb` below obb_min_enclosed: fail (the scene fails) or count (kept, counted)"
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.min_room_extent_m < self.max_room_extent_m <= COORDINATE_LIMIT_M:

@@ -29,24 +29,34 @@ from vsi_data.qa.generators.base import OURS, VSGRPO_PAPER, VSIBENCH_CODE, parse
 from vsi_data.qa.templates import TemplateSet, load_templates
 from vsi_data.resources import load_yaml, resolve_named
 from vsi_data.scene import ParseOptions
+from vsi_data.settings import option
 from vsi_data.vocabulary import Vocabulary, load_vocabulary
-
-_TOP_KEYS = {"name", "description", "vocabulary", "templates", "options", "geometry", "room", "plausibility", "types",
-             "balance"}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class TypeBalance:
-    max_share: float  # no answer group keeps more than this share of its type's rows
-    bin: float | None = None  # numeric answers grouped in bins this wide (answer units); None: by answer text
+    """One question type's rule in `balance.types`."""
+
+    max_share: float = option(help="no answer group keeps more than this share of its type's rows, in (0, 1]")
+    bin: float | None = option(
+        None, help="numeric answers are grouped in bins this wide (answer units); null: grouped by answer text"
+    )
 
 
 @dataclass(frozen=True)
 class Balance:
     """The recipe's `balance:` section, applied dataset-wide when a build finishes (`output.balance`)."""
 
-    dedup: bool = True
-    types: Mapping[str, TypeBalance] = field(default_factory=dict)
+    dedup: bool = option(
+        True, help="drop rows that repeat an earlier row's scene, question and options exactly (the first is kept)"
+    )
+    types: Mapping[str, TypeBalance] = field(
+        default_factory=dict,
+        metadata={
+            "help": "question type -> {max_share, bin}: rows of over-common answers dropped (seeded) after all "
+            "scenes; skipped by --exhaustive"
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,28 @@ class RoomSettings:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class RecipeKeys:
+    """The top level of a build recipe, one field per key: its type, default and help (the sections' own keys
+    are their settings classes; `types:` takes each question type's `Params`)."""
+
+    name: str | None = option(None, help="the recipe's name in the manifest; null: the file's name")
+    description: str = option("", help="one line on what the recipe is for")
+    vocabulary: str = option("vsibench", help="recipes/vocabularies/<name>.yaml or a path: category names and merges")
+    templates: str | None = option(
+        None, help="templates/<name>.yaml or a path: question wording; null: the recipe file's name"
+    )
+    options: str = option("letters", help='letters ("A. chair", the answer "A") or none (the answer is the word)')
+    geometry: GeometrySettings = option(GeometrySettings(), help="how objects are boxed and measured")
+    room: RoomSettings = option(RoomSettings(), help="the room-size measurement")
+    plausibility: PhysicalBounds = option(PhysicalBounds(), help="physical bounds a scan must respect")
+    types: dict[str, Any] = option(
+        help="question type -> its settings (`Params`, below); only the types listed are asked"
+    )
+    balance: Balance = option(Balance(), help="dataset-wide duplicate removal and answer balancing")
+
+
+_TOP_KEYS = {f.name for f in dataclasses.fields(RecipeKeys)}
 _GEOMETRY_KEYS = {f.name for f in dataclasses.fields(GeometrySettings)}
 _ROOM_KEYS = {f.name for f in dataclasses.fields(RoomSettings)}
 _BALANCE_KEYS = {"dedup", "types"}
@@ -226,7 +258,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         raise RecipeError(f"{path}: geometry.box_fit must be 'minimal' or 'upright', not {box_fit!r}")
     try:
         vocabulary = load_vocabulary(data.get("vocabulary", "vsibench"))
-        templates = load_templates(data.get("templates", path.stem))
+        templates = load_templates(data.get("templates") or path.stem)
         generators = []
         for question_type, settings in types.items():
             if question_type not in GENERATORS:
@@ -258,7 +290,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     except (ValueError, TypeError) as exc:
         raise RecipeError(f"{path}: {exc}") from exc
     return Recipe(
-        name=str(data.get("name", path.stem)),
+        name=str(data.get("name") or path.stem),
         path=path,
         vocabulary=vocabulary,
         templates=templates,

@@ -10,9 +10,11 @@
     lora: {r: 64, alpha: 128, dropout: 0.05, target_modules: [q_proj, v_proj]}   # or null: full fine-tuning
     grpo: {beta: 1.0e-4, loss_type: grpo, ...}   # passed to trl.GRPOConfig
 
-Every key is checked on load, `grpo:` keys against GRPOConfig's fields and their types; a misspelt key is an
-error naming the file and the key, never silently ignored. `beta` and `loss_type` must be set in every
-recipe because TRL's defaults (0.0 and "dapo") are not the paper's GRPO.
+Every key is checked on load (`vsi_data.settings.check_value`, against the annotations below), `grpo:` keys
+against GRPOConfig's fields and their types; a misspelt key is an error naming the file and the key, never
+silently ignored. Each key's help is its field's metadata; docs/recipes.md is generated from it.
+`beta` and `loss_type` must be set in every recipe because TRL's defaults (0.0 and "dapo") are not the paper's
+GRPO.
 
 `frames.as` says how a question's frames reach the model: `video` (one video block, Qwen's native video
 tokens: two frames per temporal patch, as lmms-eval feeds Qwen2-VL on VSI-Bench) or `images` (one image
@@ -23,26 +25,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
+from enum import EnumMeta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from vsi_data.models import FrameInput
 from vsi_data.prompts import PromptMode
 from vsi_data.resources import load_yaml, resolve_named
-from vsi_data.settings import check_value
+from vsi_data.settings import check_value, option
 from vsi_data.train.rewards import REWARD_FUNCTIONS, NumericRule
 from vsi_data.video.sampler import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 
+T = TypeVar("T")
 KIND = "grpo"
 TINY_MODEL = "tiny"
 RUN_FILE = "run.json"  # written by train-grpo into its output folder; its `recipe` is `TrainRecipe.resolved()`
-_TOP_KEYS = {"kind", "name", "description", "model", "prompt", "frames", "rewards", "lora", "grpo"}
-_PROMPT_KEYS = {"mode", "system"}
 _FRAME_SIZES = ("num_frames", "min_pixels", "max_pixels")
-_FRAME_KEYS = {"as", *_FRAME_SIZES}
-_NUMERIC_KEY = "numeric"
-_LORA_KEYS = {"r", "alpha", "dropout", "target_modules"}
 _REQUIRED_GRPO = {
     "beta": "TRL's default 0.0 drops the KL term, which the paper found necessary (β = 1e-4)",
     "loss_type": "TRL's default is 'dapo'; the paper's GRPO is 'grpo'",
@@ -79,11 +79,35 @@ def run_frame_settings(model_dir: Path) -> FrameSettings | None:
 
 
 @dataclass(frozen=True)
+class PromptSettings:
+    """The recipe's `prompt:` section."""
+
+    mode: PromptMode = option(
+        PromptMode.vanilla,
+        help="the answer instruction after each question (the paper's wording, vsi_data/prompts.py): vanilla "
+        "(the answer only), think (`<think>` then `<answer>`), observe (`<observe>` then `<answer>`)",
+    )
+    system: str | None = option(None, help="a system message before every question; null: none")
+
+
+@dataclass(frozen=True)
 class FrameSettings:
-    input: FrameInput = FrameInput.video  # the recipe's `frames.as`
-    num_frames: int = 16
-    min_pixels: int = DEFAULT_MIN_PIXELS
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    """The recipe's `frames:` section: how each question's video reaches the model."""
+
+    input: FrameInput = option(
+        FrameInput.video,
+        key="as",
+        help="video: one video block, Qwen's native video tokens (two frames per temporal patch, as lmms-eval "
+        "feeds Qwen2-VL on VSI-Bench); images: one image per frame (twice the visual tokens, other temporal "
+        "positions; what TRL's GRPOTrainer takes as is, and what vLLM generation needs)",
+    )
+    num_frames: int = option(16, help="frames sampled per video, lmms-eval's indices (evenly spaced, first to last)")
+    min_pixels: int = option(
+        DEFAULT_MIN_PIXELS, help="the fewest pixels per frame after resizing (sides multiples of 28)"
+    )
+    max_pixels: int = option(
+        DEFAULT_MAX_PIXELS, help="the most pixels per frame after resizing (sides multiples of 28); at least min_pixels"
+    )
 
     def resolved(self) -> dict[str, Any]:
         """As written in a recipe (and in run.json, where `predict` reads a run's frame settings)."""
@@ -95,12 +119,60 @@ class FrameSettings:
         return cls(**_frame_values(section))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoraSettings:
-    r: int
-    alpha: int
-    dropout: float
-    target_modules: tuple[str, ...]
+    """The recipe's `lora:` section (null: full fine-tuning); the vision tower is never wrapped."""
+
+    r: int = option(help="the adapters' rank")
+    alpha: int = option(help="the adapters' scaling numerator (the update is scaled by alpha / r)")
+    dropout: float = option(0.0, help="dropout on the adapters' input, in [0, 1); kept after TRL's disable_dropout")
+    target_modules: tuple[str, ...] = option(
+        help="names of the language model's linear layers to adapt, e.g. [q_proj, v_proj]"
+    )
+
+
+@dataclass(frozen=True)
+class RewardRule:
+    """The recipe's `rewards:` section besides the reward weights (`<reward name>: weight`)."""
+
+    numeric: NumericRule = option(
+        NumericRule.mra,
+        help="how a numeric answer scores: mra (VSI-Bench's mean relative accuracy), relative (vsGRPO's relative "
+        "error e = |gt - pred| / min(gt, pred), as the reward max(0, 1 - e))",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecipeKeys:
+    """The top level of a training recipe, one field per key: its type, default and help (the sections' own keys
+    are the settings classes above; `grpo:` takes trl.GRPOConfig's fields)."""
+
+    kind: str = option(help=f"`{KIND}`: tells a training recipe from a build recipe")
+    name: str | None = option(None, help="the run's name (run.json, model card); null: the file's name")
+    description: str = option("", help="one line on what the recipe is for")
+    model: str | None = option(
+        None,
+        help=f"a local checkpoint folder, or `{TINY_MODEL}` (a random tiny Qwen2-VL built into OUTPUT/tiny-model); "
+        "null: `--model` must name one (no hub downloads)",
+    )
+    prompt: PromptSettings = option(PromptSettings(), help="the prompt")
+    frames: FrameSettings = option(FrameSettings(), help="how each question's frames are sampled and fed")
+    rewards: dict[str, Any] = option(
+        help="reward function name -> weight (at least one), and `numeric`: how numbers score"
+    )
+    lora: LoraSettings | None = option(None, help="LoRA adapters; null: full fine-tuning")
+    grpo: dict[str, Any] = option(
+        help="settings passed to trl.GRPOConfig, each checked against its field and type; `beta` and `loss_type` "
+        "required, a few set elsewhere or refused"
+    )
+
+
+_TOP_KEYS = {f.name for f in dataclasses.fields(RecipeKeys)}
+
+
+def yaml_key(f: dataclasses.Field) -> str:
+    """The key a recipe writes for a settings field (`frames.as` fills `input`)."""
+    return f.metadata.get("key", f.name)
 
 
 @dataclass(frozen=True)
@@ -138,7 +210,7 @@ class TrainRecipe:
             "model": self.model,
             "prompt": {"mode": self.prompt_mode.value, "system": self.system_prompt},
             "frames": self.frames.resolved(),
-            "rewards": {**self.rewards, _NUMERIC_KEY: self.numeric.value},
+            "rewards": {**self.rewards, "numeric": self.numeric.value},
             "lora": None
             if self.lora is None
             else {**dataclasses.asdict(self.lora), "target_modules": list(self.lora.target_modules)},
@@ -162,17 +234,21 @@ def load_train_recipe(name_or_path: str | Path) -> TrainRecipe:
     if unknown:
         raise TrainRecipeError(f"{path}: unknown training recipe keys {sorted(unknown)}; known: {sorted(_TOP_KEYS)}")
     try:
-        prompt = _prompt(data)
+        prompt = _settings(PromptSettings, _section(data, "prompt", _keys(PromptSettings)), "prompt")
         frames, grpo = _frames(data), _grpo(data)
         _check_video_generation(frames, grpo)
+        head = {f.name: data.get(f.name, f.default) for f in dataclasses.fields(RecipeKeys) if f.name in _HEAD_KEYS}
+        for key, value in head.items():
+            check_value(key, value, _HINTS[key])
         return TrainRecipe(
-            name=_string(data.get("name", path.stem), "name"),
+            name=head["name"] if head["name"] is not None else path.stem,
             path=path,
-            description=_string(data.get("description", ""), "description"),
-            model=_optional_string(data.get("model"), "model"),
-            **prompt,
+            description=head["description"],
+            model=head["model"],
+            prompt_mode=prompt.mode,
+            system_prompt=prompt.system,
             frames=frames,
-            rewards=_rewards(data, prompt["prompt_mode"]),
+            rewards=_rewards(data, prompt.mode),
             numeric=_numeric(data),
             lora=_lora(data),
             grpo=grpo,
@@ -181,7 +257,16 @@ def load_train_recipe(name_or_path: str | Path) -> TrainRecipe:
         raise TrainRecipeError(f"{path}: {exc}") from exc
 
 
+_HINTS = typing.get_type_hints(RecipeKeys)
+_HEAD_KEYS = ("name", "description", "model")  # the plain values; kind is checked first, the rest are sections
+
+
+def _keys(settings: type) -> set[str]:
+    return {yaml_key(f) for f in dataclasses.fields(settings)}
+
+
 def _section(data: dict, key: str, allowed: set[str] | None) -> dict:
+    """The mapping under `key`, its keys checked against `allowed` (None: any key)."""
     section = data.get(key) or {}
     if not isinstance(section, dict):
         raise ValueError(f"`{key}` must be a mapping")
@@ -191,86 +276,70 @@ def _section(data: dict, key: str, allowed: set[str] | None) -> dict:
     return section
 
 
-def _string(value: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{name} must be text, not {value!r}")
-    return value
+def _settings(cls: type[T], section: dict[str, Any], where: str) -> T:
+    """A settings object from a section's values (absent keys take the defaults), each checked against its
+    field's annotation; an enum's value becomes its member."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if yaml_key(f) in section:
+            value = section[yaml_key(f)]
+            check_value(f"{where}.{yaml_key(f)}", value, hints[f.name])
+            values[f.name] = hints[f.name](value) if isinstance(hints[f.name], EnumMeta) else value
+    return cls(**values)
 
 
-def _optional_string(value: Any, name: str) -> str | None:
-    return None if value is None else _string(value, name)
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive whole number, not {value!r}")
-    return value
-
-
-def _prompt(data: dict) -> dict[str, Any]:
-    section = _section(data, "prompt", _PROMPT_KEYS)
-    mode = section.get("mode", PromptMode.vanilla.value)
-    if mode not in PromptMode.__members__:
-        raise ValueError(f"prompt.mode must be one of {list(PromptMode.__members__)}, not {mode!r}")
-    return {"prompt_mode": PromptMode(mode), "system_prompt": _optional_string(section.get("system"), "prompt.system")}
+def _positive(section: str, settings: Any, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(settings, name)
+        if value <= 0:
+            raise ValueError(f"{section}.{name} must be a positive whole number, not {value!r}")
 
 
 def _frames(data: dict) -> FrameSettings:
-    return FrameSettings(**_frame_values(_section(data, "frames", _FRAME_KEYS)))
+    return FrameSettings.from_resolved(_section(data, "frames", _keys(FrameSettings)))
 
 
 def _frame_values(section: dict[str, Any]) -> dict[str, Any]:
-    defaults = FrameSettings()
-    mode = section.get("as", defaults.input.value)
-    if mode not in FrameInput.__members__:
-        raise ValueError(f"frames.as must be one of {list(FrameInput.__members__)}, not {mode!r}")
-    frames = FrameSettings(
-        input=FrameInput(mode),
-        **{key: _positive_int(section.get(key, getattr(defaults, key)), f"frames.{key}") for key in _FRAME_SIZES},
-    )
+    frames = _settings(FrameSettings, section, "frames")
+    _positive("frames", frames, _FRAME_SIZES)
     if frames.min_pixels > frames.max_pixels:
         raise ValueError(f"frames.min_pixels ({frames.min_pixels}) is above frames.max_pixels ({frames.max_pixels})")
-    return {"input": frames.input, **{key: getattr(frames, key) for key in _FRAME_SIZES}}
+    return {f.name: getattr(frames, f.name) for f in dataclasses.fields(frames)}
 
 
 def _numeric(data: dict) -> NumericRule:
-    rule = (data.get("rewards") or {}).get(_NUMERIC_KEY, NumericRule.mra.value)
-    if rule not in NumericRule.__members__:
-        raise ValueError(f"rewards.{_NUMERIC_KEY} must be one of {list(NumericRule.__members__)}, not {rule!r}")
-    return NumericRule(rule)
+    section = {key: value for key, value in (data.get("rewards") or {}).items() if key in _keys(RewardRule)}
+    return _settings(RewardRule, section, "rewards").numeric
 
 
 def _rewards(data: dict, mode: PromptMode) -> dict[str, float]:
-    section = _section(data, "rewards", {*REWARD_FUNCTIONS, _NUMERIC_KEY})
-    section = {name: weight for name, weight in section.items() if name != _NUMERIC_KEY}
+    section = _section(data, "rewards", {*REWARD_FUNCTIONS, *_keys(RewardRule)})
+    section = {name: weight for name, weight in section.items() if name not in _keys(RewardRule)}
     if not section:
         raise ValueError(f"`rewards` must name at least one of {sorted(REWARD_FUNCTIONS)} with its weight")
-    rewards = {}
     for name, weight in section.items():
-        if isinstance(weight, bool) or not isinstance(weight, int | float):
-            raise ValueError(f"rewards.{name} must be a number (its weight), not {weight!r}")
-        rewards[name] = float(weight)
-    if "format" in rewards and mode is PromptMode.vanilla:
+        check_value(f"rewards.{name} (its weight)", weight, float)
+    if "format" in section and mode is PromptMode.vanilla:
         raise ValueError("the format reward needs prompt.mode think or observe (the vanilla prompt asks for no tags)")
-    return rewards
+    return {name: float(weight) for name, weight in section.items()}
 
 
 def _lora(data: dict) -> LoraSettings | None:
     if data.get("lora") is None:
         return None
-    section = _section(data, "lora", _LORA_KEYS)
+    section = _section(data, "lora", _keys(LoraSettings))
     modules = section.get("target_modules")
     if not isinstance(modules, list) or not modules or not all(isinstance(m, str) for m in modules):
         raise ValueError("lora.target_modules must be a list of module names (e.g. [q_proj, v_proj])")
-    dropout = section.get("dropout", 0.0)
-    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
-        raise ValueError(f"lora.dropout must be a number in [0, 1), not {dropout!r}")
-    return LoraSettings(
-        r=_positive_int(section.get("r"), "lora.r"),
-        alpha=_positive_int(section.get("alpha"), "lora.alpha"),
-        dropout=float(dropout),
-        target_modules=tuple(modules),
-    )
+    for key in ("r", "alpha"):
+        if key not in section:
+            raise ValueError(f"lora.{key} must be set (a positive whole number)")
+    lora = _settings(LoraSettings, {**section, "target_modules": tuple(modules)}, "lora")
+    _positive("lora", lora, ("r", "alpha"))
+    if not 0 <= lora.dropout < 1:
+        raise ValueError(f"lora.dropout must be a number in [0, 1), not {lora.dropout!r}")
+    return dataclasses.replace(lora, dropout=float(lora.dropout))
 
 
 def _grpo(data: dict) -> dict[str, Any]:
