@@ -20,10 +20,9 @@ import pyarrow.parquet as pq
 from vsi_data.benchmark import VSIBENCH_COLUMNS
 from vsi_data.io import Store, is_url
 from vsi_data.metrics import parse_number
-from vsi_data.output.shards import DATA_DIR, SCHEMA, ShardsMismatch, read_rows, shard_files, shard_names
+from vsi_data.output.shards import DATA_DIR, MANIFEST, SCHEMA, ShardsMismatch, read_rows, shard_names
 from vsi_data.prompts import NUMERIC_TYPES
 
-MANIFEST = "manifest.json"
 BUILD_COLUMNS = ("id", "dataset", "scene_id", "question_type", "question", "options", "answer", "video")
 
 
@@ -43,15 +42,14 @@ def read_questions(path: Path | str) -> Questions:
     """The questions at `path`: a build folder or shard, or VSI-Bench's test set (file or folder of parquets);
     a build also at an fsspec URL (`s3://`, ...)."""
     if is_url(path):
-        return _read_remote_build(Store.at(path))
+        store = Store.at(path)
+        if not store.is_file(MANIFEST):
+            raise NotQuestions(f"{store}: no {MANIFEST} there (not a vsi-data build output?)")
+        return _read_build(store, store.location)
     path = Path(path)
     if path.is_dir():
         if (path / MANIFEST).is_file() or any((path / DATA_DIR).glob("*.parquet")):
-            try:  # the shards the manifest lists, checked: a lost shard is an error, never a smaller dataset
-                files = shard_files(path)
-            except ShardsMismatch as exc:
-                raise NotQuestions(str(exc)) from None
-            return Questions(read_rows(path) if files else SCHEMA.empty_table(), "build", path)
+            return _read_build(path, path)
         tables = [read_table(f) for f in sorted(path.glob("*.parquet"))]
         if tables and all(set(VSIBENCH_COLUMNS) <= set(t.column_names) for t in tables):
             return Questions(_from_vsibench(tables), "vsibench", path)
@@ -71,14 +69,14 @@ def read_questions(path: Path | str) -> Questions:
     raise NotQuestions(f"{path}: neither a VSI-Bench test file nor a vsi-data shard (no column {', '.join(missing)})")
 
 
-def _read_remote_build(store: Store) -> Questions:
-    if not store.is_file(MANIFEST):
-        raise NotQuestions(f"{store}: no {MANIFEST} there (not a vsi-data build output?)")
-    try:  # the shards the manifest lists, checked, as for a local build
-        names = shard_names(store)
+def _read_build(build: Path | Store, root: Path | str) -> Questions:
+    """A build's rows from the shards its manifest lists, checked: a lost shard is an error, never a smaller
+    dataset (a build whose every scene failed has no shard: zero rows)."""
+    try:
+        names = shard_names(build)
     except ShardsMismatch as exc:
         raise NotQuestions(str(exc)) from None
-    return Questions(read_rows(store) if names else SCHEMA.empty_table(), "build", store.location)
+    return Questions(read_rows(build) if names else SCHEMA.empty_table(), "build", root)
 
 
 def read_table(path: Path) -> pa.Table:

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from vsi_data.io import Store
-from vsi_data.questions import MANIFEST, NotQuestions, read_questions
+from vsi_data.output.shards import MANIFEST
+from vsi_data.questions import NotQuestions, read_questions
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HISTOGRAM_BINS = 20
