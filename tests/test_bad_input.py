@@ -285,7 +285,10 @@ def test_the_bounds_are_the_recipes(scannet_root, tmp_path):
     for bad, problem in (
         ({"max_room_extent": 5}, r"strict.yaml: unknown `plausibility` settings \['max_room_extent'\]"),
         ({"max_room_extent_m": "big"}, r"strict.yaml: plausibility.max_room_extent_m must be float, not 'big'"),
-        ({"min_object_extent_m": 30.0}, r"strict.yaml: need 0 < min_object_extent_m < max_object_extent_m"),
+        (
+            {"min_object_extent_m": 30.0},
+            r"strict.yaml: plausibility: need 0 < min_object_extent_m < max_object_extent_m",
+        ),
     ):
         data["plausibility"] = bad
         recipe.write_text(yaml.safe_dump(data))

@@ -94,6 +94,30 @@ def test_load_dataset_reads_the_output(synthetic_build, tmp_path, monkeypatch):
     assert set(loaded["train"].column_names) >= {"id", "question", "answer", "objects", "meta", "video"}
 
 
+def test_shard_rows_cuts_a_build_into_full_shards_in_row_order_that_every_reader_sees(
+    synthetic_build, tmp_path, monkeypatch
+):
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out, args = synthetic_build
+    rows = read_rows(out)
+    assert len(json.loads((out / "manifest.json").read_text())["shards"]["train"]) == 1
+    small = tmp_path / "small"
+    shutil.copytree(out, small)
+    result = build(*[str(small) if a == str(out) else a for a in args], "--shard-rows", "7")
+    assert result.exit_code == 0, result.output
+    shards = json.loads((small / "manifest.json").read_text())["shards"]["train"]
+    full, rest = divmod(rows.num_rows, 7)
+    assert [pq.ParquetFile(small / name).metadata.num_rows for name in shards] == [7] * full + [rest] * (rest > 0)
+    assert sorted(str(p.relative_to(small)) for p in (small / "data").iterdir()) == sorted(shards)
+    assert read_rows(small).equals(rows)  # the same rows, in the same order, across the shards
+    loaded = datasets.load_dataset(str(small), cache_dir=str(tmp_path / "cache"))
+    assert loaded["train"]["id"] == rows.column("id").to_pylist()
+    stats = runner.invoke(app, ["stats", str(small), "--json"])
+    assert stats.exit_code == 0, stats.output
+    assert json.loads(stats.stdout)["rows"] == rows.num_rows
+
+
 def test_shard_bytes_cuts_a_build_into_more_shards_with_the_same_rows(synthetic_build, tmp_path):
     out, args = synthetic_build
     rows = read_rows(out)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
-from vsi_data.prompts import benchmark_prompt, is_multiple_choice, training_prompt
+from vsi_data.prompts import BENCH_LETTER_INSTRUCTION, benchmark_prompt, is_multiple_choice, training_prompt
 
 pytest.importorskip("transformers")
 
@@ -19,6 +23,26 @@ def test_benchmark_prompt_is_vsibench_wording():
         "These are frames of a video.\nWhich is closest to the bed?\nOptions:\nA. sofa\nB. lamp\n"
         "Answer with the option's letter from the given choices directly."
     )
+
+
+def test_a_question_type_may_ask_for_its_answer_its_own_way():
+    registered = """
+import json
+from vsi_data import question_types
+question_types.QUESTION_TYPES["toy_kinds"] = question_types.QuestionType(  # its registration line
+    answer="number", task="toy_kinds", place=8, post_prompt="Answer with a whole number."
+)
+from vsi_data.prompts import benchmark_prompt
+print(json.dumps([benchmark_prompt("How many kinds?", None, "toy_kinds"),
+                  benchmark_prompt("How many kinds?", ["A. 2", "B. 3"], "toy_kinds")]))
+"""
+    result = subprocess.run([sys.executable, "-c", registered], capture_output=True, text=True, check=True)
+    plain, lettered = json.loads(result.stdout)
+    assert plain == "These are frames of a video.\nHow many kinds?\nAnswer with a whole number."
+    assert lettered.endswith("B. 3\n" + BENCH_LETTER_INSTRUCTION)  # a letter is asked for, whatever the type
+    for vsibench_type in ("object_counting", "object_rel_distance", "unknown_type", None):
+        asked = benchmark_prompt("Q?", None, vsibench_type)
+        assert asked.endswith("\nPlease answer the question using a single word or phrase.")
 
 
 def test_training_prompt_modes():

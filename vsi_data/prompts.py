@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 
-from vsi_data.question_types import choice_types, numeric_types
+from vsi_data.question_types import choice_types, numeric_types, post_prompts
 
 # VSI-Bench: lettered answers (`MCA_QUESTION_TYPES`) versus numbers scored with MRA (`NA_QUESTION_TYPES`), from
 # each type's answer kind.
@@ -20,6 +20,8 @@ NUMERIC_TYPES = numeric_types()
 PRE_PROMPT = "These are frames of a video."
 BENCH_NUMERIC_INSTRUCTION = "Please answer the question using a single word or phrase."
 BENCH_LETTER_INSTRUCTION = "Answer with the option's letter from the given choices directly."
+# A question type's own instruction for a row without letters, where it declares one (none of VSI-Bench's do).
+POST_PROMPTS = post_prompts()
 
 
 class PromptMode(StrEnum):
@@ -55,11 +57,14 @@ def options_block(options: Sequence[str] | None) -> str | None:
     return "Options:\n" + "\n".join(options)
 
 
-def benchmark_prompt(question: str, options: Sequence[str] | None, pre_prompt: str = PRE_PROMPT) -> str:
-    """VSI-Bench's evaluation prompt: lettered questions ask for the letter, the others for a short answer."""
+def benchmark_prompt(
+    question: str, options: Sequence[str] | None, question_type: str | None = None, pre_prompt: str = PRE_PROMPT
+) -> str:
+    """VSI-Bench's evaluation prompt: lettered questions ask for the letter, the others for a short answer (or
+    for what their question type's `post_prompt` asks)."""
     block = options_block(options)
     if block is None:
-        return "\n".join([pre_prompt, question, BENCH_NUMERIC_INSTRUCTION])
+        return "\n".join([pre_prompt, question, POST_PROMPTS.get(question_type or "", BENCH_NUMERIC_INSTRUCTION)])
     return "\n".join([pre_prompt, question, block, BENCH_LETTER_INSTRUCTION])
 
 

@@ -25,6 +25,10 @@ class QuestionType:
     place: int  # the task's column, from the left (VSI-Bench's order: numeric tasks first)
     generator: str | None = None  # "module:Class" of its `Generator`; None: scored, never generated
     drawing: Drawing = "named"
+    # The evaluation prompt's last line for a row without lettered options (`vsi_data.prompts.benchmark_prompt`);
+    # None: VSI-Bench's "single word or phrase" post-prompt, which every VSI-Bench type uses. A lettered row always
+    # asks for the letter.
+    post_prompt: str | None = None
 
     @property
     def numeric(self) -> bool:
@@ -71,6 +75,11 @@ QUESTION_TYPES: dict[str, QuestionType] = {
     ),
     "route_planning": QuestionType(answer="word", task="route_planning", place=6),  # VSI-Bench's; not generated here
 }
+
+
+def post_prompts() -> dict[str, str]:
+    """The types that declare their own answer instruction, and it."""
+    return {name: spec.post_prompt for name, spec in QUESTION_TYPES.items() if spec.post_prompt is not None}
 
 
 def numeric_types() -> frozenset[str]:

@@ -12,6 +12,7 @@ the recipe reference (docs/recipes.md, `python -m vsi_data.train.recipe_referenc
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import enum
 import types
@@ -46,9 +47,15 @@ def _union_options(annotation: Any) -> tuple[Any, ...]:
     return typing.get_args(annotation) if typing.get_origin(annotation) in (types.UnionType, typing.Union) else ()
 
 
+def _literal_values(annotation: Any) -> list[Any] | None:
+    return list(typing.get_args(annotation)) if typing.get_origin(annotation) is typing.Literal else None
+
+
 def _checkable(annotation: Any) -> bool:
     options = _union_options(annotation) or (annotation,)
-    return annotation is Any or all(isinstance(typing.get_origin(a) or a, type) for a in options)
+    return annotation is Any or all(
+        _literal_values(a) is not None or isinstance(typing.get_origin(a) or a, type) for a in options
+    )
 
 
 def _matches(value: Any, annotation: Any) -> bool:
@@ -62,11 +69,16 @@ def _matches(value: Any, annotation: Any) -> bool:
         return value is None
     if _enum_values(annotation) is not None:
         return isinstance(value, annotation) or value in _enum_values(annotation)
+    if _literal_values(annotation) is not None:
+        return value in _literal_values(annotation)
     origin = typing.get_origin(annotation) or annotation
     if origin is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if origin is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (list, tuple):  # YAML writes both as a list; each item checked against the item type
+        items = [a for a in typing.get_args(annotation) if a is not Ellipsis] or [Any]
+        return isinstance(value, list | tuple) and all(_matches(item, items[0]) for item in value)
     return isinstance(value, origin)
 
 
@@ -79,6 +91,11 @@ def describe(annotation: Any) -> str:
         return "null"
     if _enum_values(annotation) is not None:
         return f"one of {_enum_values(annotation)}"
+    if _literal_values(annotation) is not None:
+        return f"one of {_literal_values(annotation)}"
+    if typing.get_origin(annotation) in (list, tuple):
+        items = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        return f"a list of {describe(items[0])}" if items else "a list"
     return getattr(typing.get_origin(annotation) or annotation, "__name__", str(annotation))
 
 
@@ -99,13 +116,70 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def parse_params(cls: type[T], where: str, values: dict[str, Any]) -> T:
-    """A settings dataclass (a generator's `Params`, the recipe's physical bounds) from YAML values: an unknown
-    key or a value of the wrong type is an error naming `where`; the dataclass checks the ranges."""
-    hints = typing.get_type_hints(cls)
-    unknown = set(values) - set(hints)
+def yaml_key(f: dataclasses.Field) -> str:
+    """The key a recipe writes for a setting (`frames.as` fills `input`: `as` is no Python name)."""
+    return f.metadata.get("key", f.name)
+
+
+def section_class(annotation: Any) -> type | None:
+    """The settings dataclass a key holds: `Section`, `Section | None`, or each value of `Mapping[str, Section]`
+    (a section keyed by names the user chooses, e.g. `balance.types`)."""
+    origin = typing.get_origin(annotation)
+    if isinstance(origin, type) and issubclass(origin, collections.abc.Mapping):
+        options: tuple[Any, ...] = typing.get_args(annotation)[1:]
+    else:
+        options = _union_options(annotation) or (annotation,)
+    classes = [a for a in options if dataclasses.is_dataclass(a)]
+    return classes[0] if len(classes) == 1 else None
+
+
+def is_keyed_section(annotation: Any) -> bool:
+    """`Mapping[str, Section]`: a section per user-chosen name."""
+    origin = typing.get_origin(annotation)
+    return (
+        isinstance(origin, type)
+        and issubclass(origin, collections.abc.Mapping)
+        and section_class(annotation) is not None
+    )
+
+
+def _value(name: str, value: Any, annotation: Any) -> Any:
+    """One setting's value, checked; nested sections parsed, an enum's value made its member, a list given for a
+    tuple made a tuple (a settings object stays hashable)."""
+    section = section_class(annotation)
+    if is_keyed_section(annotation):
+        if not isinstance(value, dict):
+            raise ValueError(f"{name} must be a mapping, not {value!r}")
+        return {key: parse_params(section, f"{name}.{key}", entry) for key, entry in value.items()}  # type: ignore[arg-type]
+    if section is not None and not (value is None and type(None) in _union_options(annotation)):
+        return parse_params(section, name, value)
+    check_value(name, value, annotation)
+    if _enum_values(annotation) is not None:
+        return annotation(value)
+    return tuple(value) if typing.get_origin(annotation) is tuple else value
+
+
+def parse_params(cls: type[T], where: str, values: Any, *, what: str | None = None) -> T:
+    """A settings dataclass (a generator's `Params`, a recipe section, a whole recipe's top level) from YAML
+    values: an unknown key, a missing required one or a value of the wrong type is an error naming the setting
+    (`where.key`); absent keys take the defaults; the dataclass checks its ranges. `what` names the keys in the
+    unknown-key error (default: "`where` settings")."""
+    values = {} if values is None else values
+    if not isinstance(values, dict):
+        raise ValueError(f"`{where}` must be a mapping, not {values!r}")
+    fields = {yaml_key(f): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(values) - set(fields)
     if unknown:
-        raise ValueError(f"{where}: unknown settings {sorted(unknown)}; known: {sorted(hints)}")
-    for name, value in values.items():
-        check_value(f"{where}.{name}", value, hints[name])
-    return cls(**values)
+        raise ValueError(f"unknown {what or f'`{where}` settings'} {sorted(unknown)}; known: {sorted(fields)}")
+    hints = typing.get_type_hints(cls)
+    parsed = {}
+    for key, f in fields.items():
+        name = f"{where}.{key}" if where else key
+        if key in values:
+            parsed[f.name] = _value(name, values[key], hints[f.name])
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ValueError(f"{name} must be set ({describe(hints[f.name])})")
+    try:
+        return cls(**parsed)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}" if where else str(exc)) from exc

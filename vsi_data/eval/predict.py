@@ -187,7 +187,7 @@ def model_inputs(processor, batch: list[tuple[EvalItem, list]], mode: FrameInput
     texts = []
     for item, frames in batch:
         blocks = [{"type": "video"}] if mode is FrameInput.video else [{"type": "image"}] * len(frames)
-        content = [*blocks, {"type": "text", "text": benchmark_prompt(item.question, item.options)}]
+        content = [*blocks, {"type": "text", "text": benchmark_prompt(item.question, item.options, item.question_type)}]
         texts.append(
             processor.apply_chat_template(
                 [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False

@@ -78,6 +78,8 @@ def _literal(value: Any) -> str:
         return f"np.array({value.tolist()!r})"
     if isinstance(value, str | int | float | tuple):
         return repr(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in sorted(value.items())) + "}"
     raise TypeError(f"cannot write {type(value).__name__} constants into utils.py")
 
 

@@ -66,7 +66,7 @@ def doc_to_visual(doc: dict) -> list[str]:
 def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
     """VSI-Bench's prompt; a task YAML may set another `pre_prompt`."""
     pre_prompt = (lmms_eval_specific_kwargs or {}).get("pre_prompt") or PRE_PROMPT
-    return benchmark_prompt(doc["question"], doc.get("options"), pre_prompt)
+    return benchmark_prompt(doc["question"], doc.get("options"), doc.get("question_type"), pre_prompt)
 
 
 def doc_to_messages(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> list[dict]:

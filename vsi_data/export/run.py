@@ -213,7 +213,7 @@ def _write(
 
 
 def _export_row(
-    row: dict, media: Media, ask: Callable[[str, list[str] | None], str], prompt: PromptChoice
+    row: dict, media: Media, ask: Callable[[str, list[str] | None, str], str], prompt: PromptChoice
 ) -> ExportRow:
     return ExportRow(
         id=row["id"],
@@ -224,7 +224,7 @@ def _export_row(
         question=row["question"],
         options=row["options"],
         answer=row["answer"],
-        prompt=ask(row["question"], row["options"]),
+        prompt=ask(row["question"], row["options"], row["question_type"]),
         target=target_text(row["answer"], prompt),
         media=media,
     )

@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -45,12 +44,13 @@ class VideoPath(StrEnum):
 TAGGED_PROMPTS = frozenset({PromptChoice.think, PromptChoice.observe})
 
 
-def prompter(prompt: PromptChoice) -> Callable[[str, Sequence[str] | None], str]:
-    """The user's text for a question and its options: exactly what `predict` (vsibench) or `train-grpo`
-    (the others) asks."""
+def prompter(prompt: PromptChoice) -> Callable[[str, Sequence[str] | None, str], str]:
+    """The user's text for a question, its options and its type: exactly what `predict` (vsibench) or
+    `train-grpo` (the others) asks."""
     if prompt is PromptChoice.vsibench:
         return benchmark_prompt
-    return partial(training_prompt, mode=PromptMode(prompt.value))
+    mode = PromptMode(prompt.value)
+    return lambda question, options, _question_type: training_prompt(question, options, mode)
 
 
 def target_text(answer: str, prompt: PromptChoice) -> str:

@@ -9,13 +9,15 @@ minimum over vertex-to-box and edge-to-edge distances is the answer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, get_args
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from vsi_data.geometry.boxes import BOX_EDGES, OrientedBox
 
-DISTANCE_METRICS: tuple[str, ...] = ("center", "closest_box", "closest_points", "box_grid")
+DistanceMetric = Literal["center", "closest_box", "closest_points", "box_grid"]
+DISTANCE_METRICS: tuple[str, ...] = get_args(DistanceMetric)
 
 _PARALLEL_EPS = 1e-9
 

@@ -20,16 +20,17 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from vsi_data.geometry.distance import DISTANCE_METRICS
+from vsi_data.geometry.boxes import BoxFit
+from vsi_data.geometry.distance import DistanceMetric
 from vsi_data.geometry.plausibility import PhysicalBounds
 from vsi_data.qa.generators import GENERATORS, Generator
-from vsi_data.qa.generators.base import OURS, VSGRPO_PAPER, VSIBENCH_CODE, parse_params, setting
+from vsi_data.qa.generators.base import OURS, VSGRPO_PAPER, VSIBENCH_CODE, setting
 from vsi_data.qa.templates import TemplateSet, load_templates
 from vsi_data.resources import load_yaml, resolve_named
 from vsi_data.scene import ParseOptions
-from vsi_data.settings import option
+from vsi_data.settings import option, parse_params
 from vsi_data.vocabulary import Vocabulary, load_vocabulary
 
 
@@ -41,6 +42,10 @@ class TypeBalance:
     bin: float | None = option(
         None, help="numeric answers are grouped in bins this wide (answer units); null: grouped by answer text"
     )
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_share <= 1 or (self.bin is not None and self.bin <= 0):
+            raise ValueError(f"needs 0 < max_share <= 1 and bin > 0, not {self.max_share} and {self.bin}")
 
 
 @dataclass(frozen=True)
@@ -63,13 +68,13 @@ class Balance:
 class GeometrySettings:
     """The recipe's `geometry:` section: how objects are boxed and measured (every type shares it)."""
 
-    box_fit: str = setting(
+    box_fit: BoxFit = setting(
         "minimal",
         help="minimal: the minimum-volume box of an instance's points (open3d); upright: the smallest box turned "
         "about z only",
         source=f'{VSIBENCH_CODE} (`get_minimal_oriented_bounding_box`); vsi100k: the paper says "3D bounding box"',
     )
-    distance: str = setting(
+    distance: DistanceMetric = setting(
         "closest_points",
         help="object-to-object distance: box_grid (nearest points of hollow 5 cm grids in the two boxes), center, "
         "closest_box (exact), closest_points (the objects' own points); between categories, the nearest instances",
@@ -82,6 +87,9 @@ class GeometrySettings:
         source=f"{OURS}: VSI-Bench boxed every instance; a ScanNet instance has at least 20 vertices (its "
         "segmentator's `segMinVerts`), so there this removes nothing",
     )
+
+    def __post_init__(self) -> None:
+        _not_negative(self, "min_object_points")
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,16 @@ class RoomSettings:
         source=f"{VSIBENCH_CODE} (10,000 drawn with `np.random.choice`, unseeded); vsi100k: ours",
     )
 
+    def __post_init__(self) -> None:
+        _not_negative(self, "alpha", "max_points")
+
+
+def _not_negative(settings: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(settings, name)
+        if value is not None and value < 0:
+            raise ValueError(f"{name} must not be negative, not {value!r}")
+
 
 @dataclass(frozen=True, kw_only=True)
 class RecipeKeys:
@@ -109,7 +127,9 @@ class RecipeKeys:
     templates: str | None = option(
         None, help="templates/<name>.yaml or a path: question wording; null: the recipe file's name"
     )
-    options: str = option("letters", help='letters ("A. chair", the answer "A") or none (the answer is the word)')
+    options: Literal["letters", "none"] = option(
+        "letters", help='letters ("A. chair", the answer "A") or none (the answer is the word)'
+    )
     geometry: GeometrySettings = option(GeometrySettings(), help="how objects are boxed and measured")
     room: RoomSettings = option(RoomSettings(), help="the room-size measurement")
     plausibility: PhysicalBounds = option(PhysicalBounds(), help="physical bounds a scan must respect")
@@ -117,14 +137,6 @@ class RecipeKeys:
         help="question type -> its settings (`Params`, below); only the types listed are asked"
     )
     balance: Balance = option(Balance(), help="dataset-wide duplicate removal and answer balancing")
-
-
-_TOP_KEYS = {f.name for f in dataclasses.fields(RecipeKeys)}
-_GEOMETRY_KEYS = {f.name for f in dataclasses.fields(GeometrySettings)}
-_ROOM_KEYS = {f.name for f in dataclasses.fields(RoomSettings)}
-_BALANCE_KEYS = {"dedup", "types"}
-_TYPE_BALANCE_KEYS = {"max_share", "bin"}
-_BOUNDS_KEYS = {f.name for f in dataclasses.fields(PhysicalBounds)}
 
 
 class RecipeError(ValueError):
@@ -187,50 +199,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _section(data: dict, key: str, allowed: set[str], path: Path) -> dict:
-    section = data.get(key) or {}
-    if not isinstance(section, dict):
-        raise RecipeError(f"{path}: `{key}` must be a mapping")
-    unknown = set(section) - allowed
-    if unknown:
-        raise RecipeError(f"{path}: unknown `{key}` settings {sorted(unknown)}; known: {sorted(allowed)}")
-    return section
-
-
-def _number(value: Any, kind: type, name: str) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not isinstance(value, int)):
-        raise ValueError(f"{name} must be a number{' (whole)' if kind is int else ''}, not {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, not {value!r}")
-    return kind(value)
-
-
-def _balance(data: dict, path: Path) -> Balance:
-    section = _section(data, "balance", _BALANCE_KEYS, path)
-    dedup = section.get("dedup", True)
-    if not isinstance(dedup, bool):
-        raise RecipeError(f"{path}: balance.dedup must be true or false, not {dedup!r}")
-    rules = section.get("types") or {}
-    if not isinstance(rules, dict):
-        raise RecipeError(f"{path}: balance.types must map question types to {{max_share, bin}}")
-    types = {}
-    for question_type, rule in rules.items():
-        where = f"balance.types.{question_type}"
-        if question_type not in GENERATORS:
-            raise RecipeError(f"{path}: {where}: unknown question type; known: {sorted(GENERATORS)}")
-        rule = _section({where: rule}, where, _TYPE_BALANCE_KEYS, path)
-        try:
-            share = _number(rule.get("max_share"), float, f"{where}.max_share")
-            width = None if rule.get("bin") is None else _number(rule["bin"], float, f"{where}.bin")
-        except ValueError as exc:
-            raise RecipeError(f"{path}: {exc}") from exc
-        if not 0 < share <= 1 or (width is not None and width <= 0):
-            raise RecipeError(f"{path}: {where} needs 0 < max_share <= 1 and bin > 0")
-        types[question_type] = TypeBalance(share, width)
-    return Balance(dedup=dedup, types=types)
-
-
 def load_recipe(name_or_path: str | Path) -> Recipe:
+    """A bundled build recipe by name (`vsi100k`, `vsibench`) or a YAML file, every key checked
+    (`vsi_data.settings.parse_params`, against `RecipeKeys` and the sections' settings classes)."""
     try:
         path = resolve_named("recipes", name_or_path, listed=lambda p: "kind" not in load_yaml(p))
         data = load_yaml(path)
@@ -238,69 +209,41 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         raise RecipeError(str(exc)) from exc
     if "kind" in data:
         raise RecipeError(f"{path}: a training recipe (kind: {data['kind']}); use `vsi-data train-grpo`")
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise RecipeError(f"{path}: unknown recipe keys {sorted(unknown)}; known: {sorted(_TOP_KEYS)}")
-    geometry = _section(data, "geometry", _GEOMETRY_KEYS, path)
-    room = _section(data, "room", _ROOM_KEYS, path)
-    types = data.get("types")
-    if not isinstance(types, dict) or not types:
-        raise RecipeError(f"{path}: `types` must map question types to their settings")
-    options = data.get("options", "letters")
-    if options not in ("letters", "none"):
-        raise RecipeError(f"{path}: `options` must be 'letters' or 'none', not {options!r}")
-    defaults, room_defaults = GeometrySettings(), RoomSettings()
-    distance = geometry.get("distance", defaults.distance)
-    if distance not in DISTANCE_METRICS:
-        raise RecipeError(f"{path}: geometry.distance must be one of {list(DISTANCE_METRICS)}, not {distance!r}")
-    box_fit = geometry.get("box_fit", defaults.box_fit)
-    if box_fit not in ("minimal", "upright"):
-        raise RecipeError(f"{path}: geometry.box_fit must be 'minimal' or 'upright', not {box_fit!r}")
     try:
-        vocabulary = load_vocabulary(data.get("vocabulary", "vsibench"))
-        templates = load_templates(data.get("templates") or path.stem)
-        generators = []
-        for question_type, settings in types.items():
+        keys = parse_params(RecipeKeys, "", data, what="recipe keys")
+        if not keys.types:
+            raise ValueError("`types` must map question types to their settings")
+        for question_type in [*keys.types, *keys.balance.types]:
             if question_type not in GENERATORS:
                 raise ValueError(f"unknown question type {question_type!r}; known: {sorted(GENERATORS)}")
-            cls = GENERATORS[question_type]
-            params = cls.make_params(question_type, dict(settings or {}))
-            generators.append(
-                cls(
-                    question_type,
-                    params,
-                    templates.for_type(question_type, set(cls.fields), distance),
-                    options == "letters",
-                )
-            )
+        vocabulary = load_vocabulary(keys.vocabulary)
+        templates = load_templates(keys.templates or path.stem)
+        generators = tuple(
+            _generator(question_type, settings, keys, templates) for question_type, settings in keys.types.items()
+        )
     except (FileNotFoundError, ValueError, TypeError) as exc:
         raise RecipeError(f"{path}: {exc}") from exc
-    try:
-        min_points = _number(
-            geometry.get("min_object_points", defaults.min_object_points), int, "geometry.min_object_points"
-        )
-        alpha = _number(room.get("alpha", room_defaults.alpha), float, "room.alpha")
-        max_points = room.get("max_points", room_defaults.max_points)
-        max_points = None if max_points is None else _number(max_points, int, "room.max_points")
-    except ValueError as exc:
-        raise RecipeError(f"{path}: {exc}") from exc
-    bounds_section = dict(_section(data, "plausibility", _BOUNDS_KEYS, path))
-    try:
-        bounds = parse_params(PhysicalBounds, "plausibility", bounds_section)
-    except (ValueError, TypeError) as exc:
-        raise RecipeError(f"{path}: {exc}") from exc
     return Recipe(
-        name=str(data.get("name") or path.stem),
+        name=str(keys.name or path.stem),
         path=path,
         vocabulary=vocabulary,
         templates=templates,
-        lettered=options == "letters",
-        box_fit=box_fit,
-        distance_metric=distance,
-        min_object_points=min_points,
-        room_alpha=alpha,
-        room_max_points=max_points,
-        bounds=bounds,
-        generators=tuple(generators),
-        balance=_balance(data, path),
+        lettered=keys.options == "letters",
+        box_fit=keys.geometry.box_fit,
+        distance_metric=keys.geometry.distance,
+        min_object_points=keys.geometry.min_object_points,
+        room_alpha=float(keys.room.alpha),
+        room_max_points=keys.room.max_points,
+        bounds=keys.plausibility,
+        generators=generators,
+        balance=keys.balance,
     )
+
+
+def _generator(question_type: str, settings: Any, keys: RecipeKeys, templates: TemplateSet) -> Generator:
+    if not isinstance(settings, dict | None):
+        raise ValueError(f"`types.{question_type}` must be a mapping of its settings, not {settings!r}")
+    cls = GENERATORS[question_type]
+    params = cls.make_params(question_type, settings or {})
+    wording = templates.for_type(question_type, set(cls.fields), keys.geometry.distance)
+    return cls(question_type, params, wording, keys.options == "letters")

@@ -10,9 +10,9 @@
     lora: {r: 64, alpha: 128, dropout: 0.05, target_modules: [q_proj, v_proj]}   # or null: full fine-tuning
     grpo: {beta: 1.0e-4, loss_type: grpo, ...}   # passed to trl.GRPOConfig
 
-Every key is checked on load (`vsi_data.settings.check_value`, against the annotations below), `grpo:` keys
-against GRPOConfig's fields and their types; a misspelt key is an error naming the file and the key, never
-silently ignored. Each key's help is its field's metadata; docs/recipes.md is generated from it.
+Every key is checked on load (`vsi_data.settings.parse_params`, against the settings classes below), `grpo:`
+keys against GRPOConfig's fields and their types and `GRPO_KEY_RULES`; a misspelt key is an error naming the
+file and the key, never silently ignored. Each key's help is its field's metadata; docs/recipes.md is generated from it.
 `beta` and `loss_type` must be set in every recipe because TRL's defaults (0.0 and "dapo") are not the paper's
 GRPO.
 
@@ -25,39 +25,55 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import typing
 from dataclasses import dataclass, field
-from enum import EnumMeta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal
 
 from vsi_data.models import FrameInput
 from vsi_data.prompts import PromptMode
 from vsi_data.resources import load_yaml, resolve_named
-from vsi_data.settings import check_value, option
+from vsi_data.settings import check_value, option, parse_params, yaml_key
 from vsi_data.train.rewards import REWARD_FUNCTIONS, NumericRule
 from vsi_data.video.sampler import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 
-T = TypeVar("T")
 KIND = "grpo"
 TINY_MODEL = "tiny"
 RUN_FILE = "run.json"  # written by train-grpo into its output folder; its `recipe` is `TrainRecipe.resolved()`
 _FRAME_SIZES = ("num_frames", "min_pixels", "max_pixels")
-_REQUIRED_GRPO = {
-    "beta": "TRL's default 0.0 drops the KL term, which the paper found necessary (β = 1e-4)",
-    "loss_type": "TRL's default is 'dapo'; the paper's GRPO is 'grpo'",
-}
-# Set by the command line or derived from the recipe's other sections.
-_RESERVED_GRPO = {
-    "output_dir": "--output",
-    "reward_weights": "the `rewards:` section",
-    "resume_from_checkpoint": "re-running the command on the same --output",
-}
-# TRL evaluates with its own loss on an eval dataset, which train-grpo does not build: the run would stop at
-# the first evaluation. Checkpoints are scored with `vsi-data predict` and `eval` instead.
-_UNSUPPORTED_GRPO = {
-    "eval_strategy": ("no", "score checkpoints with `vsi-data predict --model RUN/checkpoint-N` and `vsi-data eval`"),
-    "do_eval": (False, "score checkpoints with `vsi-data predict` and `vsi-data eval`"),
+
+
+@dataclass(frozen=True)
+class GrpoKeyRule:
+    """What a recipe may do with one of trl.GRPOConfig's keys where TRL's default or freedom is wrong here."""
+
+    kind: Literal["required", "refused", "only"]  # must be set / set elsewhere / one value only
+    why: str  # required: why TRL's default is wrong; refused: what sets it; only: what to do instead
+    value: Any = None  # `only`: the one value train-grpo supports
+
+    def check(self, key: str, section: dict[str, Any]) -> None:
+        if self.kind == "required" and key not in section:
+            raise ValueError(f"grpo.{key} must be set explicitly: {self.why}")
+        if self.kind == "refused" and key in section:
+            raise ValueError(f"grpo.{key} is set by {self.why}, not in the recipe")
+        if self.kind == "only" and key in section and section[key] != self.value:
+            raise ValueError(
+                f"grpo.{key}: {section[key]!r} is not supported (no evaluation during training); {self.why}"
+            )
+
+
+GRPO_KEY_RULES = {
+    "beta": GrpoKeyRule("required", "TRL's default 0.0 drops the KL term, which the paper found necessary (β = 1e-4)"),
+    "loss_type": GrpoKeyRule("required", "TRL's default is 'dapo'; the paper's GRPO is 'grpo'"),
+    # Set by the command line or derived from the recipe's other sections.
+    "output_dir": GrpoKeyRule("refused", "--output"),
+    "reward_weights": GrpoKeyRule("refused", "the `rewards:` section"),
+    "resume_from_checkpoint": GrpoKeyRule("refused", "re-running the command on the same --output"),
+    # TRL evaluates with its own loss on an eval dataset, which train-grpo does not build: the run would stop at
+    # the first evaluation. Checkpoints are scored with `vsi-data predict` and `eval` instead.
+    "eval_strategy": GrpoKeyRule(
+        "only", "score checkpoints with `vsi-data predict --model RUN/checkpoint-N` and `vsi-data eval`", "no"
+    ),
+    "do_eval": GrpoKeyRule("only", "score checkpoints with `vsi-data predict` and `vsi-data eval`", False),
 }
 
 
@@ -109,6 +125,11 @@ class FrameSettings:
         DEFAULT_MAX_PIXELS, help="the most pixels per frame after resizing (sides multiples of 28); at least min_pixels"
     )
 
+    def __post_init__(self) -> None:
+        _positive(self, *_FRAME_SIZES)
+        if self.min_pixels > self.max_pixels:
+            raise ValueError(f"min_pixels ({self.min_pixels}) is above max_pixels ({self.max_pixels})")
+
     def resolved(self) -> dict[str, Any]:
         """As written in a recipe (and in run.json, where `predict` reads a run's frame settings)."""
         return {"as": self.input.value, **{key: getattr(self, key) for key in _FRAME_SIZES}}
@@ -116,7 +137,7 @@ class FrameSettings:
     @classmethod
     def from_resolved(cls, section: dict[str, Any]) -> FrameSettings:
         """The settings `resolved` wrote; absent keys take the defaults."""
-        return cls(**_frame_values(section))
+        return parse_params(cls, "frames", section)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,6 +150,20 @@ class LoraSettings:
     target_modules: tuple[str, ...] = option(
         help="names of the language model's linear layers to adapt, e.g. [q_proj, v_proj]"
     )
+
+    def __post_init__(self) -> None:
+        _positive(self, "r", "alpha")
+        if not self.target_modules:
+            raise ValueError("target_modules must name at least one module (e.g. [q_proj, v_proj])")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), not {self.dropout!r}")
+
+
+def _positive(settings: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(settings, name)
+        if value <= 0:
+            raise ValueError(f"{name} must be a positive whole number, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -147,7 +182,7 @@ class RecipeKeys:
     """The top level of a training recipe, one field per key: its type, default and help (the sections' own keys
     are the settings classes above; `grpo:` takes trl.GRPOConfig's fields)."""
 
-    kind: str = option(help=f"`{KIND}`: tells a training recipe from a build recipe")
+    kind: Literal["grpo"] = option(help=f"`{KIND}`: tells a training recipe from a build recipe")
     name: str | None = option(None, help="the run's name (run.json, model card); null: the file's name")
     description: str = option("", help="one line on what the recipe is for")
     model: str | None = option(
@@ -165,14 +200,6 @@ class RecipeKeys:
         help="settings passed to trl.GRPOConfig, each checked against its field and type; `beta` and `loss_type` "
         "required, a few set elsewhere or refused"
     )
-
-
-_TOP_KEYS = {f.name for f in dataclasses.fields(RecipeKeys)}
-
-
-def yaml_key(f: dataclasses.Field) -> str:
-    """The key a recipe writes for a settings field (`frames.as` fills `input`)."""
-    return f.metadata.get("key", f.name)
 
 
 @dataclass(frozen=True)
@@ -230,135 +257,62 @@ def load_train_recipe(name_or_path: str | Path) -> TrainRecipe:
             f"{path}: not a training recipe (`kind: {KIND}` missing); "
             "build recipes such as vsi100k go to `vsi-data build`"
         )
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise TrainRecipeError(f"{path}: unknown training recipe keys {sorted(unknown)}; known: {sorted(_TOP_KEYS)}")
     try:
-        prompt = _settings(PromptSettings, _section(data, "prompt", _keys(PromptSettings)), "prompt")
-        frames, grpo = _frames(data), _grpo(data)
-        _check_video_generation(frames, grpo)
-        head = {f.name: data.get(f.name, f.default) for f in dataclasses.fields(RecipeKeys) if f.name in _HEAD_KEYS}
-        for key, value in head.items():
-            check_value(key, value, _HINTS[key])
+        keys = parse_params(RecipeKeys, "", data, what="training recipe keys")
+        _check_video_generation(keys.frames, keys.grpo)
         return TrainRecipe(
-            name=head["name"] if head["name"] is not None else path.stem,
+            name=keys.name if keys.name is not None else path.stem,
             path=path,
-            description=head["description"],
-            model=head["model"],
-            prompt_mode=prompt.mode,
-            system_prompt=prompt.system,
-            frames=frames,
-            rewards=_rewards(data, prompt.mode),
-            numeric=_numeric(data),
-            lora=_lora(data),
-            grpo=grpo,
+            description=keys.description,
+            model=keys.model,
+            prompt_mode=keys.prompt.mode,
+            system_prompt=keys.prompt.system,
+            frames=keys.frames,
+            rewards=_rewards(keys.rewards, keys.prompt.mode),
+            numeric=_numeric(keys.rewards),
+            lora=keys.lora,
+            grpo=_grpo(keys.grpo),
         )
     except ValueError as exc:
         raise TrainRecipeError(f"{path}: {exc}") from exc
 
 
-_HINTS = typing.get_type_hints(RecipeKeys)
-_HEAD_KEYS = ("name", "description", "model")  # the plain values; kind is checked first, the rest are sections
+_RULE_KEYS = {yaml_key(f) for f in dataclasses.fields(RewardRule)}
 
 
-def _keys(settings: type) -> set[str]:
-    return {yaml_key(f) for f in dataclasses.fields(settings)}
+def _numeric(rewards: dict[str, Any]) -> NumericRule:
+    rule = {key: value for key, value in rewards.items() if key in _RULE_KEYS}
+    return parse_params(RewardRule, "rewards", rule).numeric
 
 
-def _section(data: dict, key: str, allowed: set[str] | None) -> dict:
-    """The mapping under `key`, its keys checked against `allowed` (None: any key)."""
-    section = data.get(key) or {}
-    if not isinstance(section, dict):
-        raise ValueError(f"`{key}` must be a mapping")
-    unknown = set(section) - allowed if allowed is not None else set()
+def _rewards(rewards: dict[str, Any], mode: PromptMode) -> dict[str, float]:
+    """Reward name -> weight; `rewards:` also holds the `RewardRule` keys."""
+    unknown = set(rewards) - {*REWARD_FUNCTIONS, *_RULE_KEYS}
     if unknown:
-        raise ValueError(f"unknown `{key}` settings {sorted(unknown)}; known: {sorted(allowed or ())}")
-    return section
-
-
-def _settings(cls: type[T], section: dict[str, Any], where: str) -> T:
-    """A settings object from a section's values (absent keys take the defaults), each checked against its
-    field's annotation; an enum's value becomes its member."""
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for f in dataclasses.fields(cls):
-        if yaml_key(f) in section:
-            value = section[yaml_key(f)]
-            check_value(f"{where}.{yaml_key(f)}", value, hints[f.name])
-            values[f.name] = hints[f.name](value) if isinstance(hints[f.name], EnumMeta) else value
-    return cls(**values)
-
-
-def _positive(section: str, settings: Any, names: tuple[str, ...]) -> None:
-    for name in names:
-        value = getattr(settings, name)
-        if value <= 0:
-            raise ValueError(f"{section}.{name} must be a positive whole number, not {value!r}")
-
-
-def _frames(data: dict) -> FrameSettings:
-    return FrameSettings.from_resolved(_section(data, "frames", _keys(FrameSettings)))
-
-
-def _frame_values(section: dict[str, Any]) -> dict[str, Any]:
-    frames = _settings(FrameSettings, section, "frames")
-    _positive("frames", frames, _FRAME_SIZES)
-    if frames.min_pixels > frames.max_pixels:
-        raise ValueError(f"frames.min_pixels ({frames.min_pixels}) is above frames.max_pixels ({frames.max_pixels})")
-    return {f.name: getattr(frames, f.name) for f in dataclasses.fields(frames)}
-
-
-def _numeric(data: dict) -> NumericRule:
-    section = {key: value for key, value in (data.get("rewards") or {}).items() if key in _keys(RewardRule)}
-    return _settings(RewardRule, section, "rewards").numeric
-
-
-def _rewards(data: dict, mode: PromptMode) -> dict[str, float]:
-    section = _section(data, "rewards", {*REWARD_FUNCTIONS, *_keys(RewardRule)})
-    section = {name: weight for name, weight in section.items() if name not in _keys(RewardRule)}
-    if not section:
+        known = sorted({*REWARD_FUNCTIONS, *_RULE_KEYS})
+        raise ValueError(f"unknown `rewards` settings {sorted(unknown)}; known: {known}")
+    weights = {name: weight for name, weight in rewards.items() if name not in _RULE_KEYS}
+    if not weights:
         raise ValueError(f"`rewards` must name at least one of {sorted(REWARD_FUNCTIONS)} with its weight")
-    for name, weight in section.items():
+    for name, weight in weights.items():
         check_value(f"rewards.{name} (its weight)", weight, float)
-    if "format" in section and mode is PromptMode.vanilla:
+    if "format" in weights and mode is PromptMode.vanilla:
         raise ValueError("the format reward needs prompt.mode think or observe (the vanilla prompt asks for no tags)")
-    return {name: float(weight) for name, weight in section.items()}
+    return {name: float(weight) for name, weight in weights.items()}
 
 
-def _lora(data: dict) -> LoraSettings | None:
-    if data.get("lora") is None:
-        return None
-    section = _section(data, "lora", _keys(LoraSettings))
-    modules = section.get("target_modules")
-    if not isinstance(modules, list) or not modules or not all(isinstance(m, str) for m in modules):
-        raise ValueError("lora.target_modules must be a list of module names (e.g. [q_proj, v_proj])")
-    for key in ("r", "alpha"):
-        if key not in section:
-            raise ValueError(f"lora.{key} must be set (a positive whole number)")
-    lora = _settings(LoraSettings, {**section, "target_modules": tuple(modules)}, "lora")
-    _positive("lora", lora, ("r", "alpha"))
-    if not 0 <= lora.dropout < 1:
-        raise ValueError(f"lora.dropout must be a number in [0, 1), not {lora.dropout!r}")
-    return dataclasses.replace(lora, dropout=float(lora.dropout))
-
-
-def _grpo(data: dict) -> dict[str, Any]:
+def _grpo(section: dict[str, Any]) -> dict[str, Any]:
+    """The `grpo:` settings, each a trl.GRPOConfig field of its type, under `GRPO_KEY_RULES`."""
     from trl import GRPOConfig
 
-    section = _section(data, "grpo", None)
     fields = {f.name: f for f in dataclasses.fields(GRPOConfig) if f.init}
-    for key, value in section.items():
-        if key in _RESERVED_GRPO:
-            raise ValueError(f"grpo.{key} is set by {_RESERVED_GRPO[key]}, not in the recipe")
+    for key in section:
         if key not in fields:
             raise ValueError(f"grpo.{key} is not a trl.GRPOConfig setting")
-        allowed, instead = _UNSUPPORTED_GRPO.get(key, (value, ""))
-        if value != allowed:
-            raise ValueError(f"grpo.{key}: {value!r} is not supported (no evaluation during training); {instead}")
+    for key, rule in GRPO_KEY_RULES.items():
+        rule.check(key, section)
+    for key, value in section.items():
         check_value(f"grpo.{key}", value, fields[key].type)
-    for key, why in _REQUIRED_GRPO.items():
-        if key not in section:
-            raise ValueError(f"grpo.{key} must be set explicitly: {why}")
     return dict(section)
 
 

@@ -104,7 +104,7 @@ class Generator(abc.ABC):
 
     @classmethod
     def make_params(cls, question_type: str, values: dict[str, Any]) -> Params:
-        return parse_params(cls.Params, question_type, values)
+        return parse_params(cls.Params, f"types.{question_type}", values)
 
     @abc.abstractmethod
     def candidates(self, ctx: SceneContext, rng: np.random.Generator) -> Sequence[Candidate]:
