@@ -158,7 +158,7 @@ def load_cases(realdata, scenes: dict[str, list[str]] | None) -> list[SceneCase]
             if scenes is not None and ref.scene_id not in scenes[dataset]:
                 continue
             reference = theirs.MetaScene.from_entry(raw[ref.scene_id])
-            ctx = SceneContext(source.load(ref, options), recipe.distance_metric, recipe.vocabulary)
+            ctx = SceneContext(source.load(ref, options), recipe.geometry.distance, recipe.vocabulary)
             cases.append(SceneCase(ref.scene_id, ctx, reference, {t: their_candidates(t, reference) for t in TYPES}))
     return cases
 

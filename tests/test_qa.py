@@ -37,11 +37,11 @@ def write_recipe(tmp_path, text: str):
 def test_bundled_recipes_load_with_their_documented_rules():
     vsibench = load_recipe("vsibench")
     assert vsibench.lettered
-    assert vsibench.distance_metric == "box_grid"
-    assert vsibench.room_max_points == 10_000
+    assert vsibench.geometry.distance == "box_grid"
+    assert vsibench.room.max_points == 10_000
     vsi100k = load_recipe("vsi100k")
     assert not vsi100k.lettered
-    assert vsi100k.distance_metric == "center"
+    assert vsi100k.geometry.distance == "center"
     assert {g.question_type for g in vsi100k.generators} >= {
         "object_counting",
         "object_abs_distance",
@@ -107,7 +107,7 @@ def test_a_template_worded_for_another_distance_metric_is_refused(tmp_path, temp
         tmp_path, f"templates: {templates}\ngeometry: {{distance: {metric}}}\ntypes: {{object_abs_distance: {{}}}}\n"
     )
     if refused is None:
-        assert load_recipe(path).distance_metric == metric
+        assert load_recipe(path).geometry.distance == metric
         return
     with pytest.raises(RecipeError, match=f"mine.yaml: .*{refused}.* geometry.distance {metric}"):
         load_recipe(path)
@@ -371,7 +371,7 @@ def test_vocabularies_map_real_scannet_labels(realdata):
 def _candidates(tmp_path, types: str, *objects: SceneObject, metric: str = "center") -> dict[str, list]:
     templates = "vsi100k" if metric == "center" else "vsibench"
     recipe = load_recipe(write_recipe(tmp_path, f"templates: {templates}\ngeometry: {{distance: {metric}}}\n{types}"))
-    ctx = SceneContext(scene_of(*objects), recipe.distance_metric, recipe.vocabulary)
+    ctx = SceneContext(scene_of(*objects), recipe.geometry.distance, recipe.vocabulary)
     return {g.question_type: list(g.candidates(ctx, np.random.default_rng(0))) for g in recipe.generators}
 
 

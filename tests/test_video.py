@@ -269,7 +269,7 @@ def test_a_no_video_build_never_reads_the_camera_stream(staged, tmp_path):
 def test_appearance_order_needs_no_video_file_but_a_video_build(parsed):
     scene, recipe = parsed
     assert generate_questions(scene, recipe, seed=0, exhaustive=True, video=False) == []
-    ctx = SceneContext(scene, recipe.distance_metric, recipe.vocabulary)
+    ctx = SceneContext(scene, recipe.geometry.distance, recipe.vocabulary)
     assert "trash bin" in ctx.askable  # asked about if it were visible: left out only because it is hidden
 
 

@@ -286,7 +286,7 @@ def compare_scene(
         result.room_agrees = abs(ours.room.area - meta.room.area) <= tolerances.room_rel * meta.room.area
     else:
         result.room_agrees = ours.room is None and meta.room is None
-    meta_ctx = SceneContext(meta, recipe.distance_metric, recipe.vocabulary)
+    meta_ctx = SceneContext(meta, recipe.geometry.distance, recipe.vocabulary)
     result.answers = compare_answers(rows, meta_ctx, recipe, tolerances)
     return result
 

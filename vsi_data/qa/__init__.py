@@ -26,7 +26,7 @@ def generate_questions(
     scene's video (appearance order) are not generated: the rows would refer to a video that is not there.
     `why_none`, when given, receives each type that gave no question and why, so a build can say so.
     """
-    ctx = SceneContext(scene, recipe.distance_metric, recipe.vocabulary)
+    ctx = SceneContext(scene, recipe.geometry.distance, recipe.vocabulary)
     questions: list[Question] = []
     for generator in recipe.generators:
         skipped = generator.needs_video and not video

@@ -150,11 +150,8 @@ class Recipe:
     vocabulary: Vocabulary
     templates: TemplateSet
     lettered: bool
-    box_fit: str
-    distance_metric: str
-    min_object_points: int
-    room_alpha: float
-    room_max_points: int | None
+    geometry: GeometrySettings
+    room: RoomSettings
     bounds: PhysicalBounds  # what a scan must measure up to before its numbers become answers
     generators: tuple[Generator, ...]
     balance: Balance  # dataset-wide, after all scenes; skipped by --exhaustive
@@ -162,10 +159,10 @@ class Recipe:
     def parse_options(self, seed: int, frames: bool = True) -> ParseOptions:
         return ParseOptions(
             vocabulary=self.vocabulary,
-            box_fit=self.box_fit,  # type: ignore[arg-type]
-            min_object_points=self.min_object_points,
-            room_alpha=self.room_alpha,
-            room_max_points=self.room_max_points,
+            box_fit=self.geometry.box_fit,
+            min_object_points=self.geometry.min_object_points,
+            room_alpha=float(self.room.alpha),
+            room_max_points=self.room.max_points,
             seed=seed,
             bounds=self.bounds,
             frames=frames,
@@ -179,12 +176,8 @@ class Recipe:
             "vocabulary": self.vocabulary.name,
             "templates": self.templates.name,
             "options": "letters" if self.lettered else "none",
-            "geometry": {
-                "box_fit": self.box_fit,
-                "distance": self.distance_metric,
-                "min_object_points": self.min_object_points,
-            },
-            "room": {"alpha": self.room_alpha, "max_points": self.room_max_points},
+            "geometry": dataclasses.asdict(self.geometry),
+            "room": {"alpha": float(self.room.alpha), "max_points": self.room.max_points},
             "plausibility": dataclasses.asdict(self.bounds),
             "types": {g.question_type: _jsonable(dataclasses.asdict(g.params)) for g in self.generators},
             "balance": _jsonable(dataclasses.asdict(self.balance)),
@@ -229,11 +222,8 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         vocabulary=vocabulary,
         templates=templates,
         lettered=keys.options == "letters",
-        box_fit=keys.geometry.box_fit,
-        distance_metric=keys.geometry.distance,
-        min_object_points=keys.geometry.min_object_points,
-        room_alpha=float(keys.room.alpha),
-        room_max_points=keys.room.max_points,
+        geometry=keys.geometry,
+        room=keys.room,
         bounds=keys.plausibility,
         generators=generators,
         balance=keys.balance,

@@ -153,7 +153,7 @@ def reopen_scene(out_dir: Path, row: dict[str, Any]) -> tuple[SceneContext, dict
             f"cannot re-open scene {row['scene_id']} from the build's source: {exc} "
             "(were the source files moved since the build?)"
         ) from None
-    context = SceneContext(scene, recipe.distance_metric, recipe.vocabulary)
+    context = SceneContext(scene, recipe.geometry.distance, recipe.vocabulary)
     return context, manifest["recipe"]["types"].get(row["question_type"], {})
 
 
