@@ -62,6 +62,20 @@ def is_temp_file(name: str) -> bool:
     return bool(_TEMP.match(name)) or name.endswith(PARTIAL_SUFFIX)
 
 
+def process_alive(pid: object) -> bool:
+    """Whether `pid` is a running process of this machine (a temp name's or a lock's pid: one that is gone leaves
+    only what the kernel released)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # gone, or past any pid
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Run `write(tmp_path)`, then move the result into place in one rename."""
     tmp = temp_path(path)

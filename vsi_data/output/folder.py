@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from vsi_data.io import OutputError, Store, is_temp_file, output_error
+from vsi_data.io import OutputError, Store, is_temp_file, output_error, process_alive
 from vsi_data.output.shards import DATA_DIR, MANIFEST, PARTS_DIR, shard_names
 
 RECORD = f"{PARTS_DIR}/build.json"
@@ -312,7 +312,7 @@ class _MarkerLock:
             where = f"{self.store}/{LOCK_FILE}"
             if holder.get("host") != socket.gethostname():
                 raise FolderRefused(_held_by(self.store, where, holder, running=False))
-            if holder.get("pid") != os.getpid() and _alive(holder.get("pid")):
+            if holder.get("pid") != os.getpid() and process_alive(holder.get("pid")):
                 raise FolderRefused(_held_by(self.store, where, holder, running=True))
         self.store.write_text(LOCK_FILE, _mine())
         return self
@@ -376,7 +376,7 @@ class _Lock:
         if holder:
             if holder.get("host") != socket.gethostname():
                 raise FolderRefused(_held_by(self.folder, self.path, holder, running=False))
-            if not flocked and _alive(holder.get("pid")):
+            if not flocked and process_alive(holder.get("pid")):
                 raise FolderRefused(_held_by(self.folder, self.path, holder, running=True))
         mine = _mine().encode()
         try:
@@ -403,18 +403,6 @@ def _holder(fd: int) -> dict[str, Any]:
     except ValueError:
         return {}
     return holder if isinstance(holder, dict) else {}
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def _mine() -> str:
