@@ -11,13 +11,16 @@ import shutil
 import socket
 import tempfile
 import uuid
+from typing import ClassVar
 
 import fsspec
 import pytest
+from fsspec.implementations.memory import MemoryFileSystem
 from typer.testing import CliRunner
 
 from vsi_data.cli import app
 from vsi_data.io import Store, location
+from vsi_data.output import folder
 from vsi_data.output.folder import JOURNAL, LOCK_FILE, FolderRefused, OutputFolder
 from vsi_data.output.shards import read_rows
 from vsi_data.pipeline import SYNTHETIC_DIR, BuildConfig, run_build
@@ -129,6 +132,116 @@ def test_a_second_build_into_a_running_ones_object_store_folder_is_refused(memor
     store.write_text(LOCK_FILE, json.dumps({"pid": 2**22 + 1, "host": socket.gethostname()}))  # a dead build's
     with OutputFolder(memory).locked():
         assert json.loads(store.read_text(LOCK_FILE))["pid"] == os.getpid()
+
+
+class RacingFS(MemoryFileSystem):
+    """`racing://`: memory where another build's lock marker (`rival`) lands at the worst moment, just before
+    this process's first write of its own marker or just before it reads its marker back; `honors_x` False is a
+    store that takes fsspec's exclusive mode "xb" as "wb" (as s3fs did for small objects until mid-2025)."""
+
+    protocol = ("racing",)
+    store: ClassVar[dict] = {}
+    pseudo_dirs: ClassVar[list] = [""]
+    honors_x = True
+    rival: bytes | None = None
+    lands = "before-write"  # or "before-read-back"
+    wrote = False
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        return super()._strip_protocol(str(path).removeprefix("racing://"))
+
+    def _land(self, path: str) -> None:
+        rival, type(self).rival = type(self).rival, None
+        if rival is not None:
+            super()._open(path, "wb").write(rival)
+
+    def _open(self, path, mode="rb", **kwargs):
+        mode = "wb" if mode == "xb" and not self.honors_x else mode
+        if not (path.endswith(LOCK_FILE) and mode in ("wb", "xb")):
+            return super()._open(path, mode, **kwargs)
+        if self.lands == "before-write":
+            self._land(path)
+        file = super()._open(path, mode, **kwargs)
+        type(self).wrote = True
+        return file
+
+    def cat_file(self, path, *args, **kwargs):
+        if path.endswith(LOCK_FILE) and self.wrote and self.lands == "before-read-back":
+            self._land(path)
+        return super().cat_file(path, *args, **kwargs)
+
+
+@pytest.fixture
+def racing(monkeypatch):
+    fsspec.register_implementation("racing", RacingFS, clobber=True)
+    monkeypatch.setattr(RacingFS, "store", {})
+    monkeypatch.setattr(RacingFS, "pseudo_dirs", [""])
+    for name, value in {"honors_x": True, "rival": None, "lands": "before-write", "wrote": False}.items():
+        monkeypatch.setattr(RacingFS, name, value)
+    monkeypatch.setattr(folder, "MARKER_SETTLE_S", 0.01)
+    return f"racing://vsi-{uuid.uuid4().hex}"
+
+
+def _rival(host: str = socket.gethostname(), pid: int = os.getppid()) -> bytes:
+    """Another build's marker: by default a live process of this machine (the one that started pytest)."""
+    return json.dumps({"pid": pid, "host": host, "started": "now", "token": "theirs"}).encode()
+
+
+@pytest.mark.parametrize(
+    ("honors_x", "lands", "stale", "message"),
+    [
+        # exclusive create (local O_EXCL, s3fs/gcsfs/adlfs conditional writes): the rival's marker, written
+        # between this build's look and its write, makes this build's create fail, naming the rival
+        (True, "before-write", False, "another build is writing into this folder"),
+        # a store without exclusive create: both write, and the one whose marker did not stay stops
+        (False, "before-read-back", False, "another build took the lock at the same moment"),
+        # two builds taking over a dead build's marker: the one whose marker did not stay stops
+        (True, "before-read-back", True, "another build took the lock at the same moment"),
+    ],
+)
+def test_two_builds_taking_an_object_store_lock_at_once_do_not_both_hold_it(racing, honors_x, lands, stale, message):
+    RacingFS.honors_x, RacingFS.lands, RacingFS.wrote = honors_x, lands, False
+    store = Store.at(racing)
+    if stale:
+        store.write_text(LOCK_FILE, json.dumps({"pid": 2**22 + 1, "host": socket.gethostname()}))
+        RacingFS.wrote = False
+    RacingFS.rival = _rival()
+    with pytest.raises(FolderRefused, match=f"{message} \\(pid {os.getppid()} on "), OutputFolder(racing).locked():
+        pass
+    assert store.read_bytes(LOCK_FILE) == _rival()  # the rival's marker stays, untouched
+    store.remove(LOCK_FILE)
+    RacingFS.wrote = False
+    with OutputFolder(racing).locked():  # no rival: taken, then released
+        assert json.loads(store.read_text(LOCK_FILE))["pid"] == os.getpid()
+    assert not store.exists(LOCK_FILE)
+
+
+def test_a_lock_taken_while_held_is_reported_and_left_to_its_holder(racing, caplog):
+    store = Store.at(racing)
+    with OutputFolder(racing).locked():
+        store.write_text(LOCK_FILE, _rival().decode())  # what no check rules out: a rival's marker over ours
+    assert store.read_bytes(LOCK_FILE) == _rival()
+    assert f"another build (pid {os.getppid()} on {socket.gethostname()} (since now)) took the lock" in caplog.text
+
+
+@pytest.mark.parametrize(("url", "honors_x", "exclusive"), [("racing", True, True), ("racing", False, False),
+                                                            ("objstore", True, True)])  # fmt: skip
+def test_store_create_writes_only_where_nothing_is_and_says_if_that_was_one_step(
+    racing, tmp_path, url, honors_x, exclusive
+):
+    """fsspec's "xb": memory and a local folder (objstore://) create exclusively; a store taking it as "wb" is
+    told apart by a second exclusive create that succeeds."""
+    import object_store
+
+    object_store.register()
+    where = racing if url == "racing" else f"objstore://{tmp_path}"
+    RacingFS.honors_x = honors_x
+    store = Store.at(where)
+    assert store.create("a/lock", b"first") is exclusive
+    with pytest.raises(FileExistsError):
+        store.create("a/lock", b"second")
+    assert store.read_bytes("a/lock") == b"first"
 
 
 def test_the_cli_builds_into_a_url_and_stats_reads_it(elsewhere):

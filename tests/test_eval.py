@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -214,6 +215,57 @@ def test_data_problems_are_named(tmp_path):
         pq.write_table(pa.Table.from_pylist([rows[1], {**rows[0], **change}]), bad)
         with pytest.raises(DataError, match=message):
             load_items(bad)
+
+
+QUESTION_LINE = json.dumps(_vsibench_rows()[0])
+NO_DATASET = json.dumps({key: value for key, value in _vsibench_rows()[1].items() if key != "dataset"})
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        # a pretty-printed list or object: one JSON document over several lines, not one question per line
+        (
+            "list.json",
+            json.dumps(_vsibench_rows()[:2], indent=2),
+            r"list\.json: one JSON array over 30 lines, not JSON Lines; expected one question object per line",
+        ),
+        (
+            "one.json",
+            json.dumps(_vsibench_rows()[0], indent=1),
+            r"one\.json: one JSON object over 14 lines, not JSON Lines; expected",
+        ),
+        (
+            "flat.jsonl",
+            json.dumps(_vsibench_rows()[:2]) + "\n",
+            r"flat\.jsonl: one JSON array, not JSON Lines; expected",
+        ),
+        # a truncated or garbled line: its number in the file (blank lines count)
+        ("cut.jsonl", f"{QUESTION_LINE}\n\n{QUESTION_LINE[:40]}\n", r"cut\.jsonl:3: not a JSON object \(Unterminated"),
+        (
+            "bad.jsonl",
+            f"{QUESTION_LINE}\n[1, 2]\n{QUESTION_LINE}\n",
+            r"bad\.jsonl:2: a JSON array, not a question object",
+        ),
+        # a line without a field a question needs (scored or counted as "None" otherwise)
+        (
+            "gap.jsonl",
+            f"{QUESTION_LINE}\n{NO_DATASET}\n",
+            r"gap\.jsonl: 1 question\(s\) without dataset \(the first: question 2\)",
+        ),
+    ],
+)
+def test_a_question_file_that_is_not_json_lines_is_one_line_naming_it(tmp_path, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(DataError, match=message):
+        load_items(path)
+    predict = ["predict", "--model", str(tmp_path / "model"), "--data", str(path), "--out", str(tmp_path / "p.jsonl")]
+    for args in (["stats", str(path)], ["eval", "--data", str(path), "--predictions", str(path)], predict):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert re.search(message, result.output), result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
 
 
 def test_predictions_file_rules(tmp_path):

@@ -8,7 +8,11 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
+import socket
+import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -476,6 +480,72 @@ def test_an_existing_folder_is_never_touched(vsibench_video_build, tmp_path):
     assert (out / "notes.txt").read_text() == "keep me"
     (tmp_path / "empty").mkdir()  # an empty folder is fine
     assert (_export(vsibench_video_build, tmp_path / "empty", "swift") / "train.jsonl").is_file()
+
+
+def _hold_export_then_kill(build: Path, out: Path, ready: Path) -> int:
+    """Start an export in its own process, SIGKILL it once its first batch is written; its pid."""
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from vsi_data.export.run import ExportConfig, run_export\n"
+        "def hold(done, total):\n"
+        "    Path(sys.argv[3]).touch()\n"
+        "    time.sleep(600)\n"
+        "run_export(ExportConfig(Path(sys.argv[1]), 'llava', Path(sys.argv[2]), batch_rows=1), hold)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code, str(build), str(out), str(ready)])
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert child.poll() is None, "the export ended before its first batch"
+            assert time.monotonic() < deadline, "the export wrote no batch in 2 minutes"
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    return child.pid
+
+
+def test_an_export_killed_with_sigkill_is_cleaned_up_by_the_next_one(vsibench_video_build, tmp_path):
+    """kill -9 leaves the export's temp folder beside --out; the next export to that --out removes every temp
+    folder or file of an export whose process is gone, says so, and leaves a live export's, one from another
+    machine and the user's own files alone."""
+    out = tmp_path / "out"
+    dead = _hold_export_then_kill(vsibench_video_build, out, tmp_path / "ready")
+    (killed,) = tmp_path.glob(f".out.export-*{dead}.tmp")
+    assert killed.is_dir()
+    assert (killed / "train.json").is_file()
+    legacy = tmp_path / f".out.export-{dead}.tmp"  # an older version's name (no host), left as a file
+    if legacy != killed:
+        legacy.write_text("partial")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        host = socket.gethostname()
+        kept = [
+            tmp_path / f".out.export-{host}-{sleeper.pid}.tmp",  # a live export of this machine
+            tmp_path / f".out.export-{sleeper.pid}.tmp",
+            tmp_path / f".out.export-elsewhere.example-{dead}.tmp",  # another machine's: its pid means nothing here
+            tmp_path / ".out.export-notes.tmp",  # the user's
+            tmp_path / f".other.export-{host}-{dead}.tmp",  # another --out's
+            tmp_path / "out.export.tmp",
+        ]
+        for path in kept[:3]:
+            path.mkdir()
+            (path / "train.json").write_text("[]")
+        for path in kept[3:]:
+            path.write_text("mine")
+        result = runner.invoke(app, ["export", str(vsibench_video_build), "--format", "llava", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert all(path.exists() for path in kept)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not killed.exists()
+    assert not legacy.exists()
+    assert f"removed {killed}, the temp folder of an export (process {dead}) that is no longer running" in result.output
+    assert f"removed {legacy}, the temp file" in result.output
+    assert len(json.loads((out / "train.json").read_text())) == read_rows(vsibench_video_build).num_rows
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out", "ready", *(p.name for p in kept)])
 
 
 def test_shards_that_disagree_with_the_manifest_are_refused(vsibench_video_build, tmp_path):

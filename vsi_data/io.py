@@ -62,6 +62,20 @@ def is_temp_file(name: str) -> bool:
     return bool(_TEMP.match(name)) or name.endswith(PARTIAL_SUFFIX)
 
 
+def process_alive(pid: object) -> bool:
+    """Whether `pid` is a running process of this machine (a temp name's or a lock's pid: one that is gone leaves
+    only what the kernel released)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # gone, or past any pid
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Run `write(tmp_path)`, then move the result into place in one rename."""
     tmp = temp_path(path)
@@ -183,6 +197,29 @@ class Store:
     def write_text(self, name: str, text: str) -> None:
         self.write(name, lambda file: file.write(text.encode("utf-8")))
 
+    def create(self, name: str, data: bytes) -> bool:
+        """Write `name` only where nothing is yet (`FileExistsError` otherwise), and say whether the filesystem
+        checked and wrote in one step. That is fsspec's exclusive mode "xb": `O_EXCL` on a local disk, a
+        conditional write (S3's `If-None-Match: *`) in s3fs, gcsfs and adlfs. A filesystem without it either
+        refuses the mode (then: look, then write) or takes it as "wb" (s3fs for small objects until mid-2025, s3fs
+        issue 973), which a second exclusive create of the same name tells: it must fail. Either way a name seen
+        to exist is never written."""
+        target = self.path(name)
+        with _as_output_error(target):
+            if self.fs.exists(target):  # the look, for a filesystem that would write anyway
+                raise FileExistsError(target)
+            self.fs.makedirs(self.fs._parent(target), exist_ok=True)
+            try:
+                _put(self.fs, target, data, "xb")
+            except (ValueError, NotImplementedError):  # no exclusive mode at all
+                _put(self.fs, target, data, "wb")
+                return False
+            try:
+                _put(self.fs, target, data, "xb")
+            except FileExistsError:
+                return True
+            return False
+
     def upload(self, local: Path, name: str) -> None:
         """A copy of the finished local file `local` as `name`, whole or not at all."""
         if self.local:
@@ -274,6 +311,11 @@ def _store_at(where: str) -> Store:
     """The store at an absolute path or URL, opened once (finishing opens the build's folder per part)."""
     fs, root = url_to_fs(str(location(where)))
     return Store(fs, root)
+
+
+def _put(fs: AbstractFileSystem, path: str, data: bytes, mode: str) -> None:
+    with fs.open(path, mode) as file:
+        file.write(data)
 
 
 def _write_file(path: Path, write: Callable[[BinaryIO], object]) -> None:

@@ -50,9 +50,9 @@ def read_questions(path: Path | str) -> Questions:
     if path.is_dir():
         if (path / MANIFEST).is_file() or any((path / DATA_DIR).glob("*.parquet")):
             return _read_build(path, path)
-        tables = [read_table(f) for f in sorted(path.glob("*.parquet"))]
-        if tables and all(set(VSIBENCH_COLUMNS) <= set(t.column_names) for t in tables):
-            return Questions(_from_vsibench(tables), "vsibench", path)
+        tables = {f: read_table(f) for f in sorted(path.glob("*.parquet"))}
+        if tables and all(set(VSIBENCH_COLUMNS) <= set(t.column_names) for t in tables.values()):
+            return Questions(_from_vsibench([_filled(f, t) for f, t in tables.items()]), "vsibench", path)
         raise NotQuestions(
             f"{path}: not a vsi-data build output (no {MANIFEST} or {DATA_DIR}/*.parquet) "
             f"and not a folder of VSI-Bench .parquet files (columns {', '.join(VSIBENCH_COLUMNS)})"
@@ -62,7 +62,7 @@ def read_questions(path: Path | str) -> Questions:
     table = read_table(path)
     columns = set(table.column_names)
     if columns >= set(VSIBENCH_COLUMNS):
-        return Questions(_from_vsibench([table]), "vsibench", path.parent)
+        return Questions(_from_vsibench([_filled(path, table)]), "vsibench", path.parent)
     if columns >= set(BUILD_COLUMNS):
         return Questions(table, "build", path.parent.parent if path.parent.name == DATA_DIR else path.parent)
     missing = sorted(set(VSIBENCH_COLUMNS) - columns)
@@ -86,11 +86,61 @@ def read_table(path: Path) -> pa.Table:
         if path.suffix == ".parquet":
             return pq.read_table(path)
         if path.suffix in {".jsonl", ".json"}:
-            lines = path.read_text(encoding="utf-8").splitlines()
-            return pa.Table.from_pylist([json.loads(line) for line in lines if line.strip()])
-    except (pa.ArrowException, OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return pa.Table.from_pylist(_json_lines(path, path.read_text(encoding="utf-8")))
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         raise NotQuestions(f"{path}: cannot read ({exc})") from None
     raise NotQuestions(f"{path}: expected a .parquet or .jsonl file or a build folder")
+
+
+JSON_KINDS = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+
+
+def _json_lines(path: Path, text: str) -> list[dict]:
+    """Every line's question object. A file that is one JSON document (a pretty-printed list, say) is named as
+    such rather than by the parser's complaint about its first line; a cut-off or garbled line, by its number."""
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            _refuse_one_document(path, text)
+            raise NotQuestions(f"{path}:{number}: not a JSON object ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(row, dict):
+            _refuse_one_document(path, text)
+            kind = JSON_KINDS.get(type(row), "null")
+            raise NotQuestions(f"{path}:{number}: a JSON {kind}, not a question object (one per line)")
+        rows.append(row)
+    return rows
+
+
+def _refuse_one_document(path: Path, text: str) -> None:
+    """Raise when `text` as a whole is one JSON value: JSON, but not JSON Lines."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        return
+    lines = len(text.strip().splitlines())
+    spread = f" over {lines} lines" if lines > 1 else ""
+    raise NotQuestions(
+        f"{path}: one JSON {JSON_KINDS.get(type(document), 'null')}{spread}, not JSON Lines; expected one question "
+        "object per line (as VSI-Bench's test.jsonl; `jq -c '.[]'` turns a list into that), a .parquet file or a "
+        "vsi-data build folder"
+    )
+
+
+def _filled(path: Path, table: pa.Table) -> pa.Table:
+    """`table` when every VSI-Bench field a question needs is there (only `options` may be null): a JSON line
+    without its `dataset` or `ground_truth` would otherwise be counted or scored as the text "None"."""
+    for column in VSIBENCH_COLUMNS:
+        values = table.column(column)
+        if column != "options" and values.null_count:
+            first = values.is_null().to_pylist().index(True)
+            raise NotQuestions(
+                f"{path}: {values.null_count} question(s) without {column} (the first: question {first + 1})"
+            )
+    return table
 
 
 def _from_vsibench(tables: list[pa.Table]) -> pa.Table:

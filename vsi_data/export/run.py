@@ -4,16 +4,20 @@ Rows are read in Arrow record batches (a few thousand rows at a time, only the c
 each batch's records are appended to the split's file before the next is read, so memory does not grow with
 the build. Everything is written into a temp folder beside `--out` and renamed into place at the end: bad
 input (not a build, a missing video, nothing to export) leaves no partial export, and an interrupted export
-leaves only the temp folder. Pre-extracted frames written to a `--frames-dir` outside `--out` are the
+leaves only the temp folder, which the next export to the same `--out` removes once its process is gone (the
+temp name holds the machine and the pid). Pre-extracted frames written to a `--frames-dir` outside `--out` are the
 exception: each JPEG is written atomically and kept, like a cache.
 """
 
 from __future__ import annotations
 
+import glob
 import json
+import logging
 import os
 import re
 import shutil
+import socket
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,11 +40,13 @@ from vsi_data.export.spec import (
     prompter,
     target_text,
 )
+from vsi_data.io import process_alive
 from vsi_data.output.shards import DATA_DIR, ShardsMismatch, shard_files, write_atomic
 
 READ_COLUMNS = ("id", "dataset", "scene_id", "split", "question_type", "question", "options", "answer", "video")
 MANIFEST = "export.json"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,8 +87,8 @@ def run_export(config: ExportConfig, progress: Callable[[int, int], None] | None
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ExportError(f"{out}: already exists and is not an empty folder (choose another --out)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.export-{os.getpid()}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
+    remove_stale_staging(out)
+    staging = out.parent / f".{out.name}.export-{socket.gethostname()}-{os.getpid()}.tmp"
     staging.mkdir()
     try:
         result = _write(spec, prompt, config, build, shards, staging, out, progress)
@@ -91,6 +97,33 @@ def run_export(config: ExportConfig, progress: Callable[[int, int], None] | None
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return result
+
+
+def remove_stale_staging(out: Path) -> list[Path]:
+    """Remove the temp folders (or files) beside `out` that exports to `out` killed on this machine left
+    (`kill -9`, a lost power supply); what was removed. One whose process still runs, one from another machine
+    (its pid says nothing here) and anything not named as an export's temp are left alone."""
+    stale = re.compile(rf"\.{re.escape(out.name)}\.export-(?:(?P<host>.+)-)?(?P<pid>\d+)\.tmp")
+    removed = []
+    for path in sorted(out.parent.glob(f".{glob.escape(out.name)}.export-*.tmp")):
+        found = stale.fullmatch(path.name)
+        if found is None or found["host"] not in (None, socket.gethostname()):
+            continue
+        pid = int(found["pid"])
+        if pid != os.getpid() and process_alive(pid):  # our own pid: a dead process's, reused
+            continue
+        kind = "folder" if path.is_dir() and not path.is_symlink() else "file"
+        try:
+            if kind == "folder":
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError as exc:
+            log.warning("%s: cannot remove this stale export temp %s (%s)", path, kind, exc.strerror or exc)
+            continue
+        log.info("removed %s, the temp %s of an export (process %s) that is no longer running", path, kind, pid)
+        removed.append(path)
+    return removed
 
 
 def _prompt(spec: ExportFormat, asked: str | None) -> PromptChoice:

@@ -24,9 +24,12 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import posixpath
 import socket
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,12 +37,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from vsi_data.io import OutputError, Store, is_temp_file, output_error
+from vsi_data.io import OutputError, Store, is_temp_file, output_error, process_alive
 from vsi_data.output.shards import DATA_DIR, MANIFEST, PARTS_DIR, shard_names
 
 RECORD = f"{PARTS_DIR}/build.json"
 VIDEOS_DIR = "videos"
 FLAT_VIDEOS_MAX = 4096  # scenes of one dataset whose videos share a folder; more go into 256 buckets
+log = logging.getLogger(__name__)
+
 LOCK_FILE = ".vsi-data.lock"
 OVERWRITE_DIR = ".overwrite"
 STAGE_DIR = ".finishing"
@@ -293,41 +298,85 @@ def _delete_temp_files(tree: Store, record: BuildRecord | None) -> None:
             tree.remove(name)
 
 
+MARKER_SETTLE_S = 2.0  # longer than another build takes from its look at the marker to its write of one
+
+
 class _MarkerLock:
     """One build per folder where there is no flock (an object store): a marker object holding the holder's pid,
-    host and start time, checked and then written. That is not atomic (two builds started in the same second
-    could both pass the check), so it catches the usual mistake, a second build into a running one's folder,
-    rather than a race. A marker left by a dead build on this host is taken over; one from another host is left
-    to the user, as with the flock."""
+    host, start time and a token of its own. It is created exclusively (`Store.create`: fsspec's "xb", a
+    conditional write on S3, GCS and Azure), so of two builds starting at once only one creates it. Where the
+    filesystem cannot create exclusively, and when a dead build's marker is taken over (its deletion and the new
+    marker are two steps), the build waits `MARKER_SETTLE_S` and reads the marker back: whoever's token did not
+    stay stops, naming the other. A marker left by a dead build on this host is taken over; one from another
+    host is left to the user, as with the flock."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.mine = _mine()
 
     def __enter__(self) -> _MarkerLock:
+        where = f"{self.store}/{LOCK_FILE}"
+        settle = False
+        for _ in range(3):  # a dead build's marker removed, then created again
+            try:
+                exclusive = self.store.create(LOCK_FILE, self.mine.encode())
+            except FileExistsError:
+                text = self._read()
+                holder = _parse_holder(text)
+                if holder.get("host", socket.gethostname()) != socket.gethostname():
+                    raise FolderRefused(_held_by(self.store, where, holder, running=False)) from None
+                if holder.get("pid") != os.getpid() and process_alive(holder.get("pid")):
+                    raise FolderRefused(_held_by(self.store, where, holder, running=True)) from None
+                if text is not None and self._read() == text:  # still the dead build's: ours to replace
+                    self.store.remove(LOCK_FILE)
+                settle = True
+                continue
+            if settle or not exclusive:
+                time.sleep(MARKER_SETTLE_S)
+                text = self._read()
+                if text != self.mine:
+                    holder = _parse_holder(text)
+                    raise FolderRefused(
+                        f"{self.store}: another build took the lock at the same moment "
+                        f"({_who(holder) if holder else 'and is gone again'}); wait for it or use another --out"
+                    )
+            return self
+        raise FolderRefused(f"{where}: builds keep taking this lock over; wait for them or use another --out")
+
+    def _read(self) -> str | None:
         try:
-            holder = json.loads(self.store.read_text(LOCK_FILE))
-        except (FileNotFoundError, ValueError):
-            holder = {}
-        if isinstance(holder, dict) and holder:
-            where = f"{self.store}/{LOCK_FILE}"
-            if holder.get("host") != socket.gethostname():
-                raise FolderRefused(_held_by(self.store, where, holder, running=False))
-            if holder.get("pid") != os.getpid() and _alive(holder.get("pid")):
-                raise FolderRefused(_held_by(self.store, where, holder, running=True))
-        self.store.write_text(LOCK_FILE, _mine())
-        return self
+            return self.store.read_text(LOCK_FILE)
+        except (FileNotFoundError, UnicodeDecodeError):
+            return None
 
     def __exit__(self, *exc_info: object) -> None:
-        try:
-            holder = json.loads(self.store.read_text(LOCK_FILE))
-        except (FileNotFoundError, ValueError):
-            return
-        if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():  # not another's since
+        text = self._read()
+        if text == self.mine:
             self.store.remove(LOCK_FILE)
+        elif text is not None:  # what no check can rule out (three builds at once over a dead one's marker)
+            log.warning(
+                "%s/%s: another build (%s) took the lock while this one held it; both may have written here",
+                self.store,
+                LOCK_FILE,
+                _who(_parse_holder(text)),
+            )
+
+
+def _parse_holder(text: str | bytes | None) -> dict[str, Any]:
+    """A marker's holder; {} for none or an unreadable one (a dead build's at worst: markers appear whole)."""
+    try:
+        holder = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def _who(holder: dict[str, Any]) -> str:
+    return f"pid {holder.get('pid')} on {holder.get('host')} (since {holder.get('started')})"
 
 
 def _held_by(folder: object, lock: object, holder: dict[str, Any], running: bool) -> str:
-    who = f"pid {holder.get('pid')} on {holder.get('host')} (since {holder.get('started')})"
+    who = _who(holder)
     if running:
         return f"{folder}: another build is writing into this folder ({who}); wait for it or use another --out"
     return f"{folder}: locked by a build of {who}; if it is no longer running, delete {lock} and re-run to resume"
@@ -376,7 +425,7 @@ class _Lock:
         if holder:
             if holder.get("host") != socket.gethostname():
                 raise FolderRefused(_held_by(self.folder, self.path, holder, running=False))
-            if not flocked and _alive(holder.get("pid")):
+            if not flocked and process_alive(holder.get("pid")):
                 raise FolderRefused(_held_by(self.folder, self.path, holder, running=True))
         mine = _mine().encode()
         try:
@@ -398,28 +447,12 @@ class _Lock:
 
 
 def _holder(fd: int) -> dict[str, Any]:
-    try:
-        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
-    except ValueError:
-        return {}
-    return holder if isinstance(holder, dict) else {}
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
+    return _parse_holder(os.pread(fd, 4096, 0))
 
 
 def _mine() -> str:
-    """What a lock says of its holder: this process."""
-    return json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()})
+    """What a lock says of its holder: this process, and a token no other lock taking has."""
+    return json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now(), "token": uuid.uuid4().hex})
 
 
 def _now() -> str:
