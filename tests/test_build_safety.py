@@ -40,7 +40,11 @@ def build(*args: str):
 def scans(tmp_path_factory) -> Path:
     """Three synthetic ScanNet scenes (4 frames each) rendered once; builds read them with --root."""
     root = tmp_path_factory.mktemp("scans")
-    run_build(BuildConfig(source="synthetic", root=root, out=root / "warm", scenes=3, synthetic_frames=4, quiet=True))
+    run_build(
+        BuildConfig(
+            source="synthetic", root=root, out=root / "warm", scenes=3, source_options={"frames": 4}, quiet=True
+        )
+    )
     return root
 
 
@@ -92,7 +96,14 @@ def test_an_interrupted_overwrite_leaves_the_earlier_build_untouched(out, scans,
 
     monkeypatch.setattr(pipeline, "build_scene", interrupted)
     config = BuildConfig(
-        source="synthetic", root=scans, out=out, scenes=2, synthetic_frames=4, seed=7, overwrite=True, quiet=True
+        source="synthetic",
+        root=scans,
+        out=out,
+        scenes=2,
+        source_options={"frames": 4},
+        seed=7,
+        overwrite=True,
+        quiet=True,
     )
     with pytest.raises(KeyboardInterrupt):
         run_build(config)
@@ -141,7 +152,14 @@ def test_a_crash_in_the_middle_of_the_swap_is_finished_by_the_next_run(out, scan
 
     monkeypatch.setattr(os, "replace", dies_after_three)
     config = BuildConfig(
-        source="synthetic", root=scans, out=out, scenes=2, synthetic_frames=4, seed=5, overwrite=True, shard_rows=20
+        source="synthetic",
+        root=scans,
+        out=out,
+        scenes=2,
+        source_options={"frames": 4},
+        seed=5,
+        overwrite=True,
+        shard_rows=20,
     )
     with pytest.raises(KeyboardInterrupt):
         run_build(replace(config, quiet=True))
@@ -285,6 +303,8 @@ def test_a_refused_build_writes_nothing(tmp_path):
         (["--scene-list", "{list}"], "--scene-list"),
         (["--allow-benchmark-scenes"], "--allow-benchmark-scenes"),
         (["--recipe", "vsibench"], "--recipe"),
+        (["--frames", "6"], "--frames: 4 there, 6 here"),
+        (["--synthetic-format", "arkitscenes"], "--synthetic-format: scannet there, arkitscenes here"),
     ],
 )
 def test_settings_that_change_the_rows_protect_a_finished_build(out, scans, tmp_path, extra, named):
