@@ -89,10 +89,11 @@ def _with_source_options(command: Callable[..., None]) -> Callable[..., None]:
     source's own default applies to the others and an option its source does not take can be refused."""
     signature = Signature.from_callable(command, eval_str=True)
     own = [p for p in signature.parameters.values() if p.kind is not Parameter.VAR_KEYWORD]
-    flags = {name: next(iter(takers.values())).flag[2:].replace("-", "_") for name, takers in SOURCE_OPTIONS.items()}
-    clash = {p.name for p in own} & {*flags, *flags.values()}
+    names = {p.name for p in own}
+    clash = {option.flag for takers in SOURCE_OPTIONS.values() for option in takers.values()
+             if names & {option.name, option.flag[2:].replace("-", "_")}}  # fmt: skip
     if clash:
-        raise TypeError(f"source options {sorted(clash)} clash with {command.__name__}'s own parameters")
+        raise TypeError(f"source options {sorted(clash)} clash with {command.__name__}'s own options")
 
     @functools.wraps(command)
     def with_options(source_context: typer.Context, **values: Any) -> None:
@@ -656,7 +657,8 @@ def verify(
     if (build is None) == (root is None) or (root is not None and source is None):
         raise _fail("give --build DIR, or --root PATH with --source", code=2)
     if build is not None and source_options:
-        raise _fail("source options go with --root; a build's are in its manifest", code=2)
+        flags = ", ".join(next(iter(SOURCE_OPTIONS[name].values())).flag for name in source_options)
+        raise _fail(f"{flags} go with --root; a build's source options are in its manifest", code=2)
     given = {"centre_m": centre_tolerance, "extent_m": extent_tolerance, "rotation_deg": rotation_tolerance,
              "room_rel": room_tolerance, "distance_m": distance_tolerance}  # fmt: skip
     tolerances = Tolerances(**{k: v for k, v in given.items() if v is not None})  # the report prints them all
