@@ -36,7 +36,7 @@ WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
 
 def write_scenes(root: Path, scenes: int, frames: int) -> None:
     run_build(BuildConfig(source="synthetic", root=root, out=root / "warm", scenes=scenes,
-                          synthetic_frames=frames, video=False, quiet=True))  # fmt: skip
+                          source_options={"frames": frames}, video=False, quiet=True))  # fmt: skip
 
 
 def read_floor(root: Path, passes: int = 3) -> float:

@@ -26,7 +26,7 @@ from vsi_data.output.shards import read_rows
 from vsi_data.pipeline import SYNTHETIC_DIR, BuildConfig, run_build
 from vsi_data.stats import dataset_stats
 
-SETTINGS = {"source": "synthetic", "scenes": 2, "synthetic_frames": 4, "quiet": True}
+SETTINGS = {"source": "synthetic", "scenes": 2, "source_options": {"frames": 4}, "quiet": True}
 
 
 @pytest.fixture

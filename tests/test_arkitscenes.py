@@ -364,10 +364,9 @@ def test_synthetic_arkit_build_and_rebuild_from_its_files(tmp_path):
     first = run_build(
         BuildConfig(
             source="synthetic",
-            synthetic_format="arkitscenes",
+            source_options={"format": "arkitscenes", "frames": 6},
             out=out,
             scenes=2,
-            synthetic_frames=6,
             recipe="vsibench",
             quiet=True,
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 from typing import get_args, get_type_hints
 
@@ -353,8 +352,53 @@ def test_a_build_recorded_before_buckets_keeps_its_flat_videos(synthetic_build, 
 
 
 def test_a_recorded_config_reads_back_with_its_paths_as_paths():
-    config = BuildConfig(source="scannet", out=Path("/o"), root=Path("/r"), label_table=Path("/l"), seed=3)
-    recorded = json.loads(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}))
+    config = BuildConfig(source="scannet", out=Path("/o"), root=Path("/r"), source_options={"label_table": Path("/l")})
+    recorded = json.loads(json.dumps(config.record()))
+    assert recorded["source_options"] == {"label_table": "/l"}
     assert BuildConfig.from_record({**recorded, "a_setting_of_a_later_version": 1}) == config
     path_fields = {name for name, hint in get_type_hints(BuildConfig).items() if Path in (get_args(hint) or (hint,))}
     assert set(BuildConfig.PATHS) == path_fields
+
+
+def test_a_config_recorded_by_0_2_0_reads_back_with_its_source_options():
+    """0.2.0 recorded every source option as a setting of its own, for every source (a ScanNet build's manifest
+    says synthetic_format: scannet)."""
+    legacy = {"source": "scannet", "out": "/o", "root": "/r", "label_table": "/l", "synthetic_frames": None,
+              "synthetic_format": "scannet", "seed": 3}  # fmt: skip
+    assert BuildConfig.from_record(legacy).source_options == {"label_table": Path("/l")}
+    legacy |= {"source": "synthetic", "label_table": None, "synthetic_frames": 24, "synthetic_format": "arkitscenes"}
+    assert BuildConfig.from_record(legacy).source_options == {"frames": 24, "format": "arkitscenes"}
+
+
+def test_the_fingerprint_records_source_options_as_0_2_0_did(tmp_path):
+    """A re-run of a 0.2.0 build resumes only if its fingerprint is the same: the built-in sources' options keep
+    their keys, for every source (None where the source does not take one), defaults included."""
+    from vsi_data.pipeline import _fingerprint
+    from vsi_data.qa import load_recipe
+
+    recipe = load_recipe("vsi100k")
+    synthetic = _fingerprint(BuildConfig(source="synthetic", out=tmp_path, source_options={"frames": 4}), recipe, None)
+    assert {k: synthetic[k] for k in ("label_table", "synthetic_frames", "synthetic_format")} == {
+        "label_table": None, "synthetic_frames": 4, "synthetic_format": "scannet"}  # fmt: skip
+    table = tmp_path / "labels.tsv"
+    scannet = BuildConfig(source="scannet", out=tmp_path, root=tmp_path, source_options={"label_table": table})
+    recorded = _fingerprint(scannet, recipe, None)
+    assert {k: recorded[k] for k in ("label_table", "synthetic_frames", "synthetic_format")} == {
+        "label_table": str(table), "synthetic_frames": None, "synthetic_format": None}  # fmt: skip
+    assert recorded.keys() == synthetic.keys()
+
+
+def test_an_option_of_another_source_is_one_line_and_writes_nothing(tmp_path):
+    """Before: ignored, and --label-table even entered a synthetic build's fingerprint."""
+    out = tmp_path / "o"
+    result = build(
+        "--source", "synthetic", "--out", str(out), "--label-table", str(tmp_path / "t.tsv"), "--frames", "0"
+    )
+    assert result.exit_code == 1
+    assert (
+        result.output.strip() == "error: --source synthetic does not take --label-table (an option of --source scannet)"
+    )
+    assert not out.exists()
+    result = build("--source", "scannet", "--root", str(tmp_path), "--out", str(out), "--frames", "3",
+                   "--synthetic-format", "scannetpp")  # fmt: skip
+    assert "does not take --frames, --synthetic-format (options of --source synthetic)" in result.output

@@ -30,6 +30,7 @@ from vsi_data.pipeline import BuildConfig, run_build
 
 runner = CliRunner()
 LOCK = ".vsi-data.lock"
+FOUR_FRAMES = {"source": "synthetic", "source_options": {"frames": 4}}  # the settings of the synthetic scans
 
 
 def build(*args: str):
@@ -40,7 +41,7 @@ def build(*args: str):
 def scans(tmp_path_factory) -> Path:
     """Three synthetic ScanNet scenes (4 frames each) rendered once; builds read them with --root."""
     root = tmp_path_factory.mktemp("scans")
-    run_build(BuildConfig(source="synthetic", root=root, out=root / "warm", scenes=3, synthetic_frames=4, quiet=True))
+    run_build(BuildConfig(**FOUR_FRAMES, root=root, out=root / "warm", scenes=3, quiet=True))
     return root
 
 
@@ -91,9 +92,7 @@ def test_an_interrupted_overwrite_leaves_the_earlier_build_untouched(out, scans,
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline, "build_scene", interrupted)
-    config = BuildConfig(
-        source="synthetic", root=scans, out=out, scenes=2, synthetic_frames=4, seed=7, overwrite=True, quiet=True
-    )
+    config = BuildConfig(**FOUR_FRAMES, root=scans, out=out, scenes=2, seed=7, overwrite=True, quiet=True)
     with pytest.raises(KeyboardInterrupt):
         run_build(config)
     after = snapshot(out)
@@ -140,9 +139,7 @@ def test_a_crash_in_the_middle_of_the_swap_is_finished_by_the_next_run(out, scan
         rename(src, dst)
 
     monkeypatch.setattr(os, "replace", dies_after_three)
-    config = BuildConfig(
-        source="synthetic", root=scans, out=out, scenes=2, synthetic_frames=4, seed=5, overwrite=True, shard_rows=20
-    )
+    config = BuildConfig(**FOUR_FRAMES, root=scans, out=out, scenes=2, seed=5, overwrite=True, shard_rows=20)
     with pytest.raises(KeyboardInterrupt):
         run_build(replace(config, quiet=True))
     assert len(moved) == 3
@@ -285,6 +282,8 @@ def test_a_refused_build_writes_nothing(tmp_path):
         (["--scene-list", "{list}"], "--scene-list"),
         (["--allow-benchmark-scenes"], "--allow-benchmark-scenes"),
         (["--recipe", "vsibench"], "--recipe"),
+        (["--frames", "6"], "--frames: 4 there, 6 here"),
+        (["--synthetic-format", "arkitscenes"], "--synthetic-format: scannet there, arkitscenes here"),
     ],
 )
 def test_settings_that_change_the_rows_protect_a_finished_build(out, scans, tmp_path, extra, named):

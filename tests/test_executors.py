@@ -90,7 +90,11 @@ def test_version_mismatch_names_the_node_and_what_differs():
 def scans(tmp_path_factory):
     """Four synthetic ScanNet scenes written once, plus a broken one."""
     root = tmp_path_factory.mktemp("scans")
-    run_build(BuildConfig(source="synthetic", root=root, out=root / "warm", scenes=4, synthetic_frames=4, quiet=True))
+    run_build(
+        BuildConfig(
+            source="synthetic", root=root, out=root / "warm", scenes=4, source_options={"frames": 4}, quiet=True
+        )
+    )
     write_handmade_scene(root / "scans", "scene0001_00", HANDMADE_ROOM)
     (root / "scans/scene0001_00/scene0001_00.aggregation.json").write_text("{not json")
     return root

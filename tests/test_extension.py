@@ -1,11 +1,14 @@
 """A new source and a new question type take what docs/architecture.md says they take: a folder (a module) and
-one registration line each, templates and recipe settings aside. The registrations are made at run time here,
-in a fresh process, exactly as the lines in `sources/registry.py` and `question_types.py` would make them."""
+one registration line each, templates and recipe settings aside; the source's own option (`--min-objects`, a
+field of its config) reaches `build --help` and its parser with nothing else edited. The registrations are made
+at run time here, in a fresh process, exactly as the lines in `sources/registry.py` and `question_types.py` would
+make them."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -72,9 +75,11 @@ def test_a_toy_source_and_a_toy_question_type_build_with_one_registration_each(t
     help_text = vsi_data("build", "--help")
     assert "|toy|" in help_text.stdout, help_text.stderr  # a --source choice
     assert "toy: a folder of <scene>.json files." in help_text.stdout  # its --root
+    own = help_text.stdout[help_text.stdout.index("Options of one source") :]
+    assert re.search(r"--min-objects +<int range> \[x>=0\] +toy: scenes with fewer objects are not listed\.", own)
     out = tmp_path / "out"
     args = ["build", "--source", "toy", "--root", str(scans), "--out", str(out), "--recipe", str(recipe),
-            "--workers", "0", "--no-video", "--quiet"]  # fmt: skip
+            "--workers", "0", "--no-video", "--quiet", "--min-objects", "3"]  # fmt: skip
     result = vsi_data(*args)
     assert result.returncode == 0, result.stderr
     registered = json.loads(result.stdout.splitlines()[0])
@@ -82,12 +87,18 @@ def test_a_toy_source_and_a_toy_question_type_build_with_one_registration_each(t
     assert registered["numeric"]  # scored by mean relative accuracy
     rows = sorted(read_rows(out).to_pylist(), key=lambda row: (row["scene_id"], row["question_type"]))
     asked = [(row["scene_id"], row["question_type"], row["answer"]) for row in rows]
-    assert asked == [
+    assert asked == [  # scene2 holds 2 objects: with --min-objects 3 the parser does not list it
         ("scene1", "object_counting", "2"),  # two chairs; one table and one sofa are not counted (min_count 2)
         ("scene1", "toy_categories", "3"),
-        ("scene2", "toy_categories", "2"),
     ]
     assert {row["dataset"] for row in rows} == {"toy"}
+    assert json.loads((out / ".parts/build.json").read_text())["fingerprint"]["min_objects"] == 3  # a re-run resumes
+    assert vsi_data(*args).returncode == 0
+    assert vsi_data(*args[:-1], "2").returncode == 1  # another value: another build, refused
+
+    elsewhere = vsi_data("build", "--source", "synthetic", "--out", str(tmp_path / "o2"), "--min-objects", "3")
+    assert elsewhere.returncode == 1
+    assert "--source synthetic does not take --min-objects (an option of --source toy)" in elsewhere.stderr
 
 
 def test_without_the_registration_the_source_is_unknown(tmp_path):

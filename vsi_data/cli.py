@@ -3,12 +3,15 @@ errors to stderr, as plain one-line records when stderr is not a terminal."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
+from collections.abc import Callable
 from enum import StrEnum
+from inspect import Parameter, Signature
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,10 +19,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from vsi_data.models import FrameInput
-from vsi_data.registry import SOURCES, SYNTHETIC_FORMATS
-from vsi_data.sources.scannet import ScanNetConfig
-from vsi_data.sources.spec import field_help
-from vsi_data.synthetic import SyntheticConfig
+from vsi_data.registry import SOURCE_OPTIONS, SOURCES
 
 app = typer.Typer(
     add_completion=False,
@@ -55,9 +55,61 @@ def main(
 
 # The choices and source options come from the source specs (`vsi_data.registry`), which load no parser.
 Source = StrEnum("Source", {name: name for name in SOURCES})
-SyntheticFormat = StrEnum("SyntheticFormat", {name: name for name in SYNTHETIC_FORMATS})
-SYNTHETIC_DEFAULT = SyntheticFormat("scannet")
 ROOT_HELP = " ".join(f"{name}: {spec.root}." for name, spec in SOURCES.items())
+
+
+def _source_option(name: str) -> Parameter:
+    """The CLI parameter of a source option (`registry.SOURCE_OPTIONS`): its flag, type (choices as an enum),
+    least value, default and help, which names the sources that take it."""
+    takers = SOURCE_OPTIONS[name]
+    option = next(iter(takers.values()))
+    helps: dict[str, list[str]] = {}
+    for source, declared in takers.items():
+        helps.setdefault(declared.help, []).append(source)
+    defaults = {declared.default for declared in takers.values()}
+    default = next(iter(defaults)) if len(defaults) == 1 else None  # sources that differ: each its own
+    value_type: Any = option.type
+    if option.choices is not None:
+        value_type = StrEnum(name.title().replace("_", ""), {choice: choice for choice in option.choices()})
+        default = None if default is None else value_type(default)
+    typer_option = typer.Option(
+        option.flag,
+        help=" ".join(f"{'|'.join(sources)}: {text}" for text, sources in helps.items()),
+        min=option.min,
+        rich_help_panel="Options of one source",
+    )
+    return Parameter(
+        name, Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[value_type | None, typer_option]
+    )
+
+
+def _with_source_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`command` taking every registered source's own options (`--label-table`, `--frames`, a new source's);
+    it receives those given on the command line as `**source_options` (config field -> plain value), so that a
+    source's own default applies to the others and an option its source does not take can be refused."""
+    signature = Signature.from_callable(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.kind is not Parameter.VAR_KEYWORD]
+    names = {p.name for p in own}
+    clash = {option.flag for takers in SOURCE_OPTIONS.values() for option in takers.values()
+             if names & {option.name, option.flag[2:].replace("-", "_")}}  # fmt: skip
+    if clash:
+        raise TypeError(f"source options {sorted(clash)} clash with {command.__name__}'s own options")
+
+    @functools.wraps(command)
+    def with_options(source_context: typer.Context, **values: Any) -> None:
+        options = {name: values.pop(name) for name in SOURCE_OPTIONS}
+        given = {
+            name: value.value if isinstance(value, StrEnum) else value
+            for name, value in options.items()
+            if source_context.get_parameter_source(name).name != "DEFAULT"  # on the command line (or from $ENV)
+        }
+        command(**values, **given)
+
+    context = Parameter("source_context", Parameter.KEYWORD_ONLY, annotation=typer.Context)  # typer passes it
+    with_options.__signature__ = signature.replace(  # type: ignore[attr-defined]  # what typer reads
+        parameters=[*own, *(_source_option(name) for name in SOURCE_OPTIONS), context]
+    )
+    return with_options
 
 
 class Split(StrEnum):
@@ -103,6 +155,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 @app.command()
+@_with_source_options
 def build(
     source: Annotated[Source, typer.Option(help="Which scan dataset to read.")],
     out: Annotated[
@@ -164,17 +217,6 @@ def build(
             help="Replace an earlier build in --out: the new one is built beside it and swapped in when complete."
         ),
     ] = False,
-    label_table: Annotated[
-        Path | None,
-        typer.Option(help=field_help(ScanNetConfig, "label_table")),
-    ] = None,
-    frames: Annotated[
-        int | None,
-        typer.Option(min=0, help=field_help(SyntheticConfig, "frames")),
-    ] = None,
-    synthetic_format: Annotated[
-        SyntheticFormat, typer.Option(help=field_help(SyntheticConfig, "format"))
-    ] = SYNTHETIC_DEFAULT,
     shard_rows: Annotated[int, typer.Option(min=1, help="Rows per output shard at most.")] = 100_000,
     shard_bytes: Annotated[
         str,
@@ -184,6 +226,7 @@ def build(
         ),
     ] = "500MB",
     quiet: Annotated[bool, typer.Option(help="No progress bar; warnings and errors only.")] = False,
+    **source_options: Any,
 ) -> None:
     """Build a VSI-style question dataset from scans."""
     from vsi_data.errors import SceneError, SourceUnavailable
@@ -215,9 +258,7 @@ def build(
         **({"video_preset": video_preset.value} if video_preset else {}),
         allow_benchmark_scenes=allow_benchmark_scenes,
         overwrite=overwrite,
-        label_table=label_table,
-        synthetic_frames=frames,
-        synthetic_format=synthetic_format.value,
+        source_options=source_options,
         workers=default_workers() if workers is None else workers,
         executor=executor.value,
         scene_timeout_s=scene_timeout or None,
@@ -573,6 +614,7 @@ def export(
 
 
 @app.command()
+@_with_source_options
 def verify(
     meta: Annotated[Path, typer.Option(help="VSI-Bench's *_meta_info_val.json (or a folder of them).")],
     build: Annotated[Path | None, typer.Option(help="A build output folder: its scenes are re-opened.")] = None,
@@ -581,7 +623,6 @@ def verify(
     ] = None,
     source: Annotated[Source | None, typer.Option(help="The dataset of --root.")] = None,
     recipe: Annotated[str, typer.Option(help="With --root: the recipe to parse and ask by.")] = "vsibench",
-    label_table: Annotated[Path | None, typer.Option(help="With --root: ScanNet's label table.")] = None,
     seed: Annotated[int, typer.Option(help="With --root: the seed a build would use.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable report on stdout.")] = False,
     pictures: Annotated[Path | None, typer.Option(help="Write a top-down PNG per scene with both boxes here.")] = None,
@@ -601,6 +642,7 @@ def verify(
         float | None, typer.Option(min=0, help="Distance answers within this, metres (default 0.1).")
     ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    **source_options: Any,
 ) -> None:
     """Compare a build's (or raw scans') objects and answers with VSI-Bench's released boxes, scene by scene.
 
@@ -614,11 +656,14 @@ def verify(
     _logging(quiet=True)
     if (build is None) == (root is None) or (root is not None and source is None):
         raise _fail("give --build DIR, or --root PATH with --source", code=2)
+    if build is not None and source_options:
+        flags = ", ".join(next(iter(SOURCE_OPTIONS[name].values())).flag for name in source_options)
+        raise _fail(f"{flags} go with --root; a build's source options are in its manifest", code=2)
     given = {"centre_m": centre_tolerance, "extent_m": extent_tolerance, "rotation_deg": rotation_tolerance,
              "room_rel": room_tolerance, "distance_m": distance_tolerance}  # fmt: skip
     tolerances = Tolerances(**{k: v for k, v in given.items() if v is not None})  # the report prints them all
     try:
-        ours = from_build(build) if build is not None else from_scans(source.value, root, recipe, seed, label_table)
+        ours = from_build(build) if build is not None else from_scans(source.value, root, recipe, seed, source_options)
         with Progress(console=console, disable=quiet or as_json, transient=True) as progress:
             task = progress.add_task("verifying scenes", total=None)
             report = run_verify(

@@ -43,7 +43,7 @@ from vsi_data.output.shards import (
     write_part,
 )
 from vsi_data.qa import NO_VIDEO, Recipe, generate_questions, load_recipe, question_id
-from vsi_data.registry import SOURCES, open_source
+from vsi_data.registry import SOURCES, check_options, open_source
 from vsi_data.sources import SceneError, SceneRef, SceneSource
 from vsi_data.sources.base import ParseOptions
 from vsi_data.video import DEFAULT_VIDEO_PRESET, write_scene_video
@@ -81,9 +81,7 @@ class BuildConfig:
     video_preset: str = DEFAULT_VIDEO_PRESET  # x264's speed/size trade-off for encoded videos
     allow_benchmark_scenes: bool = False
     overwrite: bool = False
-    label_table: Path | None = None
-    synthetic_frames: int | None = None  # None: the synthetic format's own default
-    synthetic_format: str = "scannet"
+    source_options: dict[str, Any] = field(default_factory=dict)  # the source's own (config field -> value)
     workers: int = 0  # 0: in this process; N: N worker processes (each scene time-limited, crashes survived)
     executor: str = "local"
     scene_timeout_s: float | None = 3600.0  # a scene still running after this is stopped and recorded as failed
@@ -94,13 +92,31 @@ class BuildConfig:
     bucketed_videos: bool = False  # set by the build from its record: videos in buckets (`output.folder.scene_video`)
     quiet: bool = False
 
-    PATHS: ClassVar[tuple[str, ...]] = ("out", "root", "scene_list", "label_table")  # recorded as strings
+    PATHS: ClassVar[tuple[str, ...]] = ("out", "root", "scene_list")  # recorded as strings
+
+    def record(self) -> dict[str, Any]:
+        """The config as the manifest records it: JSON, paths as strings."""
+
+        def plain(value: Any) -> Any:
+            return str(value) if isinstance(value, Path) else value
+
+        recorded = {k: plain(v) for k, v in asdict(self).items()}
+        recorded["source_options"] = {k: plain(v) for k, v in self.source_options.items()}
+        return recorded
 
     @classmethod
     def from_record(cls, recorded: dict[str, Any]) -> BuildConfig:
         """The config a manifest recorded (`"config"`), paths as paths; settings this version lacks are ignored."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: Path(v) if k in cls.PATHS and v is not None else v for k, v in recorded.items() if k in known})
+        config = {k: Path(v) if k in cls.PATHS and v is not None else v for k, v in recorded.items() if k in known}
+        options = SOURCES[recorded["source"]].options() if recorded.get("source") in SOURCES else {}
+        given = recorded.get("source_options")
+        if given is None:  # recorded by 0.2.0, under the keys of `_RECORDED_OPTIONS`, for every source alike
+            given = {name: recorded.get(_option_key(option.flag)) for name, option in options.items()}
+            given = {name: value for name, value in given.items() if value is not None}
+        paths = {name for name, option in options.items() if option.type is Path}
+        config["source_options"] = {k: Path(v) if k in paths and v is not None else v for k, v in given.items()}
+        return cls(**config)
 
 
 @dataclass
@@ -166,12 +182,11 @@ def build_scene(source: SceneSource, ref: SceneRef, recipe: Recipe, options: Par
 def _absolute(config: BuildConfig, recipe: Recipe) -> BuildConfig:
     """The config with absolute paths (a user's recipe file included), so that the fingerprint and the
     manifest name the same files from any working directory, and `inspect` and a resume find them."""
-    paths = {
-        name: getattr(config, name).resolve()
-        for name in ("root", "label_table", "scene_list")
-        if getattr(config, name) is not None
+    paths: dict[str, Any] = {
+        name: getattr(config, name).resolve() for name in ("root", "scene_list") if getattr(config, name) is not None
     }
     paths["out"] = location(config.out)
+    paths["source_options"] = {k: v.resolve() if isinstance(v, Path) else v for k, v in config.source_options.items()}
     user_recipe = recipe.path == Path(config.recipe)
     return replace(config, **paths, recipe=str(recipe.path.resolve()) if user_recipe else config.recipe)
 
@@ -197,7 +212,6 @@ def _fingerprint(config: BuildConfig, recipe: Recipe, scene_list: list[str] | No
         "vsi_data_version": __version__,
         "source": config.source,
         "root": str(config.root) if config.root is not None else None,
-        "label_table": str(config.label_table) if config.label_table is not None else None,
         "recipe": resolved,
         "vocabulary_sha256": _sha256(recipe.vocabulary.path),
         "templates_sha256": _sha256(recipe.templates.path),
@@ -210,9 +224,30 @@ def _fingerprint(config: BuildConfig, recipe: Recipe, scene_list: list[str] | No
         "video": config.video,
         "reencode_video": config.reencode_video,
         "video_preset": config.video_preset if config.video else None,
-        "synthetic_frames": config.synthetic_frames if config.source == "synthetic" else None,
-        "synthetic_format": config.synthetic_format if config.source == "synthetic" else None,
+        **_recorded_options(config),
     }
+
+
+# Where 0.2.0 recorded the built-in sources' options (flag -> key), in every build's fingerprint and manifest
+# config. Every fingerprint still holds these keys (None where the source does not take the option), so that
+# 0.2.0's builds resume; any other option is recorded under its flag's name (`--toy-scale`: toy_scale).
+_RECORDED_OPTIONS = {
+    "--label-table": "label_table",
+    "--frames": "synthetic_frames",
+    "--synthetic-format": "synthetic_format",
+}
+
+
+def _recorded_options(config: BuildConfig) -> dict[str, Any]:
+    """The source's options, given or at their defaults, as the fingerprint records them."""
+    values = check_options(config.source, config.source_options)  # an unknown source or option: one line
+    options = SOURCES[config.source].options()
+    recorded = {_option_key(options[k].flag): str(v) if isinstance(v, Path) else v for k, v in values.items()}
+    return dict.fromkeys(_RECORDED_OPTIONS.values()) | recorded
+
+
+def _option_key(flag: str) -> str:
+    return _RECORDED_OPTIONS.get(flag, flag.removeprefix("--").replace("-", "_"))
 
 
 def _sha256(path: Path) -> str:
@@ -221,7 +256,7 @@ def _sha256(path: Path) -> str:
 
 _SETTING_NAMES = {
     "vsi_data_version": "vsi-data version",
-    "synthetic_frames": "--frames",
+    **{key: flag for flag, key in _RECORDED_OPTIONS.items()},
     "vocabulary_sha256": "the recipe's vocabulary file",
     "templates_sha256": "the recipe's templates file",
 }
@@ -324,15 +359,7 @@ def open_build_source(config: BuildConfig) -> SceneSource:
     root = config.root
     if root is None and config.source == "synthetic":
         root = synthetic_root(config.out)
-    return open_source(
-        config.source,
-        root,
-        label_table=config.label_table,
-        seed=config.seed,
-        count=_synthetic_universe(config),
-        frames=config.synthetic_frames,
-        format=config.synthetic_format,
-    )
+    return open_source(config.source, root, config.source_options, seed=config.seed, count=_synthetic_universe(config))
 
 
 def synthetic_root(out: Path | str) -> Path | str:
@@ -613,7 +640,7 @@ def _finish(
             "parse_stats": dict(sorted(stats.items())),
             "timings_s": {"total": round(elapsed, 3), **{k: round(v, 3) for k, v in sorted(timings.items())}},
             "versions": _versions(),
-            "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+            "config": config.record(),
         }
         stage.write_text(MANIFEST, json.dumps(manifest, indent=2) + "\n")
         stage.write_text("failures.jsonl", "".join(json.dumps(f) + "\n" for f in failures))

@@ -19,7 +19,7 @@ import dataclasses
 import itertools
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -340,15 +340,7 @@ def from_build(build: Path) -> Ours:
     changed = sorted(k for k, v in now.items() if recorded.get(k) != v)
     if changed:
         raise VerifyError(f"{recipe.path}: the recipe changed since the build ({', '.join(changed)})")
-    known = {f.name: f for f in dataclasses.fields(BuildConfig)}
-    config = BuildConfig(
-        **{
-            k: (Path(v) if v is not None and "Path" in str(known[k].type) else v)
-            for k, v in settings.items()
-            if k in known and k != "out"
-        },
-        out=build,
-    )
+    config = dataclasses.replace(BuildConfig.from_record(settings), out=build)
     try:
         source = open_build_source(config)
         table = read_rows(build)
@@ -360,10 +352,11 @@ def from_build(build: Path) -> Ours:
     return Ours(source, recipe, int(seed), rows)
 
 
-def from_scans(source: str, root: Path, recipe: str, seed: int, label_table: Path | None = None) -> Ours:
-    """Raw scans parsed now, with the recipe a build would use; questions generated as a build would."""
+def from_scans(source: str, root: Path, recipe: str, seed: int, options: Mapping[str, Any] | None = None) -> Ours:
+    """Raw scans parsed now, with the source's options and the recipe a build would use; questions generated as
+    a build would."""
     try:
-        opened = open_source(source, root, label_table=label_table, seed=seed)
+        opened = open_source(source, root, options, seed=seed)
     except (SceneError, SourceUnavailable) as exc:
         raise VerifyError(str(exc)) from None
     return Ours(opened, _recipe(recipe), seed, None)

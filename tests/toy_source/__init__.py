@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from vsi_data.sources.spec import SourceSpec, lazy_attributes
+from vsi_data.sources.spec import SourceSpec, lazy_attributes, option
 
 
 @dataclass(frozen=True)
 class ToyConfig:
     root: Path  # a folder of <scene>.json files
+    min_objects: int = option(0, "scenes with fewer objects are not listed.", min=0)  # `--min-objects N`
 
 
 SPEC = SourceSpec(

@@ -20,9 +20,14 @@ class ToySource(SceneSource):
 
     def __init__(self, config: ToyConfig) -> None:
         self.root = Path(config.root)
+        self.min_objects = config.min_objects
 
     def list_scenes(self) -> list[SceneRef]:
-        return [SceneRef(path.stem, "train", path, self.name) for path in sorted(self.root.glob("*.json"))]
+        return [
+            SceneRef(path.stem, "train", path, self.name)
+            for path in sorted(self.root.glob("*.json"))
+            if len(json.loads(path.read_text())["objects"]) >= self.min_objects
+        ]
 
     def load(self, ref: SceneRef, options: ParseOptions) -> Scene:
         data = json.loads(ref.path.read_text())

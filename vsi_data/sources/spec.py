@@ -1,51 +1,93 @@
 """One object per source: everything the rest of the tool needs to know about it, in its own folder.
 
 A `SourceSpec` (after nerfstudio's dataparser configs and their `_target`) names the source, its config
-dataclass (whose fields, with `help` metadata, are the source's options and reach `--help`), the parser class
-(imported only when the source is opened, so listing sources loads no parser), what `--root` must hold, the
-vocabulary namespace its labels are looked up in, and the synthetic writer that produces its file format.
-The CLI's `--source` and `--synthetic-format` choices, `open_source` and the "expected ..." of an empty root
-all read `vsi_data.registry`, which lists the specs.
+dataclass (whose fields declared with `option(...)` are the source's own options: the CLI's flags, with their
+help, type and choices), the parser class (imported only when the source is opened, so listing sources loads no
+parser), what `--root` must hold, the vocabulary namespace its labels are looked up in, and the synthetic writer
+that produces its file format. The CLI's `--source` choices and source options, `open_source` and the
+"expected ..." of an empty root all read `vsi_data.registry`, which lists the specs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import types
+import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from vsi_data.lazy import lazy_attributes, load_target
 
-__all__ = ["SourceSpec", "field_help", "lazy_attributes", "load_target"]
+__all__ = ["SourceOption", "SourceSpec", "lazy_attributes", "load_target", "option"]
 
 
-def option(default: Any, help: str) -> Any:
-    """A source config field whose help text is the CLI option's."""
-    return dataclasses.field(default=default, metadata={"help": help})
+def option(
+    default: Any,
+    help: str,
+    *,
+    flag: str | None = None,
+    choices: Callable[[], Iterable[str]] | None = None,
+    min: int | None = None,
+) -> Any:
+    """A source config field that is one of the source's options: `help` is its CLI help, `flag` its CLI name
+    where that is not `--<field-name>`, `choices` gives the values it takes (called when the CLI is built, so it
+    may read a registry), `min` the least number it takes."""
+    metadata = {"help": help, "flag": flag, "choices": choices, "min": min}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
-def field_help(config: type, name: str) -> str:
-    """The help text of a source config's field (`field(metadata={"help": ...})`), for its CLI option."""
-    return next(f.metadata["help"] for f in dataclasses.fields(config) if f.name == name)
+@dataclass(frozen=True)
+class SourceOption:
+    """One option of a source, as its config declares it."""
+
+    name: str  # the config field
+    flag: str  # --label-table
+    type: type  # what a value is (the field's type without None): Path, int, str
+    help: str
+    default: Any
+    choices: Callable[[], Iterable[str]] | None = None
+    min: int | None = None
+
+
+def _value_type(annotation: Any) -> type:
+    """`Path | None` -> Path: the type a given value has."""
+    if typing.get_origin(annotation) in (types.UnionType, typing.Union):
+        (value_type,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return value_type
+    return annotation
 
 
 @dataclass(frozen=True)
 class SourceSpec:
     name: str  # `--source NAME`, and the `dataset` of a row unless the source says otherwise
-    config: type  # a frozen dataclass with a `root` field; its other fields are the source's own options
+    config: type  # a frozen dataclass with a `root` field; its `option(...)` fields are the source's own options
     parser: str  # "module:Class" of its `SceneSource`, constructed with one config
     root: str  # what `--root` is, completing "--source NAME needs --root (...)"
     layout: str  # what a root with no scene should have held: "expected <layout>"
     label_namespace: str | None  # the key of its rules in a vocabulary file (None: decided by the config)
     synthetic_writer: str | None = None  # "module:Class" of the synthetic writer of its file format
 
-    def options(self) -> list[str]:
-        """The config's fields beyond `root`: the options this source takes."""
-        return [f.name for f in dataclasses.fields(self.config) if f.name != "root"]
+    def options(self) -> dict[str, SourceOption]:
+        """The source's own options (its config's fields declared with `option(...)`), by field name. Its other
+        fields beyond `root` (the synthetic source's `seed`, `count`) are filled by the build from its settings."""
+        hints = typing.get_type_hints(self.config)
+        return {
+            f.name: SourceOption(
+                f.name,
+                f.metadata.get("flag") or "--" + f.name.replace("_", "-"),
+                _value_type(hints[f.name]),
+                f.metadata["help"],
+                f.default,
+                f.metadata.get("choices"),
+                f.metadata.get("min"),
+            )
+            for f in dataclasses.fields(self.config)
+            if "help" in f.metadata
+        }
 
     def open(self, **values: Any) -> Any:
         """The source's `SceneSource`, from `values` (the fields of its config it takes; others are ignored)."""
-        taken = {name: value for name, value in values.items() if name == "root" or name in self.options()}
+        fields = {f.name for f in dataclasses.fields(self.config)}
         parser: Callable[[Any], Any] = load_target(self.parser)
-        return parser(self.config(**taken))
+        return parser(self.config(**{name: value for name, value in values.items() if name in fields}))

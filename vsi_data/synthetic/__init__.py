@@ -3,10 +3,11 @@ embedded default and the test fixture. Its spec is here; the source is `source.S
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from vsi_data.sources.spec import SourceSpec, lazy_attributes
+from vsi_data.sources.registry import synthetic_writers
+from vsi_data.sources.spec import SourceSpec, lazy_attributes, option
 
 
 @dataclass(frozen=True)
@@ -14,16 +15,17 @@ class SyntheticConfig:
     root: Path | str  # where the dataset-format files go: a folder or an fsspec URL
     count: int = 4  # scenes in the universe the build selects from
     seed: int = 0
-    frames: int | None = field(
-        default=None,
-        metadata={
-            "help": "Synthetic source: frames rendered per scene (default: about 15 s of video, the format's own: "
-            "360 ScanNet, 180 ARKitScenes, 900 ScanNet++)."
-        },
-    )  # 0: no colour stream
-    format: str = field(
-        default="scannet",
-        metadata={"help": "Synthetic source: which dataset's file format to write and read back."},
+    frames: int | None = option(
+        None,
+        "frames rendered per scene (default: about 15 s of video, the format's own: 360 ScanNet, 180 ARKitScenes, "
+        "900 ScanNet++); 0: no colour stream.",
+        min=0,
+    )
+    format: str = option(
+        "scannet",
+        "which dataset's file format to write and read back.",
+        flag="--synthetic-format",
+        choices=synthetic_writers,  # the datasets with a synthetic writer, read when the CLI is built
     )
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from vsi_data.sources.spec import SourceSpec, lazy_attributes
+from vsi_data.sources.spec import SourceSpec, lazy_attributes, option
 
 
 @dataclass(frozen=True)
 class ScanNetConfig:
     root: Path  # the folder holding `scans/`, or `scans/` itself
-    label_table: Path | None = field(
-        default=None, metadata={"help": "ScanNet scannetv2-labels.combined.tsv (default: found next to scans/)."}
-    )
+    label_table: Path | None = option(None, "ScanNet scannetv2-labels.combined.tsv (default: found next to scans/).")
 
 
 SPEC = SourceSpec(
