@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from handmade import HANDMADE_ROOM, write_handmade_scene, write_label_table
 from vsi_data.cli import app
 from vsi_data.output.shards import read_rows
-from vsi_data.qa import load_recipe
+from vsi_data.qa import SceneContext, load_recipe
 from vsi_data.sources.base import SceneError
 from vsi_data.sources.vsibench_meta import VsiBenchMetaConfig, VsiBenchMetaSource
 
@@ -74,6 +75,34 @@ def test_exhaustive_build_contains_every_benchmark_question_with_its_answer(exha
         assert ours[key] == _text(q["ground_truth"], q.get("options")), q["question"]
         matched += 1
     assert matched == 208
+
+
+def test_a_sampled_build_draws_each_triple_in_vsibench_orderings(realdata):
+    """VSI-Bench asks three of a triple's six (standing, facing, queried) orderings, picked by the meta info's own
+    category order: a sampled build must draw from those three, so every released question is among them."""
+    path = realdata / "vsibench/scannet_meta_info_val.json"
+    questions = []
+    for question_file in sorted((realdata / "vsibench/questions").glob("*_questions.json")):
+        questions += json.loads(question_file.read_text())["questions"]
+    directions = [q for q in questions if q["question_type"].startswith("object_rel_direction")]
+    recipe = load_recipe("vsibench")
+    source = VsiBenchMetaSource(VsiBenchMetaConfig(path))
+    refs = {ref.scene_id: ref for ref in source.list_scenes()}
+    drawn_from = {}  # (scene, type) → the orderings the per-scene sample is drawn from
+    for scene_id in sorted({q["scene_name"] for q in directions}):
+        ctx = SceneContext(
+            source.load(refs[scene_id], recipe.parse_options(0)), recipe.distance_metric, recipe.vocabulary
+        )
+        for generator in recipe.generators:
+            if generator.question_type.startswith("object_rel_direction"):
+                pool = generator.sampled_from(generator.candidates(ctx, np.random.default_rng(0)))
+                drawn_from[scene_id, generator.question_type] = {tuple(c.objects) for c in pool}
+    found = [
+        q
+        for q in directions
+        if DIRECTION.search(q["question"]).groups() in drawn_from[q["scene_name"], q["question_type"]]
+    ]
+    assert (len(found), len(directions)) == (52, 52)
 
 
 def test_rows_name_the_scans_dataset_and_reuse_vsibench_wording(exhaustive_build):
