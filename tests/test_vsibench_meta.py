@@ -13,6 +13,7 @@ from handmade import HANDMADE_ROOM, write_handmade_scene, write_label_table
 from vsi_data.cli import app
 from vsi_data.output.shards import read_rows
 from vsi_data.qa import SceneContext, load_recipe
+from vsi_data.registry import SOURCES
 from vsi_data.sources.base import SceneError
 from vsi_data.sources.vsibench_meta import VsiBenchMetaConfig, VsiBenchMetaSource
 
@@ -150,6 +151,30 @@ def test_duplicate_boxes_are_dropped_and_disagreeing_counts_are_not_asked(tmp_pa
     assert parsed.counts == {"chair": 2, "printer": 1}
     assert parsed.stats["duplicate_boxes_dropped"] == 1
     assert parsed.unreliable_categories == {"chair"}
+
+
+def test_a_build_made_before_the_meta_rows_changed_is_not_resumed(tmp_path):
+    """0.2.0 read direction triples in alphabetical order: its half-made vsibench-meta builds must not be finished
+    with today's rows. Sources whose rows did not change record no revision, so their 0.2.0 builds still resume."""
+    places = {"table": [0, 0], "bed": [3, 0], "door": [0, 3], "chair": [2, 2]}
+    boxes = {name: [{**BOX, "centroid": [x, y, 0.5]}] for name, (x, y) in places.items()}
+    meta = _meta_file(tmp_path, {"object_bbox": boxes, "object_counts": dict.fromkeys(places, 1)})
+    out = tmp_path / "out"
+    args = ["build", "--source", "vsibench-meta", "--root", str(meta), "--out", str(out), "--recipe", "vsibench",
+            "--split", "val", "--workers", "0", "--quiet"]  # fmt: skip
+    made = runner.invoke(app, args)
+    assert made.exit_code == 0, made.output
+    record = json.loads((out / ".parts/build.json").read_text())
+    assert record["fingerprint"]["rows_revision"] == 1
+    del record["fingerprint"]["rows_revision"]  # as 0.2.0 recorded it
+    (out / ".parts/build.json").write_text(json.dumps(record))
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 1
+    assert (
+        "different settings (rows of --source vsibench-meta: revision 0 there, 1 here, direction triples are read in "
+        "the meta info's category order, as VSI-Bench asks them); use another --out"
+    ) in " ".join(refused.output.split())
+    assert [spec.name for spec in SOURCES.values() if spec.rows_revision] == ["vsibench-meta"]
 
 
 @pytest.mark.slow
