@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import numpy as np
@@ -278,6 +279,21 @@ def test_relative_direction_reads_every_ordering_of_a_triple_in_order(tmp_path):
     assert sampled == {("a", "b", "c"), ("a", "c", "b"), ("b", "a", "c")}
     emitted = {tuple(q.objects) for q in recipe.generators[1].generate(ctx, np.random.default_rng(0), exhaustive=True)}
     assert len(emitted) == 6
+
+
+def test_relative_direction_reads_triples_in_the_category_order_a_source_lists(tmp_path):
+    # The scene above, its categories listed c, z, a, b by its source: VSI-Bench's three orderings follow that order.
+    objects = [obj(0, "a", [0, 0, 0]), obj(1, "b", [0, 3, 0]), obj(2, "c", [-2, 2, 0]), obj(3, "z", [20, 0, 0])]
+    listed = dataclasses.replace(scene_of(*objects), category_order=("c", "z", "a", "b"))
+    assert listed.in_listed_order(["a", "b", "c", "d"]) == ["c", "a", "b", "d"]  # unlisted ones last, alphabetically
+    recipe = load_recipe(write_recipe(tmp_path, "templates: vsibench\ntypes:\n  object_rel_direction_hard: {}\n"))
+    (hard,) = recipe.generators
+    ctx = SceneContext(listed, "center", recipe.vocabulary)
+    read = [(c.objects, c.answer) for c in hard.sampled_from(hard.candidates(ctx, np.random.default_rng(0)))]
+    assert read == [(["c", "a", "b"], "front-left"), (["c", "b", "a"], "front-right"), (["a", "c", "b"], "front-right")]
+    assert {tuple(c.meta["pair_distances_m"]) for c in hard.candidates(ctx, np.random.default_rng(0))} == {
+        (2.8284, 2.2361, 3.0)  # c-a, c-b, a-b
+    }
 
 
 def _lamp_on_table(offset: float) -> Scene:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from handmade import HANDMADE_ROOM, write_handmade_scene, write_label_table
 from vsi_data.cli import app
 from vsi_data.output.shards import read_rows
-from vsi_data.qa import load_recipe
+from vsi_data.qa import SceneContext, load_recipe
+from vsi_data.registry import SOURCES
 from vsi_data.sources.base import SceneError
 from vsi_data.sources.vsibench_meta import VsiBenchMetaConfig, VsiBenchMetaSource
 
@@ -76,6 +78,34 @@ def test_exhaustive_build_contains_every_benchmark_question_with_its_answer(exha
     assert matched == 208
 
 
+def test_a_sampled_build_draws_each_triple_in_vsibench_orderings(realdata):
+    """VSI-Bench asks three of a triple's six (standing, facing, queried) orderings, picked by the meta info's own
+    category order: a sampled build must draw from those three, so every released question is among them."""
+    path = realdata / "vsibench/scannet_meta_info_val.json"
+    questions = []
+    for question_file in sorted((realdata / "vsibench/questions").glob("*_questions.json")):
+        questions += json.loads(question_file.read_text())["questions"]
+    directions = [q for q in questions if q["question_type"].startswith("object_rel_direction")]
+    recipe = load_recipe("vsibench")
+    source = VsiBenchMetaSource(VsiBenchMetaConfig(path))
+    refs = {ref.scene_id: ref for ref in source.list_scenes()}
+    drawn_from = {}  # (scene, type) → the orderings the per-scene sample is drawn from
+    for scene_id in sorted({q["scene_name"] for q in directions}):
+        ctx = SceneContext(
+            source.load(refs[scene_id], recipe.parse_options(0)), recipe.geometry.distance, recipe.vocabulary
+        )
+        for generator in recipe.generators:
+            if generator.question_type.startswith("object_rel_direction"):
+                pool = generator.sampled_from(generator.candidates(ctx, np.random.default_rng(0)))
+                drawn_from[scene_id, generator.question_type] = {tuple(c.objects) for c in pool}
+    found = [
+        q
+        for q in directions
+        if DIRECTION.search(q["question"]).groups() in drawn_from[q["scene_name"], q["question_type"]]
+    ]
+    assert (len(found), len(directions)) == (52, 52)
+
+
 def test_rows_name_the_scans_dataset_and_reuse_vsibench_wording(exhaustive_build):
     rows, questions = exhaustive_build
     assert set(rows.column("dataset").to_pylist()) == {"scannet"}
@@ -121,6 +151,30 @@ def test_duplicate_boxes_are_dropped_and_disagreeing_counts_are_not_asked(tmp_pa
     assert parsed.counts == {"chair": 2, "printer": 1}
     assert parsed.stats["duplicate_boxes_dropped"] == 1
     assert parsed.unreliable_categories == {"chair"}
+
+
+def test_a_build_made_before_the_meta_rows_changed_is_not_resumed(tmp_path):
+    """0.2.0 read direction triples in alphabetical order: its half-made vsibench-meta builds must not be finished
+    with today's rows. Sources whose rows did not change record no revision, so their 0.2.0 builds still resume."""
+    places = {"table": [0, 0], "bed": [3, 0], "door": [0, 3], "chair": [2, 2]}
+    boxes = {name: [{**BOX, "centroid": [x, y, 0.5]}] for name, (x, y) in places.items()}
+    meta = _meta_file(tmp_path, {"object_bbox": boxes, "object_counts": dict.fromkeys(places, 1)})
+    out = tmp_path / "out"
+    args = ["build", "--source", "vsibench-meta", "--root", str(meta), "--out", str(out), "--recipe", "vsibench",
+            "--split", "val", "--workers", "0", "--quiet"]  # fmt: skip
+    made = runner.invoke(app, args)
+    assert made.exit_code == 0, made.output
+    record = json.loads((out / ".parts/build.json").read_text())
+    assert record["fingerprint"]["rows_revision"] == 1
+    del record["fingerprint"]["rows_revision"]  # as 0.2.0 recorded it
+    (out / ".parts/build.json").write_text(json.dumps(record))
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 1
+    assert (
+        "different settings (rows of --source vsibench-meta: revision 0 there, 1 here, direction triples are read in "
+        "the meta info's category order, as VSI-Bench asks them); use another --out"
+    ) in " ".join(refused.output.split())
+    assert [spec.name for spec in SOURCES.values() if spec.rows_revision] == ["vsibench-meta"]
 
 
 @pytest.mark.slow

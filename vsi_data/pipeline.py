@@ -211,6 +211,7 @@ def _fingerprint(config: BuildConfig, recipe: Recipe, scene_list: list[str] | No
     return {
         "vsi_data_version": __version__,
         "source": config.source,
+        **_rows_revision(config.source),
         "root": str(config.root) if config.root is not None else None,
         "recipe": resolved,
         "vocabulary_sha256": _sha256(recipe.vocabulary.path),
@@ -250,6 +251,12 @@ def _option_key(flag: str) -> str:
     return _RECORDED_OPTIONS.get(flag, flag.removeprefix("--").replace("-", "_"))
 
 
+def _rows_revision(source: str) -> dict[str, int]:
+    """The source's rows revision, recorded once it has one: a build of 0.2.0 recorded none."""
+    spec = SOURCES.get(source)
+    return {"rows_revision": spec.rows_revision} if spec is not None and spec.rows_revision else {}
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -262,11 +269,14 @@ _SETTING_NAMES = {
 }
 
 
-def _setting_change(key: str, there: Any, here: Any) -> str:
+def _setting_change(key: str, there: Any, here: Any, source: str) -> str:
     """One changed setting as the user knows it: the flag, with both values where they are short."""
     name = _SETTING_NAMES.get(key, "--" + key.replace("_", "-"))
     if key in ("recipe", "scene_list") or key.endswith("sha256"):
         return name
+    if key == "rows_revision":  # with what changed since, from the source's own list
+        changes = SOURCES[source].rows_revisions[there:here] if isinstance(there, int) else ()
+        return f"rows of --source {source}: revision {there} there, {here} here" + "".join(f", {c}" for c in changes)
     return f"{name}: {'not set' if there is None else there} there, {'not set' if here is None else here} here"
 
 
@@ -276,8 +286,12 @@ def _refuse_other_builds(folder: OutputFolder, fingerprint: dict[str, Any], conf
     record = folder.refuse_unless_build()
     if record is None or config.overwrite or record.fingerprint == fingerprint:
         return
-    previous = record.fingerprint
-    changed = [_setting_change(k, previous[k], v) for k, v in fingerprint.items() if k in previous and previous[k] != v]
+    previous = {"rows_revision": 0, **record.fingerprint}  # recorded only once the source's rows changed
+    changed = [
+        _setting_change(k, previous[k], v, config.source)
+        for k, v in fingerprint.items()
+        if k in previous and previous[k] != v
+    ]
     if fingerprint.keys() - previous.keys():
         changed.append(f"settings an older vsi-data ({previous.get('vsi_data_version')}) did not record")
     staged = folder.staged_record()

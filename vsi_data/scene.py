@@ -8,7 +8,7 @@ ARKitScenes and ScanNet++ as released). Nothing here knows which source a scene 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -109,6 +109,9 @@ class Scene:
     unreliable_categories: set[str] = field(default_factory=set)
     # Parser counters (labels dropped by the vocabulary, objects too small to box, ...) for the manifest.
     stats: Counter[str] = field(default_factory=Counter)
+    # Categories in the order the source lists them, where a rule depends on it (VSI-Bench asks a direction
+    # triple's orderings in its meta info's category order); empty: alphabetical, as `by_category`.
+    category_order: tuple[str, ...] = ()
 
     @cached_property
     def by_category(self) -> dict[str, list[SceneObject]]:
@@ -116,6 +119,11 @@ class Scene:
         for obj in self.objects:
             grouped.setdefault(obj.category, []).append(obj)
         return dict(sorted(grouped.items()))
+
+    def in_listed_order(self, categories: Iterable[str]) -> list[str]:
+        """`categories` in `category_order`; those it does not list after them, alphabetically."""
+        rank = {category: i for i, category in enumerate(self.category_order)}
+        return sorted(categories, key=lambda category: (rank.get(category, len(rank)), category))
 
     @property
     def counts(self) -> dict[str, int]:

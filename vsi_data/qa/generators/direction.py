@@ -7,8 +7,9 @@ from a sector boundary (on one side or both), and at most `max_corners_disagreei
 fall in another sector than its centre. Every filter is a recipe setting (docs/answer-rules.md).
 
 Of a triple's six (P, O, Q) orderings VSI-Bench asks three, (a, b, c), (a, c, b), (b, a, c) in its
-category order; the per-scene sample is drawn from those three unless `all_orientations`, while
-`--exhaustive` emits every ordering that passes the filters.
+category order (its meta info's); triples are read in the scene's category order (the source's where it
+lists one, else alphabetical). The per-scene sample is drawn from those three unless `all_orientations`,
+while `--exhaustive` emits every ordering that passes the filters.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class RelativeDirection(Generator):
     def candidates(self, ctx: SceneContext, rng: np.random.Generator) -> list[_DirectionCandidate]:
         """Every (P, O, Q) of the unique objects, read in one numpy pass; listed triple by triple, then by ordering."""
         p: DirectionParams = self.params
-        names = ctx.unique
+        names = ctx.scene.in_listed_order(ctx.unique)
         if len(names) < 3:
             return []
         distance = np.zeros((len(names), len(names)))

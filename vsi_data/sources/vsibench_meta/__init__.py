@@ -20,6 +20,7 @@ SPEC = SourceSpec(
     root="a *_meta_info_val.json file or a folder",
     layout="scene entries in the meta info",
     label_namespace="vsibench-meta",
+    rows_revisions=("direction triples are read in the meta info's category order, as VSI-Bench asks them",),
 )
 
 __getattr__ = lazy_attributes(SPEC.parser)

@@ -98,6 +98,10 @@ class VsiBenchMetaSource(SceneSource):
                 stats["categories_count_disagrees_with_boxes"] += 1
                 left_out.unreliable.add(category)
             objects += [SceneObject(len(objects), category, label, box) for box in kept]
+        # VSI-Bench's category order is `object_counts`' (it asks a direction triple's orderings in it).
+        listed = [
+            options.vocabulary.categorize(self.label_namespace, label) for label in [*counts, *entry["object_bbox"]]
+        ]
         objects = screen_objects(objects, options.bounds, ref.path, left_out)
         left_out.log()
         return Scene(
@@ -108,6 +112,7 @@ class VsiBenchMetaSource(SceneSource):
             room=Room(area=float(area), method="room_size released in VSI-Bench's meta info"),
             unreliable_categories=left_out.unreliable,
             stats=stats,
+            category_order=tuple(dict.fromkeys(c for c in listed if c is not None)),
         )
 
     @staticmethod
