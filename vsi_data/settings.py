@@ -42,7 +42,7 @@ def _enum_values(annotation: Any) -> list[Any] | None:
     return [m.value for m in annotation] if isinstance(annotation, type) and issubclass(annotation, enum.Enum) else None
 
 
-def _union_options(annotation: Any) -> tuple[Any, ...]:
+def union_members(annotation: Any) -> tuple[Any, ...]:
     """The members of `A | B` (or `Optional[A]`); empty for any other annotation."""
     return typing.get_args(annotation) if typing.get_origin(annotation) in (types.UnionType, typing.Union) else ()
 
@@ -52,7 +52,7 @@ def _literal_values(annotation: Any) -> list[Any] | None:
 
 
 def _checkable(annotation: Any) -> bool:
-    options = _union_options(annotation) or (annotation,)
+    options = union_members(annotation) or (annotation,)
     return annotation is Any or all(
         _literal_values(a) is not None or isinstance(typing.get_origin(a) or a, type) for a in options
     )
@@ -62,7 +62,7 @@ def _matches(value: Any, annotation: Any) -> bool:
     """Does a YAML value fit an annotation (int, float, str, bool, list, dict, or a union of them)?"""
     if annotation is Any:
         return True
-    options = _union_options(annotation)
+    options = union_members(annotation)
     if options:
         return any(_matches(value, option) for option in options)
     if annotation is type(None):
@@ -84,7 +84,7 @@ def _matches(value: Any, annotation: Any) -> bool:
 
 def describe(annotation: Any) -> str:
     """int, float or null, list, ...: the YAML-facing name of an annotation."""
-    options = _union_options(annotation)
+    options = union_members(annotation)
     if options:
         return " or ".join(describe(option) for option in options)
     if annotation is type(None):
@@ -124,34 +124,33 @@ def yaml_key(f: dataclasses.Field) -> str:
 def section_class(annotation: Any) -> type | None:
     """The settings dataclass a key holds: `Section`, `Section | None`, or each value of `Mapping[str, Section]`
     (a section keyed by names the user chooses, e.g. `balance.types`)."""
-    origin = typing.get_origin(annotation)
-    if isinstance(origin, type) and issubclass(origin, collections.abc.Mapping):
+    if _is_mapping(annotation):
         options: tuple[Any, ...] = typing.get_args(annotation)[1:]
     else:
-        options = _union_options(annotation) or (annotation,)
+        options = union_members(annotation) or (annotation,)
     classes = [a for a in options if dataclasses.is_dataclass(a)]
     return classes[0] if len(classes) == 1 else None
 
 
 def is_keyed_section(annotation: Any) -> bool:
     """`Mapping[str, Section]`: a section per user-chosen name."""
+    return _is_mapping(annotation) and section_class(annotation) is not None
+
+
+def _is_mapping(annotation: Any) -> bool:
     origin = typing.get_origin(annotation)
-    return (
-        isinstance(origin, type)
-        and issubclass(origin, collections.abc.Mapping)
-        and section_class(annotation) is not None
-    )
+    return isinstance(origin, type) and issubclass(origin, collections.abc.Mapping)
 
 
 def _value(name: str, value: Any, annotation: Any) -> Any:
     """One setting's value, checked; nested sections parsed, an enum's value made its member, a list given for a
     tuple made a tuple (a settings object stays hashable)."""
     section = section_class(annotation)
-    if is_keyed_section(annotation):
+    if section is not None and _is_mapping(annotation):  # a keyed section
         if not isinstance(value, dict):
             raise ValueError(f"{name} must be a mapping, not {value!r}")
         return {key: parse_params(section, f"{name}.{key}", entry) for key, entry in value.items()}  # type: ignore[arg-type]
-    if section is not None and not (value is None and type(None) in _union_options(annotation)):
+    if section is not None and not (value is None and type(None) in union_members(annotation)):
         return parse_params(section, name, value)
     check_value(name, value, annotation)
     if _enum_values(annotation) is not None:

@@ -11,13 +11,13 @@ that produces its file format. The CLI's `--source` choices and source options, 
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from vsi_data.lazy import lazy_attributes, load_target
+from vsi_data.settings import union_members
 
 __all__ = ["SourceOption", "SourceSpec", "lazy_attributes", "load_target", "option"]
 
@@ -52,8 +52,9 @@ class SourceOption:
 
 def _value_type(annotation: Any) -> type:
     """`Path | None` -> Path: the type a given value has."""
-    if typing.get_origin(annotation) in (types.UnionType, typing.Union):
-        (value_type,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+    members = union_members(annotation)
+    if members:
+        (value_type,) = [a for a in members if a is not type(None)]
         return value_type
     return annotation
 

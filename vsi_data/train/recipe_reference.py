@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import sys
-import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -20,13 +19,12 @@ from typing import Any
 from vsi_data.qa import recipe as build
 from vsi_data.qa.generators import GENERATORS
 from vsi_data.qa.rules_table import format_value, with_table
-from vsi_data.settings import describe, field_doc, is_keyed_section, section_class
+from vsi_data.settings import describe, field_doc, is_keyed_section, section_class, union_members
 from vsi_data.train import recipe as train
 from vsi_data.train.rewards import REWARD_FUNCTIONS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "recipes.md"
 Row = tuple[str, str, str, str]  # key, type, default, help
-_UNIONS = (types.UnionType, typing.Union)
 
 
 def _marks(what: str) -> tuple[str, str]:
@@ -38,7 +36,7 @@ def _marks(what: str) -> tuple[str, str]:
 
 def type_name(annotation: Any) -> str:
     """What a YAML writer puts there: a section is a mapping, a tuple a list."""
-    options = typing.get_args(annotation) if typing.get_origin(annotation) in _UNIONS else ()
+    options = union_members(annotation)
     if options:
         return " or ".join(type_name(option) for option in options)
     origin = typing.get_origin(annotation) or annotation
