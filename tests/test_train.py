@@ -82,7 +82,7 @@ def test_tiny_recipe_builds_a_cpu_config(tmp_path):
         (lambda t: t.replace("bf16: false", "bf16: false, output_dir: x"), "grpo.output_dir is set by --output"),
         (lambda t: t.replace("accuracy: 1.0", "accuracy: 1.0, format: 1.0"), "format reward needs prompt.mode"),
         (lambda t: t.replace("accuracy: 1.0", "acuracy: 1.0"), r"unknown `rewards` settings \['acuracy'\]"),
-        (lambda t: t + "frames: {num_frames: 0}\n", "frames: num_frames must be a positive whole number, not 0"),
+        (lambda t: t + "frames: {num_frames: 0}\n", "frames: num_frames must be at least 1, not 0"),
         (lambda t: t + "frames: {min_pixels: 9000, max_pixels: 3136}\n", r"frames: min_pixels \(9000\) is above max"),
         (lambda t: t + "prompt: {mode: shout}\n", "prompt.mode must be one of"),
         (lambda t: t + "lora: {r: 8, alpha: 16}\n", r"lora.target_modules must be set \(a list of str\)"),
@@ -91,7 +91,7 @@ def test_tiny_recipe_builds_a_cpu_config(tmp_path):
             "lora.target_modules must be a list of str",
         ),
         (lambda t: t + "lora: {r: 8, alpha: 16, target_modules: []}\n", "lora: target_modules must name at least one"),
-        (lambda t: t + "lora: {r: 0, alpha: 16, target_modules: [q]}\n", "lora: r must be a positive whole number"),
+        (lambda t: t + "lora: {r: 0, alpha: 16, target_modules: [q]}\n", "lora: r must be at least 1, not 0"),
         (
             lambda t: t + "lora: {r: 8, alpha: 16, target_modules: [q], dropout: 1}\n",
             r"lora: dropout must be .* \[0, 1\)",

@@ -237,7 +237,7 @@ def test_a_build_whose_answers_the_meta_contradicts_fails(scannet_build, tmp_pat
         (["--meta", "m.json"], "give --build DIR, or --root PATH with --source"),
         (["--meta", "m.json", "--root", "."], "give --build DIR, or --root PATH with --source"),
         (["--meta", "m.json", "--build", "nowhere"], "manifest.json: missing"),
-        (["--meta", "m.json", "--build", "b", "--label-table", "t"], "--label-table go with --root; a build's source"),
+        (["--meta", "m.json", "--build", "b", "--label-table", "t"], "--label-table goes with --root"),
         (
             ["--meta", "m.json", "--root", ".", "--source", "arkitscenes", "--label-table", "t.tsv"],
             "--source arkitscenes does not take --label-table (an option of --source scannet)",

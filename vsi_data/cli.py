@@ -658,7 +658,8 @@ def verify(
         raise _fail("give --build DIR, or --root PATH with --source", code=2)
     if build is not None and source_options:
         flags = ", ".join(next(iter(SOURCE_OPTIONS[name].values())).flag for name in source_options)
-        raise _fail(f"{flags} go with --root; a build's source options are in its manifest", code=2)
+        verb = "goes" if len(source_options) == 1 else "go"
+        raise _fail(f"{flags} {verb} with --root; a build's source options are in its manifest", code=2)
     given = {"centre_m": centre_tolerance, "extent_m": extent_tolerance, "rotation_deg": rotation_tolerance,
              "room_rel": room_tolerance, "distance_m": distance_tolerance}  # fmt: skip
     tolerances = Tolerances(**{k: v for k, v in given.items() if v is not None})  # the report prints them all

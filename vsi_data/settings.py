@@ -28,6 +28,16 @@ def option(default: Any = dataclasses.MISSING, *, help: str, key: str | None = N
     return dataclasses.field(default=default, metadata={"help": help} | ({} if key is None else {"key": key}))
 
 
+def check_at_least(settings: Any, minimum: int, *names: str) -> None:
+    """The range check settings classes run in `__post_init__` once the types are right; an unset (None)
+    setting passes."""
+    for name in names:
+        value = getattr(settings, name)
+        if value is not None and value < minimum:
+            bound = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
+            raise ValueError(f"{name} {bound}, not {value!r}")
+
+
 def field_doc(cls: type, name: str) -> dict[str, Any]:
     """A setting's metadata ({help, ...}), from the nearest class in `cls`'s hierarchy that documents it
     (a subclass may only change a default, e.g. room size's `per_scene: 1`)."""

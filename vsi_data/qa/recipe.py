@@ -30,7 +30,7 @@ from vsi_data.qa.generators.base import OURS, VSGRPO_PAPER, VSIBENCH_CODE, setti
 from vsi_data.qa.templates import TemplateSet, load_templates
 from vsi_data.resources import load_yaml, resolve_named
 from vsi_data.scene import ParseOptions
-from vsi_data.settings import option, parse_params
+from vsi_data.settings import check_at_least, option, parse_params
 from vsi_data.vocabulary import Vocabulary, load_vocabulary
 
 
@@ -89,7 +89,7 @@ class GeometrySettings:
     )
 
     def __post_init__(self) -> None:
-        _not_negative(self, "min_object_points")
+        check_at_least(self, 0, "min_object_points")
 
 
 @dataclass(frozen=True)
@@ -106,14 +106,7 @@ class RoomSettings:
     )
 
     def __post_init__(self) -> None:
-        _not_negative(self, "alpha", "max_points")
-
-
-def _not_negative(settings: Any, *names: str) -> None:
-    for name in names:
-        value = getattr(settings, name)
-        if value is not None and value < 0:
-            raise ValueError(f"{name} must not be negative, not {value!r}")
+        check_at_least(self, 0, "alpha", "max_points")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,7 +32,7 @@ from typing import Any, Literal
 from vsi_data.models import FrameInput
 from vsi_data.prompts import PromptMode
 from vsi_data.resources import load_yaml, resolve_named
-from vsi_data.settings import check_value, option, parse_params, yaml_key
+from vsi_data.settings import check_at_least, check_value, option, parse_params, yaml_key
 from vsi_data.train.rewards import REWARD_FUNCTIONS, NumericRule
 from vsi_data.video.sampler import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 
@@ -126,7 +126,7 @@ class FrameSettings:
     )
 
     def __post_init__(self) -> None:
-        _positive(self, *_FRAME_SIZES)
+        check_at_least(self, 1, *_FRAME_SIZES)
         if self.min_pixels > self.max_pixels:
             raise ValueError(f"min_pixels ({self.min_pixels}) is above max_pixels ({self.max_pixels})")
 
@@ -152,18 +152,11 @@ class LoraSettings:
     )
 
     def __post_init__(self) -> None:
-        _positive(self, "r", "alpha")
+        check_at_least(self, 1, "r", "alpha")
         if not self.target_modules:
             raise ValueError("target_modules must name at least one module (e.g. [q_proj, v_proj])")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be a number in [0, 1), not {self.dropout!r}")
-
-
-def _positive(settings: Any, *names: str) -> None:
-    for name in names:
-        value = getattr(settings, name)
-        if value <= 0:
-            raise ValueError(f"{name} must be a positive whole number, not {value!r}")
 
 
 @dataclass(frozen=True)

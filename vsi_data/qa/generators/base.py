@@ -19,7 +19,7 @@ from vsi_data.qa.context import SceneContext
 from vsi_data.qa.options import LetterBalancer, lettered
 from vsi_data.qa.question import Question
 from vsi_data.qa.templates import Template
-from vsi_data.settings import parse_params
+from vsi_data.settings import check_at_least, parse_params
 
 # Where a rule's value comes from, as the rules table in docs/answer-rules.md prints it.
 VSIBENCH_CODE = "VSI-Bench code"
@@ -53,8 +53,7 @@ class Params:
     )
 
     def __post_init__(self) -> None:
-        if self.per_scene < 0:
-            raise ValueError(f"per_scene must not be negative, not {self.per_scene}")
+        check_at_least(self, 0, "per_scene")
 
 
 @dataclass(frozen=True)
