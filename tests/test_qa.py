@@ -296,6 +296,33 @@ def test_relative_direction_reads_triples_in_the_category_order_a_source_lists(t
     }
 
 
+def test_absolute_distance_names_the_later_listed_category_first(tmp_path):
+    # VSI-Bench names a pair's later category (in its meta info's order) first; a scene whose source lists no order
+    # gets a coin flip per pair, as which object is named first carries no information.
+    objects = [obj(0, "a", [0, 0, 0]), obj(1, "b", [0, 3, 0]), obj(2, "c", [-2, 2, 0]), obj(3, "z", [20, 0, 0])]
+    listed = dataclasses.replace(scene_of(*objects), category_order=("c", "z", "a", "b"))
+    recipe = load_recipe(write_recipe(tmp_path, "templates: vsibench\ntypes:\n  object_abs_distance: {}\n"))
+    (absolute,) = recipe.generators
+    asked = absolute.generate(SceneContext(listed, "center", recipe.vocabulary), np.random.default_rng(0), True)
+    assert [(q.objects, q.answer) for q in asked] == [  # by hand: centre distances, one decimal
+        (["z", "c"], "22.1"),
+        (["a", "c"], "2.8"),
+        (["b", "c"], "2.2"),
+        (["a", "z"], "20.0"),
+        (["b", "z"], "20.2"),
+        (["b", "a"], "3.0"),
+    ]
+    assert asked[0].question == (
+        "Measuring from the closest point of each object, what is the distance between the z and the c (in meters)?"
+    )
+    assert [q.meta["instances"] for q in asked[:2]] == [[3, 2], [0, 2]]  # the instances follow the names
+    unlisted = absolute.generate(
+        SceneContext(scene_of(*objects), "center", recipe.vocabulary), np.random.default_rng(0), True
+    )
+    assert {tuple(sorted(q.objects)) for q in unlisted} == {tuple(sorted(q.objects)) for q in asked}
+    assert {q.objects == sorted(q.objects) for q in unlisted} == {True, False}  # drawn, not in one order
+
+
 def _lamp_on_table(offset: float) -> Scene:
     """A lamp standing `offset` metres off the centre of a table; a toilet and a bed a few metres away."""
     lamp = obj(0, "lamp", [offset, 0, 0.9], (0.3, 0.3, 0.4))

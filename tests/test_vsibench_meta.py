@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -106,12 +107,40 @@ def test_a_sampled_build_draws_each_triple_in_vsibench_orderings(realdata):
     assert (len(found), len(directions)) == (52, 52)
 
 
-def test_rows_name_the_scans_dataset_and_reuse_vsibench_wording(exhaustive_build):
+# Real questions per type: (reproduced word for word by the exhaustive build, released). The options are compared
+# as a set: VSI-Bench puts the answer at its least-used letter (ties at random) and shuffles the others, and a
+# relative-distance question lists its choices in that order, so no rule gives their order. obj_appearance_order
+# needs the video (the meta info has none) and route_planning is not generated.
+WORD_FOR_WORD = {
+    "object_counting": (24, 24),
+    "object_size_estimation": (37, 37),
+    "room_size_estimation": (5, 5),
+    "object_abs_distance": (34, 34),
+    "object_rel_distance": (56, 56),
+    "object_rel_direction_easy": (9, 9),
+    "object_rel_direction_medium": (20, 20),
+    "object_rel_direction_hard": (23, 23),
+    "obj_appearance_order": (0, 79),
+    "route_planning": (0, 4),
+}
+
+
+def _wording(question: str, options: list[str] | None) -> tuple[str, frozenset[str]]:
+    """A question's words and its options as a set, its listed choices (if any) in one order."""
+    shown = [option.split(". ", 1)[1] for option in options or []]
+    return question.replace(f"({', '.join(shown)})", f"({', '.join(sorted(shown))})"), frozenset(shown)
+
+
+def test_rows_name_the_scans_dataset_and_reproduce_vsibench_questions_word_for_word(exhaustive_build):
     rows, questions = exhaustive_build
     assert set(rows.column("dataset").to_pylist()) == {"scannet"}
-    ours = set(rows.column("question").to_pylist())
-    size_questions = [q["question"] for q in questions if q["question_type"] == "object_size_estimation"]
-    assert all(q in ours for q in size_questions)  # word for word
+    ours = {(r["scene_id"], r["question_type"], *_wording(r["question"], r["options"])) for r in rows.to_pylist()}
+    found, released = Counter(), Counter()
+    for q in questions:
+        kind = q["question_type"]
+        released[kind] += 1
+        found[kind] += (q["scene_name"], kind, *_wording(q["question"], q.get("options"))) in ours
+    assert {kind: (found[kind], released[kind]) for kind in released} == WORD_FOR_WORD
 
 
 def _meta_file(tmp_path, scene: dict):
@@ -153,9 +182,21 @@ def test_duplicate_boxes_are_dropped_and_disagreeing_counts_are_not_asked(tmp_pa
     assert parsed.unreliable_categories == {"chair"}
 
 
-def test_a_build_made_before_the_meta_rows_changed_is_not_resumed(tmp_path):
-    """0.2.0 read direction triples in alphabetical order: its half-made vsibench-meta builds must not be finished
-    with today's rows. Sources whose rows did not change record no revision, so their 0.2.0 builds still resume."""
+@pytest.mark.parametrize(
+    ("recorded", "refusal"),
+    [
+        (
+            None,  # 0.2.0 recorded no revision and read triples alphabetically
+            "revision 0 there, 2 here, direction triples are read in the meta info's category order, as VSI-Bench "
+            "asks them, an absolute-distance pair names the category the meta info lists later first, as VSI-Bench "
+            "asks it",
+        ),
+        (1, "revision 1 there, 2 here, an absolute-distance pair names the category the meta info lists later first"),
+    ],
+)
+def test_a_build_made_before_the_meta_rows_changed_is_not_resumed(tmp_path, recorded, refusal):
+    """A half-made vsibench-meta build must not be finished with rows that changed since it began, and the refusal
+    names what changed. Sources whose rows did not change record no revision, so their 0.2.0 builds still resume."""
     places = {"table": [0, 0], "bed": [3, 0], "door": [0, 3], "chair": [2, 2]}
     boxes = {name: [{**BOX, "centroid": [x, y, 0.5]}] for name, (x, y) in places.items()}
     meta = _meta_file(tmp_path, {"object_bbox": boxes, "object_counts": dict.fromkeys(places, 1)})
@@ -165,15 +206,15 @@ def test_a_build_made_before_the_meta_rows_changed_is_not_resumed(tmp_path):
     made = runner.invoke(app, args)
     assert made.exit_code == 0, made.output
     record = json.loads((out / ".parts/build.json").read_text())
-    assert record["fingerprint"]["rows_revision"] == 1
-    del record["fingerprint"]["rows_revision"]  # as 0.2.0 recorded it
+    assert record["fingerprint"]["rows_revision"] == 2
+    if recorded is None:
+        del record["fingerprint"]["rows_revision"]
+    else:
+        record["fingerprint"]["rows_revision"] = recorded
     (out / ".parts/build.json").write_text(json.dumps(record))
     refused = runner.invoke(app, args)
     assert refused.exit_code == 1
-    assert (
-        "different settings (rows of --source vsibench-meta: revision 0 there, 1 here, direction triples are read in "
-        "the meta info's category order, as VSI-Bench asks them); use another --out"
-    ) in " ".join(refused.output.split())
+    assert f"different settings (rows of --source vsibench-meta: {refusal}" in " ".join(refused.output.split())
     assert [spec.name for spec in SOURCES.values() if spec.rows_revision] == ["vsibench-meta"]
 
 

@@ -110,7 +110,8 @@ class Scene:
     # Parser counters (labels dropped by the vocabulary, objects too small to box, ...) for the manifest.
     stats: Counter[str] = field(default_factory=Counter)
     # Categories in the order the source lists them, where a rule depends on it (VSI-Bench asks a direction
-    # triple's orderings in its meta info's category order); empty: alphabetical, as `by_category`.
+    # triple's orderings in its meta info's category order, and names an absolute-distance pair's later category
+    # first); empty: alphabetical, as `by_category`.
     category_order: tuple[str, ...] = ()
 
     @cached_property

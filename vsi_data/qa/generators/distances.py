@@ -38,21 +38,27 @@ class AbsDistanceParams(Params):
 
 
 class AbsoluteDistance(Generator):
-    """The distance between two uniquely present objects."""
+    """The distance between two uniquely present objects.
+
+    Pairs are read in the scene's category order. Which object is named first carries no information: VSI-Bench
+    names the later-listed one first (in its meta info's category order), so a scene whose source lists an order
+    is asked that way; otherwise each pair's order is drawn.
+    """
 
     Params = AbsDistanceParams
     fields = frozenset({"a", "b"})
 
     def candidates(self, ctx: SceneContext, rng: np.random.Generator) -> list[Candidate]:
         p: AbsDistanceParams = self.params
+        listed = bool(ctx.scene.category_order)
         out = []
-        for a, b in combinations(ctx.unique, 2):
+        for a, b in combinations(ctx.scene.in_listed_order(ctx.unique), 2):
             distance, inst_a, inst_b = ctx.closest_pair(a, b)
             text, value = format_number(distance, p.decimals)
             # The floor applies to the answer as asked (VSI-Bench skips answers that round below 0.2 m).
             if value < p.min_distance or (p.max_distance is not None and distance > p.max_distance):
                 continue
-            if rng.random() < 0.5:  # which object is named first carries no information
+            if listed or rng.random() < 0.5:
                 a, b, inst_a, inst_b = b, a, inst_b, inst_a
             meta = {"distance_m": distance, "metric": ctx.metric_note, "instances": [inst_a, inst_b]}
             out.append(Candidate([a, b], text, {"a": a, "b": b}, meta, value))

@@ -20,7 +20,10 @@ SPEC = SourceSpec(
     root="a *_meta_info_val.json file or a folder",
     layout="scene entries in the meta info",
     label_namespace="vsibench-meta",
-    rows_revisions=("direction triples are read in the meta info's category order, as VSI-Bench asks them",),
+    rows_revisions=(
+        "direction triples are read in the meta info's category order, as VSI-Bench asks them",
+        "an absolute-distance pair names the category the meta info lists later first, as VSI-Bench asks it",
+    ),
 )
 
 __getattr__ = lazy_attributes(SPEC.parser)
