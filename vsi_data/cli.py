@@ -346,7 +346,7 @@ def stats(
 
 @app.command()
 def inspect(
-    directory: Annotated[Path, typer.Argument(help="A build output folder.")],
+    directory: Annotated[str, typer.Argument(help="A build output folder or URL (s3://...).")],
     id: Annotated[str, typer.Option("--id", help="Question id (the `id` column).")],
     out: Annotated[Path, typer.Option(help="PNG to write.")],
 ) -> None:
@@ -543,7 +543,7 @@ EXPORT_FORMATS, EXPORT_PROMPTS, EXPORT_VIDEO_PATHS, EXPORT_LISTING = _export_cho
 
 @app.command(epilog=EXPORT_LISTING)
 def export(
-    build: Annotated[Path, typer.Argument(help="A build output folder.")],
+    build: Annotated[str, typer.Argument(help="A build output folder or URL (s3://...).")],
     fmt: Annotated[str, typer.Option("--format", help=f"Target tool's layout: {EXPORT_FORMATS} (docs/export.md).")],
     out: Annotated[Path, typer.Option(help="New folder to write (must not exist, or be empty).")],
     split: Annotated[Split, typer.Option(help="Which split(s); each split becomes its own file.")] = Split.all,

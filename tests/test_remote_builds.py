@@ -1,0 +1,171 @@
+"""The readers of a build take its URL: `export` and `inspect` (and `stats`, test_any_filesystem.py) on a build in
+`memory://` give exactly what they give on the same build in a local folder, through the same manifest-checked
+shard reading; bad URLs are one line naming them, and an export that fails leaves no folder behind."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from pathlib import Path
+
+import fsspec
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from vsi_data.cli import app
+from vsi_data.export.run import ExportConfig, run_export
+from vsi_data.output.shards import read_rows
+
+runner = CliRunner()
+MEMORY = fsspec.filesystem("memory")
+
+
+@pytest.fixture(scope="module")
+def remote_build(vsibench_video_build) -> str:
+    """The session's synthetic build, copied byte for byte into memory:// under the same folder name."""
+    root = f"/remote-{uuid.uuid4().hex}"
+    MEMORY.put(str(vsibench_video_build), f"{root}/{vsibench_video_build.name}", recursive=True)
+    yield f"memory://{root}/{vsibench_video_build.name}"
+    MEMORY.rm(root, recursive=True)
+
+
+@pytest.fixture
+def scratch_build(remote_build) -> str:
+    """A copy of the remote build this test may damage."""
+    copy = f"/scratch-{uuid.uuid4().hex}/out"
+    MEMORY.copy(remote_build.removeprefix("memory://"), copy, recursive=True)
+    yield f"memory://{copy}"
+    MEMORY.rm(copy.rsplit("/", 1)[0], recursive=True)
+
+
+def _invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _export(build: Path | str, out: Path, fmt: str, *options: str) -> Path:
+    result = _invoke("export", build, "--format", fmt, "--out", out, "--quiet", *options)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _contents(out: Path, replace: dict[str, str]) -> dict[str, object]:
+    """Every file of an export: text (Parquet as its rows) with the `replace` substitutions, others as bytes."""
+    found: dict[str, object] = {}
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        name = path.relative_to(out).as_posix()
+        if path.suffix == ".parquet":
+            text = json.dumps(pq.read_table(path).to_pylist())
+        elif path.suffix in {".json", ".jsonl", ".yaml", ".py"}:
+            text = path.read_text(encoding="utf-8")
+        else:
+            found[name] = path.read_bytes()
+            continue
+        for old, new in replace.items():
+            text = text.replace(old, new)
+        found[name] = text
+    return found
+
+
+EXPORTS = {
+    "llava, videos named by URL": ("llava",),
+    "llamafactory, videos copied, relative paths": ("llamafactory", "--copy-videos", "--video-path", "relative"),
+    "swift, videos copied": ("swift", "--copy-videos"),
+    "verl, frames cut from the URL's video": ("verl", "--frames", "4"),
+    "lmms-eval, videos copied": ("lmms-eval", "--copy-videos", "--video-path", "relative"),
+}
+
+
+@pytest.mark.parametrize("options", EXPORTS.values(), ids=EXPORTS.keys())
+def test_an_export_of_a_build_at_a_url_equals_the_export_of_the_same_build_in_a_folder(
+    options, vsibench_video_build, remote_build, tmp_path
+):
+    fmt, *flags = options
+    local = _export(vsibench_video_build, tmp_path / "local" / "export", fmt, *flags)
+    remote = _export(remote_build, tmp_path / "remote" / "export", fmt, *flags)
+    expected = _contents(local, {str(vsibench_video_build): remote_build, str(local): str(remote)})
+    got = _contents(remote, {})
+    assert got.keys() == expected.keys()
+    assert got == expected
+    manifest = json.loads((remote / "export.json").read_text())
+    assert manifest["build"] == remote_build
+    assert sum(manifest["rows"].values()) == read_rows(remote_build).num_rows > 20
+    if "--copy-videos" in flags:
+        assert any(name.endswith(".mp4") for name in got)  # the bytes of the build's videos, streamed down
+    if "--frames" in flags:
+        assert sum(name.endswith(".jpg") for name in got) == 4  # decoded from the URL: the same JPEG bytes
+
+
+def test_rows_name_the_videos_by_their_url_without_a_copy_and_say_so_once(remote_build, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="vsi_data.export.run"):
+        result = run_export(ExportConfig(build=remote_build, format="llamafactory", out=tmp_path / "e"))
+    videos = {video for record in json.loads((result.out / "train.json").read_text()) for video in record["videos"]}
+    assert videos == {f"{remote_build}/{v}" for v in set(read_rows(remote_build).column("video").to_pylist())}
+    assert all(MEMORY.isfile(v) for v in videos)
+    (warning,) = caplog.messages
+    assert warning.startswith(f"{remote_build}: the rows name the build's videos by URL; most trainers open local")
+
+
+def _fails(args: list, *expected: str, out: Path | None = None) -> str:
+    result = _invoke(*args)
+    assert result.exit_code == 1, result.output
+    line = " ".join(result.output.split())
+    for text in expected:
+        assert text in line, line
+    assert "Traceback" not in result.output
+    if out is not None:
+        assert not out.exists()
+        assert [p.name for p in out.parent.iterdir()] == []  # no temp folder either
+    return line
+
+
+def test_relative_paths_without_a_copy_cannot_link_to_a_url(remote_build, tmp_path):
+    out = tmp_path / "parent" / "e"
+    out.parent.mkdir()
+    args = ["export", remote_build, "--format", "llava", "--out", out, "--video-path", "relative"]
+    _fails(args, f"{remote_build}: --video-path relative links", "add --copy-videos", out=out)
+
+
+def test_export_from_a_bad_url_is_one_line_naming_it_and_writes_nothing(scratch_build, tmp_path):
+    out = tmp_path / "parent" / "e"
+    out.parent.mkdir()
+    export = ["--format", "llava", "--out", out]
+    _fails(["export", "memory://no-build-here", *export], "memory:///no-build-here: no manifest.json there", out=out)
+    _fails(["export", "nosuchfs://bucket/build", *export], "nosuchfs://bucket/build: cannot open", out=out)
+    shard = sorted(MEMORY.find(scratch_build.removeprefix("memory://") + "/data"))[0]
+    video = read_rows(scratch_build).column("video")[0].as_py()
+    MEMORY.rm(f"{scratch_build.removeprefix('memory://')}/{video}")
+    _fails(["export", scratch_build, *export, "--copy-videos"], f"{scratch_build}/{video}: video file missing", out=out)
+    _fails(["export", scratch_build, *export, "--frames", "2"], f"{scratch_build}/{video}: video file missing", out=out)
+    MEMORY.rm(shard)
+    _fails(["export", scratch_build, *export], "data/train-00000-of-00001.parquet: missing, but manifest.json lists it")
+
+
+# ---------------------------------------------------------------- inspect
+
+
+def test_inspect_draws_a_question_of_a_build_at_a_url_as_of_the_same_build_in_a_folder(
+    vsibench_video_build, remote_build, tmp_path
+):
+    rows = read_rows(vsibench_video_build).to_pylist()
+    question = next(row["id"] for row in rows if row["question_type"] == "object_rel_distance")
+    local = _invoke("inspect", vsibench_video_build, "--id", question, "--out", tmp_path / "local.png")
+    assert local.exit_code == 0, local.output
+    remote = _invoke("inspect", remote_build, "--id", question, "--out", tmp_path / "remote.png")
+    assert remote.exit_code == 0, remote.output
+    assert (tmp_path / "remote.png").read_bytes() == (tmp_path / "local.png").read_bytes()
+
+
+def test_inspect_of_a_bad_url_is_one_line_naming_it(scratch_build, tmp_path):
+    png = tmp_path / "q.png"
+    _fails(["inspect", "memory://no-build-here", "--id", "x", "--out", png], "memory:///no-build-here: no manifest")
+    _fails(["inspect", "nosuchfs://b/x", "--id", "x", "--out", png], "nosuchfs://b/x: cannot open (Protocol not known")
+    _fails(["inspect", scratch_build, "--id", "nope", "--out", png], "no question with id 'nope'")
+    MEMORY.rm(sorted(MEMORY.find(scratch_build.removeprefix("memory://") + "/data"))[0])
+    _fails(["inspect", scratch_build, "--id", "x", "--out", png], "missing, but manifest.json lists it")
+    assert not png.exists()
+
+
+def test_stats_of_an_unknown_protocol_is_one_line_naming_the_url():
+    _fails(["stats", "nosuchfs://bucket/build"], "nosuchfs://bucket/build: cannot open (Protocol not known: nosuchfs)")
