@@ -1,6 +1,7 @@
-"""The readers of a build take its URL: `export` and `inspect` (and `stats`, test_any_filesystem.py) on a build in
-`memory://` give exactly what they give on the same build in a local folder, through the same manifest-checked
-shard reading; bad URLs are one line naming them, and an export that fails leaves no folder behind."""
+"""Every reader of a build takes its URL: `export`, `inspect`, `eval`, `predict` and `train-grpo` (and `stats`,
+test_any_filesystem.py) on a build in `memory://` give exactly what they give on the same build in a local folder,
+through the same manifest-checked shard reading; bad URLs are one line naming them, and an export that fails
+leaves no folder behind."""
 
 from __future__ import annotations
 
@@ -169,3 +170,88 @@ def test_inspect_of_a_bad_url_is_one_line_naming_it(scratch_build, tmp_path):
 
 def test_stats_of_an_unknown_protocol_is_one_line_naming_the_url():
     _fails(["stats", "nosuchfs://bucket/build"], "nosuchfs://bucket/build: cannot open (Protocol not known: nosuchfs)")
+
+
+# ---------------------------------------------------------------- eval, predict
+
+
+def _predictions(build: Path, path: Path) -> Path:
+    """Right, wrong and missing answers, so every score is between 0 and 100."""
+    rows = read_rows(build).to_pylist()
+    answers = [row["answer"] if k % 3 == 0 else "A" for k, row in enumerate(rows) if k % 5]
+    ids = [row["id"] for k, row in enumerate(rows) if k % 5]
+    path.write_text("".join(json.dumps({"id": i, "prediction": a}) + "\n" for i, a in zip(ids, answers, strict=True)))
+    return path
+
+
+def test_eval_scores_a_build_at_a_url_as_the_same_build_in_a_folder(vsibench_video_build, remote_build, tmp_path):
+    predictions = _predictions(vsibench_video_build, tmp_path / "p.jsonl")
+    local = _invoke("eval", "--data", vsibench_video_build, "--predictions", predictions, "--json")
+    remote = _invoke("eval", "--data", remote_build, "--predictions", predictions, "--json")
+    assert remote.exit_code == local.exit_code == 0, remote.output
+    assert json.loads(remote.stdout) == json.loads(local.stdout)
+    assert 0 < json.loads(local.stdout)["overall"] < 100
+    _fails(["eval", "--data", "nosuchfs://b/x", "--predictions", predictions], "nosuchfs://b/x: cannot open")
+
+
+def test_predict_answers_a_build_at_a_url_as_the_same_build_in_a_folder(
+    vsibench_video_build, remote_build, tiny_model_dir, tmp_path
+):
+    pytest.importorskip("transformers")
+    fast = ["--frames", "4", "--input", "images", "--max-pixels", str(4 * 28 * 28), "--device", "cpu", "--quiet"]
+    for build, out in ((vsibench_video_build, tmp_path / "local.jsonl"), (remote_build, tmp_path / "remote.jsonl")):
+        result = _invoke("predict", "--model", tiny_model_dir, "--data", build, "--out", out, "--limit", "6", *fast)
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "remote.jsonl").read_text() == (tmp_path / "local.jsonl").read_text()
+    assert len((tmp_path / "local.jsonl").read_text().splitlines()) == 6
+
+
+def test_predict_names_a_video_missing_at_the_url(scratch_build, tiny_model_dir, tmp_path):
+    video = read_rows(scratch_build).column("video")[0].as_py()
+    MEMORY.rm(f"{scratch_build.removeprefix('memory://')}/{video}")
+    args = ["predict", "--model", tiny_model_dir, "--data", scratch_build, "--out", tmp_path / "p.jsonl", "--quiet"]
+    _fails(args, f"{scratch_build}/{video}: video not found")
+
+
+# ---------------------------------------------------------------- train-grpo
+
+
+def test_training_rows_of_a_build_at_a_url_are_those_of_the_same_build_in_a_folder(vsibench_video_build, remote_build):
+    from vsi_data.models import FrameInput
+    from vsi_data.train.data import training_dataset
+    from vsi_data.train.recipe import FrameSettings
+
+    frames = FrameSettings(num_frames=3, min_pixels=4 * 28 * 28, max_pixels=8 * 28 * 28, input=FrameInput.images)
+    local, remote = training_dataset(vsibench_video_build, frames), training_dataset(remote_build, frames)
+    assert len(remote) == len(local) > 20
+    for k in (0, len(local) - 1):
+        got, expected = remote[k], local[k]
+        assert [image.tobytes() for image in got.pop("images")] == [i.tobytes() for i in expected.pop("images")]
+        assert got == expected
+
+
+def test_train_grpo_of_a_bad_url_is_one_line_naming_it(scratch_build, tmp_path):
+    train = ["train-grpo", "--recipe", "tiny-cpu", "--output", tmp_path / "run", "--data"]
+    _fails([*train, "nosuchfs://b/x"], "nosuchfs://b/x: cannot open (Protocol not known: nosuchfs)")
+    _fails([*train, "memory://no-build-here"], "memory:///no-build-here: no manifest.json there")
+    video = read_rows(scratch_build).column("video")[0].as_py()
+    MEMORY.rm(f"{scratch_build.removeprefix('memory://')}/{video}")
+    _fails([*train, scratch_build], f"{scratch_build}/{video}: video file missing (needed by row")
+
+
+@pytest.mark.slow
+def test_train_grpo_on_a_build_at_a_url_trains_as_on_the_same_build_in_a_folder(
+    vsibench_video_build, remote_build, tmp_path
+):
+    """Two steps of the tiny recipe (seeded): the same losses, rewards and KL from either copy of the build."""
+    logged = {}
+    for name, build in (("local", vsibench_video_build), ("remote", remote_build)):
+        args = ["train-grpo", "--recipe", "tiny-cpu", "--data", build, "--output", tmp_path / name, "--max-steps", "2"]
+        result = _invoke(*args, "--quiet")
+        assert result.exit_code == 0, result.output
+        history = json.loads((tmp_path / name / "trainer_state.json").read_text())["log_history"]
+        logged[name] = [{k: v for k, v in e.items() if "time" not in k and "per_second" not in k} for e in history]
+    assert logged["remote"] == logged["local"]
+    assert [e["step"] for e in logged["local"] if "loss" in e] == [1, 2]
+    assert json.loads((tmp_path / "remote" / "run.json").read_text())["data"] == remote_build
+    assert f"`{remote_build}`" in (tmp_path / "remote" / "final" / "README.md").read_text()
