@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import uuid
 from pathlib import Path
 
@@ -121,6 +122,13 @@ def _fails(args: list, *expected: str, out: Path | None = None) -> str:
     return line
 
 
+def _closed_port() -> int:
+    """A port of this machine where nothing listens: a host that does not answer."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_relative_paths_without_a_copy_cannot_link_to_a_url(remote_build, tmp_path):
     out = tmp_path / "parent" / "e"
     out.parent.mkdir()
@@ -134,6 +142,9 @@ def test_export_from_a_bad_url_is_one_line_naming_it_and_writes_nothing(scratch_
     export = ["--format", "llava", "--out", out]
     _fails(["export", "memory://no-build-here", *export], "memory:///no-build-here: no manifest.json there", out=out)
     _fails(["export", "nosuchfs://bucket/build", *export], "nosuchfs://bucket/build: cannot open", out=out)
+    closed = f"http://127.0.0.1:{_closed_port()}/build"
+    _fails(["export", closed, *export], f"{closed}: cannot read manifest.json (Cannot connect to host", out=out)
+    _fails(["export", scratch_build, "--format", "llava", "--out", "memory://e"], "memory://e: --out is a local folder")
     shard = sorted(MEMORY.find(scratch_build.removeprefix("memory://") + "/data"))[0]
     video = read_rows(scratch_build).column("video")[0].as_py()
     MEMORY.rm(f"{scratch_build.removeprefix('memory://')}/{video}")

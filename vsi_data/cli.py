@@ -545,7 +545,7 @@ EXPORT_FORMATS, EXPORT_PROMPTS, EXPORT_VIDEO_PATHS, EXPORT_LISTING = _export_cho
 def export(
     build: Annotated[str, typer.Argument(help="A build output folder or URL (s3://...).")],
     fmt: Annotated[str, typer.Option("--format", help=f"Target tool's layout: {EXPORT_FORMATS} (docs/export.md).")],
-    out: Annotated[Path, typer.Option(help="New folder to write (must not exist, or be empty).")],
+    out: Annotated[str, typer.Option(help="New local folder to write (must not exist, or be empty).")],
     split: Annotated[Split, typer.Option(help="Which split(s); each split becomes its own file.")] = Split.all,
     prompt: Annotated[
         str | None,

@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 class ExportConfig:
     build: Path | str  # a build folder, or its fsspec URL (s3://bucket/build)
     format: str
-    out: Path
+    out: Path | str  # a local folder (a URL is refused: the formats' readers open local files)
     split: str = "all"  # train | val | all (every split, one file each)
     prompt: str | None = None  # default: the format's
     video_path: str = VideoPath.absolute
@@ -90,6 +90,8 @@ def run_export(config: ExportConfig, progress: Callable[[int, int], None] | None
         raise ExportError(f"unknown export format {config.format!r} (choose from {', '.join(FORMATS)})")
     prompt = _prompt(spec, config.prompt)
     _check_options(spec, config)
+    if is_url(config.out):
+        raise ExportError(f"{config.out}: --out is a local folder (the tools read local files); export, then upload it")
     build = given_location(config.build)
     shards = _shards(build)
     out = Path(config.out).absolute()
