@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -31,6 +32,13 @@ def remote_build(vsibench_video_build) -> str:
     MEMORY.put(str(vsibench_video_build), f"{root}/{vsibench_video_build.name}", recursive=True)
     yield f"memory://{root}/{vsibench_video_build.name}"
     MEMORY.rm(root, recursive=True)
+
+
+@pytest.fixture
+def local_scans(tmp_path, monkeypatch) -> None:
+    """The synthetic scans `inspect` copies down from a URL go to this test's folder, not the machine's temp."""
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
 
 
 @pytest.fixture
@@ -157,6 +165,7 @@ def test_export_from_a_bad_url_is_one_line_naming_it_and_writes_nothing(scratch_
 # ---------------------------------------------------------------- inspect
 
 
+@pytest.mark.usefixtures("local_scans")
 def test_inspect_draws_a_question_of_a_build_at_a_url_as_of_the_same_build_in_a_folder(
     vsibench_video_build, remote_build, tmp_path
 ):
@@ -169,6 +178,7 @@ def test_inspect_draws_a_question_of_a_build_at_a_url_as_of_the_same_build_in_a_
     assert (tmp_path / "remote.png").read_bytes() == (tmp_path / "local.png").read_bytes()
 
 
+@pytest.mark.usefixtures("local_scans")
 def test_inspect_of_a_bad_url_is_one_line_naming_it(scratch_build, tmp_path):
     png = tmp_path / "q.png"
     _fails(["inspect", "memory://no-build-here", "--id", "x", "--out", png], "memory:///no-build-here: no manifest")
@@ -266,3 +276,25 @@ def test_train_grpo_on_a_build_at_a_url_trains_as_on_the_same_build_in_a_folder(
     assert [e["step"] for e in logged["local"] if "loss" in e] == [1, 2]
     assert json.loads((tmp_path / "remote" / "run.json").read_text())["data"] == remote_build
     assert f"`{remote_build}`" in (tmp_path / "remote" / "final" / "README.md").read_text()
+
+
+# ---------------------------------------------------------------- videos, and a build into a bad URL
+
+
+@pytest.mark.parametrize("backend", ["decord", "pyav"])
+def test_frames_sampled_from_a_video_at_a_url_are_those_of_the_same_file(backend, vsibench_video_build, remote_build):
+    from vsi_data.video.sampler import VideoReadError, sample_frames
+
+    video = read_rows(vsibench_video_build).column("video")[0].as_py()
+    local = sample_frames(vsibench_video_build / video, num_frames=5, backend=backend)
+    remote = sample_frames(f"{remote_build}/{video}", num_frames=5, backend=backend)
+    assert remote.indices.tolist() == local.indices.tolist()
+    assert (remote.fps, remote.total_frames) == (local.fps, local.total_frames)
+    assert all((a == b).all() for a, b in zip(remote.images, local.images, strict=True))
+    with pytest.raises(VideoReadError, match=f"^{remote_build}/videos/none.mp4: video file not found$"):
+        sample_frames(f"{remote_build}/videos/none.mp4", num_frames=5, backend=backend)
+
+
+def test_a_build_into_an_unknown_protocol_is_one_line(tmp_path):
+    build = ["build", "--source", "synthetic", "--scenes", "1", "--workers", "0", "--quiet", "--out"]
+    _fails([*build, "nosuchfs://bucket/build"], "nosuchfs://bucket/build: cannot open (Protocol not known: nosuchfs)")

@@ -138,8 +138,9 @@ def location(text: str | os.PathLike) -> Path | str:
     return text.rstrip("/") if is_url(text) else Path(text).resolve()
 
 
-class StoreUnavailable(OSError):
-    """A URL whose filesystem fsspec cannot open: an unknown protocol, its package not installed, bad options."""
+class StoreUnavailable(OutputError):
+    """A URL whose filesystem fsspec cannot open: an unknown protocol, its package not installed. Readers name it;
+    a build into it stops as for any output it cannot write."""
 
     def __str__(self) -> str:
         return f"{self.filename}: cannot open ({self.strerror})"
