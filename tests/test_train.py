@@ -209,7 +209,7 @@ def test_rows_without_video_or_with_a_missing_file_are_refused(tmp_path):
     (missing / "videos/synthetic/room.mp4").unlink()
     with pytest.raises(TrainDataError, match=r"room\.mp4: video file missing \(needed by row q0"):
         load_training_rows(missing)
-    with pytest.raises(TrainDataError, match="no shards"):
+    with pytest.raises(TrainDataError, match="nowhere: no such build folder"):
         load_training_rows(tmp_path / "nowhere")
     bad_answer = write_build(tmp_path / "c", counting_rows(2, answer="several"))
     with pytest.raises(TrainDataError, match="row q0 is a numeric question whose answer 'several' is no number"):

@@ -346,7 +346,7 @@ def stats(
 
 @app.command()
 def inspect(
-    directory: Annotated[Path, typer.Argument(help="A build output folder.")],
+    directory: Annotated[str, typer.Argument(help="A build output folder or URL (s3://...).")],
     id: Annotated[str, typer.Option("--id", help="Question id (the `id` column).")],
     out: Annotated[Path, typer.Option(help="PNG to write.")],
 ) -> None:
@@ -366,7 +366,7 @@ def train_grpo(
     recipe: Annotated[
         str, typer.Option(help="Training recipe: tiny-cpu, vsgrpo-qwen2vl-2b, vsgrpo-qwen2vl-7b, or a path to a YAML.")
     ],
-    data: Annotated[Path, typer.Option(help="A build output folder (its train-split rows, with video).")],
+    data: Annotated[str, typer.Option(help="A build output folder or URL (its train-split rows, with video).")],
     output: Annotated[Path, typer.Option(help="Run folder: checkpoints, logs, final model. Re-running resumes.")],
     model: Annotated[
         Path | None, typer.Option(help="Local checkpoint folder (Qwen2-VL / Qwen2.5-VL); overrides the recipe's.")
@@ -420,7 +420,7 @@ class Dtype(StrEnum):
 @app.command()
 def predict(
     model: Annotated[Path, typer.Option(help="Local Qwen2-VL / Qwen2.5-VL checkpoint folder.")],
-    data: Annotated[Path, typer.Option(help="A build folder, a shard, or VSI-Bench's test .parquet/.jsonl.")],
+    data: Annotated[str, typer.Option(help="A build folder or URL, a shard, or VSI-Bench's test .parquet/.jsonl.")],
     out: Annotated[Path, typer.Option(help="Predictions JSONL; appended to, ids already there are skipped.")],
     frames: Annotated[
         int | None,
@@ -494,7 +494,7 @@ def predict(
 
 @app.command("eval")
 def evaluate(
-    data: Annotated[Path, typer.Option(help="A build folder, a shard, or VSI-Bench's test .parquet/.jsonl.")],
+    data: Annotated[str, typer.Option(help="A build folder or URL, a shard, or VSI-Bench's test .parquet/.jsonl.")],
     predictions: Annotated[Path, typer.Option(help='JSONL with {"id", "prediction"} per line.')],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")] = False,
     compare: Annotated[
@@ -522,7 +522,7 @@ def evaluate(
         typer.echo(json.dumps(result, indent=2))
         return
     stdout = _stdout()
-    stdout.print(report_table(report, f"VSI-Bench scores of {predictions.name} on {data.name}"))
+    stdout.print(report_table(report, f"VSI-Bench scores of {predictions.name} on {Path(data).name}"))
     stdout.print(report_footer(report), highlight=False)
     if baseline is not None:
         stdout.print(comparison_table(compare_reports(baseline, report), compare.name, predictions.name))
@@ -543,9 +543,9 @@ EXPORT_FORMATS, EXPORT_PROMPTS, EXPORT_VIDEO_PATHS, EXPORT_LISTING = _export_cho
 
 @app.command(epilog=EXPORT_LISTING)
 def export(
-    build: Annotated[Path, typer.Argument(help="A build output folder.")],
+    build: Annotated[str, typer.Argument(help="A build output folder or URL (s3://...).")],
     fmt: Annotated[str, typer.Option("--format", help=f"Target tool's layout: {EXPORT_FORMATS} (docs/export.md).")],
-    out: Annotated[Path, typer.Option(help="New folder to write (must not exist, or be empty).")],
+    out: Annotated[str, typer.Option(help="New local folder to write (must not exist, or be empty).")],
     split: Annotated[Split, typer.Option(help="Which split(s); each split becomes its own file.")] = Split.all,
     prompt: Annotated[
         str | None,

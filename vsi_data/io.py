@@ -105,6 +105,30 @@ def is_url(location: str | os.PathLike) -> bool:
     return "://" in str(location) or "::" in str(location)
 
 
+def given_location(text: str | os.PathLike) -> Path | str:
+    """A build a reader was given: a URL as `location` makes it, a plain path as given (messages name it so)."""
+    return location(text) if is_url(text) else Path(text)
+
+
+def child(folder: Path | str, name: str) -> Path | str:
+    """`name` inside `folder`: a path in a local folder, a URL in a URL's."""
+    return f"{folder}/{name}" if is_url(folder) else Path(folder) / name
+
+
+def is_file(where: Path | str) -> bool:
+    """Whether a local path or an fsspec URL names a file."""
+    return Store.at(where).is_file() if is_url(where) else Path(where).is_file()
+
+
+def copy_file(where: Path | str, target: Path) -> None:
+    """The file at a local path or an fsspec URL copied to the local `target`, streamed in blocks."""
+    if not is_url(where):
+        shutil.copy2(where, target)
+        return
+    store = Store.at(where)
+    store.fs.get_file(store.root, str(target))
+
+
 def location(text: str | os.PathLike) -> Path | str:
     """A build folder as a user gave it: a plain path (or `file://` URL) as an absolute `Path`, so the local
     folder keeps its rename and flock; any other URL as the URL, read and written through fsspec."""
@@ -112,6 +136,14 @@ def location(text: str | os.PathLike) -> Path | str:
     if text.startswith("file://"):
         return Path(text.removeprefix("file://")).resolve()
     return text.rstrip("/") if is_url(text) else Path(text).resolve()
+
+
+class StoreUnavailable(OutputError):
+    """A URL whose filesystem fsspec cannot open: an unknown protocol, its package not installed. Readers name it;
+    a build into it stops as for any output it cannot write."""
+
+    def __str__(self) -> str:
+        return f"{self.filename}: cannot open ({self.strerror})"
 
 
 class Store:
@@ -171,7 +203,7 @@ class Store:
     def exists(self, name: str = "") -> bool:
         return self.fs.exists(self.path(name))
 
-    def is_file(self, name: str) -> bool:
+    def is_file(self, name: str = "") -> bool:
         return self.fs.isfile(self.path(name))
 
     def is_dir(self, name: str = "") -> bool:
@@ -182,6 +214,10 @@ class Store:
 
     def read_text(self, name: str) -> str:
         return self.read_bytes(name).decode("utf-8")
+
+    def open(self, name: str = "") -> BinaryIO:
+        """`name` open for reading, streamed (a remote file is fetched in blocks as it is read)."""
+        return self.fs.open(self.path(name), "rb")
 
     def write(self, name: str, write: Callable[[BinaryIO], object]) -> None:
         """`write(file)` into `name`, which readers see whole or not at all (see the class)."""
@@ -309,7 +345,10 @@ class Store:
 @lru_cache(maxsize=256)
 def _store_at(where: str) -> Store:
     """The store at an absolute path or URL, opened once (finishing opens the build's folder per part)."""
-    fs, root = url_to_fs(str(location(where)))
+    try:
+        fs, root = url_to_fs(str(location(where)))
+    except (ImportError, ValueError) as exc:  # fsspec's "Protocol not known", "Install s3fs to access S3"
+        raise StoreUnavailable(errno.EPROTONOSUPPORT, str(exc), where) from None
     return Store(fs, root)
 
 

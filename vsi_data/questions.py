@@ -20,7 +20,16 @@ import pyarrow.parquet as pq
 from vsi_data.benchmark import VSIBENCH_COLUMNS
 from vsi_data.io import Store, is_url
 from vsi_data.metrics import parse_number
-from vsi_data.output.shards import DATA_DIR, MANIFEST, SCHEMA, ShardsMismatch, read_rows, shard_names
+from vsi_data.output.shards import (
+    DATA_DIR,
+    MANIFEST,
+    SCHEMA,
+    NotABuild,
+    ShardsMismatch,
+    open_build,
+    read_rows,
+    shard_names,
+)
 from vsi_data.prompts import NUMERIC_TYPES
 
 BUILD_COLUMNS = ("id", "dataset", "scene_id", "question_type", "question", "options", "answer", "video")
@@ -42,9 +51,10 @@ def read_questions(path: Path | str) -> Questions:
     """The questions at `path`: a build folder or shard, or VSI-Bench's test set (file or folder of parquets);
     a build also at an fsspec URL (`s3://`, ...)."""
     if is_url(path):
-        store = Store.at(path)
-        if not store.is_file(MANIFEST):
-            raise NotQuestions(f"{store}: no {MANIFEST} there (not a vsi-data build output?)")
+        try:
+            store = open_build(path)
+        except NotABuild as exc:
+            raise NotQuestions(str(exc)) from None
         return _read_build(store, store.location)
     path = Path(path)
     if path.is_dir():

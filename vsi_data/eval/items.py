@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from vsi_data.io import child
 from vsi_data.metrics import parse_number
 from vsi_data.prompts import MULTIPLE_CHOICE_TYPES, NUMERIC_TYPES
 from vsi_data.questions import BUILD_COLUMNS, NotQuestions, read_questions
@@ -30,28 +31,28 @@ class EvalItem:
     answer: str  # the letter, the word(s) or the number as text
     dataset: str
     scene: str
-    video: Path | None  # absolute; None where the build has no video for the row
+    video: Path | str | None  # absolute, or a URL in a build at a URL; None where the build has no video for the row
 
 
-def load_items(data: Path, video_root: Path | None = None) -> list[EvalItem]:
-    """Every question of `data`: a build folder, one of its shard files, or a VSI-Bench test file
+def load_items(data: Path | str, video_root: Path | None = None) -> list[EvalItem]:
+    """Every question of `data`: a build folder or URL, one of its shard files, or a VSI-Bench test file
     (.parquet or .jsonl), as `vsi_data.questions` reads them. `video_root` replaces where videos are looked up:
     VSI-Bench's are `{root}/{dataset}/{scene_name}.mp4` (default root: the file's folder, unless a `video`
     column names them), a build's are relative to it, and a build's rows without video are
     `{root}/{dataset}/{scene_id}.mp4`."""
     try:
-        questions = read_questions(Path(data))
+        questions = read_questions(data)
     except NotQuestions as exc:
         raise DataError(str(exc)) from None
     root, vsibench = questions.root, questions.kind == "vsibench"
 
-    def video_of(row: dict) -> Path | None:
+    def video_of(row: dict) -> Path | str | None:
         if vsibench:
             if video_root is None and row["video"]:  # an absolute path replaces the file's folder
                 return root / row["video"]
             return (video_root or root) / row["dataset"] / f"{row['scene_id']}.mp4"
         if row["video"]:
-            return (video_root or root) / row["video"]
+            return child(video_root or root, row["video"])
         return video_root / row["dataset"] / f"{row['scene_id']}.mp4" if video_root else None
 
     items = [
@@ -67,11 +68,11 @@ def load_items(data: Path, video_root: Path | None = None) -> list[EvalItem]:
         )
         for row in questions.table.select(list(BUILD_COLUMNS)).to_pylist()
     ]
-    _check(Path(data), items)
+    _check(data, items)
     return items
 
 
-def _check(data: Path, items: list[EvalItem]) -> None:
+def _check(data: Path | str, items: list[EvalItem]) -> None:
     """Problems that would make a score silently wrong: unknown types, non-numeric numeric answers,
     two questions under one id."""
     if not items:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from vsi_data.eval.items import EvalItem, load_items
 from vsi_data.eval.predictions import open_for_append, prediction_line
+from vsi_data.io import is_file
 from vsi_data.models import FrameInput
 from vsi_data.prompts import benchmark_prompt
 from vsi_data.video.sampler import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, sample_frames
@@ -36,7 +37,7 @@ class PredictError(RuntimeError):
 @dataclass(frozen=True)
 class PredictConfig:
     model: Path
-    data: Path
+    data: Path | str  # a build folder or URL, a shard, or VSI-Bench's test file
     out: Path
     frames: int | None = None  # default: the model's run's, else 16
     input: FrameInput | None = None  # default: the model's run's, else video
@@ -71,7 +72,7 @@ def pending_items(config: PredictConfig) -> tuple[list[EvalItem], int, int]:
             f"{config.data}: {len(without_video)} questions have no video (e.g. {without_video[0].id}); "
             "build with --video, or pass --video-root"
         )
-    missing = sorted({str(item.video) for item in pending if not item.video.is_file()})
+    missing = sorted({str(item.video) for item in pending if not is_file(item.video)})
     if missing:
         raise PredictError(
             f"{missing[0]}: video not found ({len(missing)} videos missing; --video-root sets where they live)"
@@ -163,10 +164,10 @@ class _FrameCache:
 
     def __init__(self, num_frames: int, budget: tuple[int, int], backend: str, mode: FrameInput):
         self.num_frames, self.budget, self.backend, self.mode = num_frames, budget, backend, mode
-        self.path: Path | None = None
+        self.path: Path | str | None = None
         self.frames: list | None = None  # PIL images
 
-    def get(self, path: Path):
+    def get(self, path: Path | str):
         from PIL import Image
 
         if path != self.path:

@@ -19,10 +19,11 @@ import re
 import shutil
 import socket
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -40,8 +41,16 @@ from vsi_data.export.spec import (
     prompter,
     target_text,
 )
-from vsi_data.io import process_alive
-from vsi_data.output.shards import DATA_DIR, ShardsMismatch, shard_files, write_atomic
+from vsi_data.io import child, copy_file, given_location, is_file, is_url, process_alive
+from vsi_data.output.shards import (
+    DATA_DIR,
+    NotABuild,
+    ShardsMismatch,
+    arrow_path,
+    open_build,
+    shard_names,
+    write_atomic,
+)
 
 READ_COLUMNS = ("id", "dataset", "scene_id", "split", "question_type", "question", "options", "answer", "video")
 MANIFEST = "export.json"
@@ -51,9 +60,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ExportConfig:
-    build: Path
+    build: Path | str  # a build folder, or its fsspec URL (s3://bucket/build)
     format: str
-    out: Path
+    out: Path | str  # a local folder (a URL is refused: the formats' readers open local files)
     split: str = "all"  # train | val | all (every split, one file each)
     prompt: str | None = None  # default: the format's
     video_path: str = VideoPath.absolute
@@ -81,7 +90,9 @@ def run_export(config: ExportConfig, progress: Callable[[int, int], None] | None
         raise ExportError(f"unknown export format {config.format!r} (choose from {', '.join(FORMATS)})")
     prompt = _prompt(spec, config.prompt)
     _check_options(spec, config)
-    build = Path(config.build)
+    if is_url(config.out):
+        raise ExportError(f"{config.out}: --out is a local folder (the tools read local files); export, then upload it")
+    build = given_location(config.build)
     shards = _shards(build)
     out = Path(config.out).absolute()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -126,6 +137,14 @@ def remove_stale_staging(out: Path) -> list[Path]:
     return removed
 
 
+def _found(video: Path | str) -> bool:
+    """Whether a row's video is there; a build at a URL that cannot be read is one line naming it."""
+    try:
+        return is_file(video)
+    except OSError as exc:
+        raise ExportError(f"{video}: cannot read ({exc})") from None
+
+
 def _prompt(spec: ExportFormat, asked: str | None) -> PromptChoice:
     if asked is None:
         return spec.default_prompt
@@ -155,33 +174,34 @@ def _check_options(spec: ExportFormat, config: ExportConfig) -> None:
         raise ExportError(f"--split {config.split!r}: expected train, val or all")
 
 
-def _shards(build: Path) -> list[pq.ParquetFile]:
-    """The shards the build's manifest lists, refused with one line when `build` is not a build, a listed
-    shard is missing or unreadable, or the shards disagree with the manifest (never a smaller export)."""
-    if not build.is_dir():
-        raise ExportError(f"{build}: no such build folder")
+def _shards(build: Path | str) -> list[pq.ParquetFile]:
+    """The shards the build's manifest lists (a local folder or a URL, read as `stats` reads it), refused with
+    one line when `build` is not a build, a listed shard is missing or unreadable, or the shards disagree with
+    the manifest (never a smaller export)."""
     try:
-        files = shard_files(build)
-    except ShardsMismatch as exc:
+        store = open_build(build)
+        names = shard_names(store)
+    except (NotABuild, ShardsMismatch) as exc:
         raise ExportError(str(exc)) from None
-    if not files:
+    if not names:
         raise ExportError(f"{build}: not a vsi-data build (no {DATA_DIR}/*.parquet)")
     shards = []
-    for path in files:
+    for name in names:
         try:
-            shard = pq.ParquetFile(path)
+            path, filesystem = arrow_path(store, name)
+            shard = pq.ParquetFile(path, filesystem=filesystem)
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-            raise ExportError(f"{path}: cannot read shard ({exc})") from None
+            raise ExportError(f"{store}/{name}: cannot read shard ({exc})") from None
         missing = [c for c in READ_COLUMNS if c not in shard.schema_arrow.names]
         if missing:
-            raise ExportError(f"{path}: not a vsi-data shard (no column {', '.join(missing)})")
+            raise ExportError(f"{store}/{name}: not a vsi-data shard (no column {', '.join(missing)})")
         shards.append(shard)
     return shards
 
 
-def data_set_name(build: Path, name: str | None) -> str:
+def data_set_name(build: Path | str, name: str | None) -> str:
     """A name safe in task names and dataset keys: letters, digits and underscores."""
-    text = name or Path(build).absolute().name
+    text = name or (str(build).rsplit("/", 1)[-1] if is_url(build) else Path(build).absolute().name)
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "build"
 
 
@@ -189,7 +209,7 @@ def _write(
     spec: ExportFormat,
     prompt: PromptChoice,
     config: ExportConfig,
-    build: Path,
+    build: Path | str,
     shards: list[pq.ParquetFile],
     staging: Path,
     out: Path,
@@ -204,28 +224,27 @@ def _write(
     splits_seen: set[str] = set()
     total, read = sum(shard.metadata.num_rows for shard in shards), 0
     try:
-        for shard in shards:
-            for batch in shard.iter_batches(batch_size=config.batch_rows, columns=list(READ_COLUMNS)):
-                read += batch.num_rows
-                splits_seen.update(batch.column("split").unique().to_pylist())
-                if config.split != "all":
-                    batch = batch.filter(pc.equal(batch.column("split"), config.split))
-                records: dict[str, list[dict]] = {}
-                for row in batch.to_pylist():
-                    media = placer.media(row)
-                    if media is None:
-                        continue
-                    records.setdefault(row["split"], []).append(spec.record(_export_row(row, media, ask, prompt)))
-                    question_types.setdefault(row["split"], set()).add(row["question_type"])
-                for split, split_records in records.items():
-                    if split not in writers:
-                        if not _SAFE_NAME.fullmatch(split):
-                            raise ExportError(f"{build}: split name {split!r} cannot be a file name")
-                        writers[split] = spec.container.open(staging / f"{split}{spec.container.suffix}", frames)
-                    writers[split].write(split_records)
-                    rows[split] += len(split_records)
-                if progress:
-                    progress(read, total)
+        for batch in _batches(build, shards, config.batch_rows):
+            read += batch.num_rows
+            splits_seen.update(batch.column("split").unique().to_pylist())
+            if config.split != "all":
+                batch = batch.filter(pc.equal(batch.column("split"), config.split))
+            records: dict[str, list[dict]] = {}
+            for row in batch.to_pylist():
+                media = placer.media(row)
+                if media is None:
+                    continue
+                records.setdefault(row["split"], []).append(spec.record(_export_row(row, media, ask, prompt)))
+                question_types.setdefault(row["split"], set()).add(row["question_type"])
+            for split, split_records in records.items():
+                if split not in writers:
+                    if not _SAFE_NAME.fullmatch(split):
+                        raise ExportError(f"{build}: split name {split!r} cannot be a file name")
+                    writers[split] = spec.container.open(staging / f"{split}{spec.container.suffix}", frames)
+                writers[split].write(split_records)
+                rows[split] += len(split_records)
+            if progress:
+                progress(read, total)
     finally:
         for writer in writers.values():
             writer.close()
@@ -243,6 +262,15 @@ def _write(
     result = ExportResult(out, spec.name, dict(sorted(rows.items())), placer.skipped, placer.videos)
     _write_manifest(staging, config, spec, prompt, build, name, files, result)
     return result
+
+
+def _batches(build: Path | str, shards: list[pq.ParquetFile], rows: int) -> Iterator[pa.RecordBatch]:
+    """The shards' rows, `rows` at a time; a shard that cannot be read half-way (a lost connection) is one line."""
+    for shard in shards:
+        try:
+            yield from shard.iter_batches(batch_size=rows, columns=list(READ_COLUMNS))
+        except OSError as exc:
+            raise ExportError(f"{build}: cannot read its shards ({exc})") from None
 
 
 def _export_row(
@@ -268,7 +296,7 @@ def _write_manifest(
     config: ExportConfig,
     spec: ExportFormat,
     prompt: PromptChoice,
-    build: Path,
+    build: Path | str,
     name: str,
     files: dict[str, str],
     result: ExportResult,
@@ -276,7 +304,7 @@ def _write_manifest(
     """export.json: what was exported from where, with which settings, so the folder explains itself."""
     manifest = {
         "format": spec.name,
-        "build": str(build.absolute()),
+        "build": str(build if is_url(build) else build.absolute()),
         "name": name,
         "files": files,
         "rows": result.rows,
@@ -297,7 +325,7 @@ class MediaPlacer:
     """Each distinct video of the build, resolved once: checked, linked or copied into the export, or cut
     into frames, and written as the path the format records."""
 
-    def __init__(self, spec: ExportFormat, config: ExportConfig, build: Path, staging: Path, out: Path):
+    def __init__(self, spec: ExportFormat, config: ExportConfig, build: Path | str, staging: Path, out: Path):
         self.spec, self.config, self.build, self.staging, self.out = spec, config, build, staging, out
         self.relative = VideoPath(config.video_path) is VideoPath.relative
         self.place = self.relative or config.copy_videos
@@ -323,11 +351,11 @@ class MediaPlacer:
                 f"the {self.spec.name} format needs one"
             )
         if video not in self.cache:
-            source = self.build / video
-            self.cache[video] = self._resolve(source, row["dataset"], row["scene_id"]) if source.is_file() else None
+            source = child(self.build, video)
+            self.cache[video] = self._resolve(source, row["dataset"], row["scene_id"]) if _found(source) else None
         media = self.cache[video]
         if media is None:
-            return self._missing(f"{self.build / video}: video file missing (question {row['id']})")
+            return self._missing(f"{child(self.build, video)}: video file missing (question {row['id']})")
         return media
 
     def _missing(self, message: str) -> None:
@@ -340,21 +368,37 @@ class MediaPlacer:
         """How the export refers to a file that will be at `final`."""
         return Path(os.path.relpath(final, self.out)).as_posix() if self.relative else str(final)
 
-    def _resolve(self, source: Path, dataset: str, scene_id: str) -> Media:
+    def _resolve(self, source: Path | str, dataset: str, scene_id: str) -> Media:
+        """`source` (a path, or a URL in a build at a URL) as the export refers to it."""
+        remote = isinstance(source, str)
         if self.config.frames is not None:
             return Media(None, frames=self._cut_frames(source, Path(dataset, scene_id)))
         if not self.place:
-            return Media(str(source.resolve()))
-        inside = Path(self.spec.video_dir, dataset, source.name)
+            if remote and not self.videos:  # said once, at the first video
+                log.warning(
+                    "%s: the rows name the build's videos by URL; most trainers open local files only (FFmpeg-based "
+                    "readers also take http(s) URLs): --copy-videos or --frames N puts local files in the export",
+                    self.build,
+                )
+            return Media(source if remote else str(source.resolve()))
+        inside = Path(self.spec.video_dir, dataset, PurePosixPath(str(source)).name)
         target = self.staging / inside
         target.parent.mkdir(parents=True, exist_ok=True)
         if self.config.copy_videos:
-            shutil.copy2(source, target)
+            try:
+                copy_file(source, target)
+            except OSError as exc:
+                raise ExportError(f"{source}: cannot copy ({exc})") from None
+        elif remote:
+            raise ExportError(
+                f"{self.build}: --video-path relative links the build's videos into --out, and a link cannot point "
+                "at a URL; add --copy-videos to copy them there, or use --video-path absolute to name them by URL"
+            )
         else:
             target.symlink_to(source.resolve())
         return Media(self._path(self.out / inside))
 
-    def _cut_frames(self, source: Path, folder: Path) -> tuple[str, ...]:
+    def _cut_frames(self, source: Path | str, folder: Path) -> tuple[str, ...]:
         """`--frames` uniform frames as JPEGs at the video's size (sides rounded to 28-pixel cells, as every
         frame the toolkit hands a Qwen-VL model), named by their frame number."""
         from PIL import Image

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from vsi_data.io import PARTIAL_SUFFIX, Store, write_atomic, write_text_if_changed  # noqa: F401  (imported from here before vsi_data.io)
+from vsi_data.io import PARTIAL_SUFFIX, Store, StoreUnavailable, is_url, write_atomic, write_text_if_changed  # noqa: F401  (imported from here before vsi_data.io)
 
 SCHEMA = pa.schema(
     [
@@ -267,9 +267,31 @@ def shard_names(out_dir: Path | Store) -> list[str]:
     return names
 
 
-def shard_files(out_dir: Path) -> list[Path]:
-    """`shard_names` of a local build, as paths."""
-    return [out_dir / name for name in shard_names(out_dir)]
+class NotABuild(FileNotFoundError):
+    """No build at the location a reader was given; the message names it and says why in one line."""
+
+
+def open_build(where: Path | str | Store) -> Store:
+    """The build a reader was given (a local folder or any fsspec URL) as a `Store`, or `NotABuild`: a filesystem
+    fsspec cannot open or reach, nothing there, or no manifest (a local folder may instead hold only shards, as
+    builds before the manifest did; a URL's listing is never trusted to say what a build holds)."""
+    if not isinstance(where, Store) and not is_url(where) and not Path(where).is_dir():
+        raise NotABuild(f"{where}: no such build folder")
+    try:
+        store = Store.at(where)
+    except StoreUnavailable as exc:  # an unknown protocol, its package not installed
+        raise NotABuild(str(exc)) from None
+    try:
+        store.read_bytes(MANIFEST)
+    except FileNotFoundError:
+        if store.local and shard_names(store):
+            return store
+        if store.local:
+            raise NotABuild(f"{store}: not a vsi-data build output (no {MANIFEST} or {DATA_DIR}/*.parquet)") from None
+        raise NotABuild(f"{store}: no {MANIFEST} there (not a vsi-data build output?)") from None
+    except OSError as exc:  # a host that does not answer, no access
+        raise NotABuild(f"{store}: cannot read {MANIFEST} ({exc})") from None
+    return store
 
 
 def read_rows(out_dir: Path | str | Store) -> pa.Table:

@@ -24,9 +24,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vsi_data.io import child, given_location
 from vsi_data.metrics import find_number
 from vsi_data.models import FrameInput
-from vsi_data.output.shards import read_rows
+from vsi_data.output.shards import open_build, read_rows
 from vsi_data.prompts import NUMERIC_TYPES, PromptMode, training_prompt
 from vsi_data.train.recipe import FrameSettings
 from vsi_data.video.sampler import VideoReadError, sample_frames
@@ -58,13 +59,14 @@ def training_messages(
     return [{"role": "system", "content": system_prompt}, user] if system_prompt else [user]
 
 
-def load_training_rows(data_dir: Path) -> pa.Table:
-    """The build's train-split rows, refused with a clear message when a row has no video or its file is
-    missing (GRPO on these questions needs what the question is about: the video)."""
-    data_dir = Path(data_dir)
+def load_training_rows(data_dir: Path | str) -> pa.Table:
+    """The train-split rows of the build (a folder or a URL), refused with a clear message when a row has no
+    video or its file is missing (GRPO on these questions needs what the question is about: the video)."""
+    data_dir = given_location(data_dir)
     try:
-        table = read_rows(data_dir)
-    except FileNotFoundError as exc:
+        build = open_build(data_dir)
+        table = read_rows(build)
+    except FileNotFoundError as exc:  # not a build (`NotABuild`), a shard the manifest lists is missing, no shard
         raise TrainDataError(str(exc)) from None
     splits = set(table.column("split").to_pylist())
     if "train" not in splits:
@@ -85,20 +87,20 @@ def load_training_rows(data_dir: Path) -> pa.Table:
         if value is None or not math.isfinite(value):  # the accuracy reward would fail mid-run; say so now
             raise TrainDataError(f"{data_dir}: row {row_id} is a numeric question whose answer {answer!r} is no number")
     for video in sorted(set(table.column("video").to_pylist())):
-        if not (data_dir / video).is_file():
+        if not build.is_file(video):
             first = table.filter(pc.equal(table.column("video"), video)).column("id")[0].as_py()
-            raise TrainDataError(f"{data_dir / video}: video file missing (needed by row {first} and others)")
+            raise TrainDataError(f"{child(data_dir, video)}: video file missing (needed by row {first} and others)")
     return table
 
 
 def training_dataset(
-    data_dir: Path, frames: FrameSettings, mode: PromptMode = PromptMode.vanilla, system_prompt: str | None = None
+    data_dir: Path | str, frames: FrameSettings, mode: PromptMode = PromptMode.vanilla, system_prompt: str | None = None
 ):
     """A `datasets.Dataset` whose rows read as {"prompt", "images" or "video_frames", "id", "answer",
     "question_type", "options"}, the frames decoded on access."""
     from datasets import Dataset
 
-    data_dir = Path(data_dir)
+    data_dir = given_location(data_dir)
     table = load_training_rows(data_dir).select(["question", "video", *PASS_THROUGH])
     dataset = Dataset(table)
     read_video = _frame_reader(data_dir, frames)
@@ -116,12 +118,12 @@ def training_dataset(
     return dataset
 
 
-def _frame_reader(data_dir: Path, frames: FrameSettings):
+def _frame_reader(data_dir: Path | str, frames: FrameSettings):
     @functools.lru_cache(maxsize=_CACHED_VIDEOS)
     def decode(video: str) -> tuple[Any, ...]:
         try:
             sampled = sample_frames(
-                data_dir / video,
+                child(data_dir, video),
                 num_frames=frames.num_frames,
                 min_pixels=frames.min_pixels,
                 max_pixels=frames.max_pixels,

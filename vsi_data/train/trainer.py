@@ -29,8 +29,9 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from vsi_data.io import write_atomic
+from vsi_data.io import Store, given_location, write_atomic
 from vsi_data.models import ModelLoadError, build_tiny_qwen2vl, load_model, load_processor
+from vsi_data.output.shards import MANIFEST
 from vsi_data.train.data import training_dataset
 from vsi_data.train.grpo import VsiGRPOTrainer
 from vsi_data.train.recipe import RUN_FILE, TINY_MODEL, TrainRecipe, TrainRecipeError, load_train_recipe
@@ -78,7 +79,7 @@ def resolve_model(recipe: TrainRecipe, model: Path | None, output_dir: Path) -> 
 
 def build_trainer(
     recipe: TrainRecipe | str | Path,
-    data_dir: Path,
+    data_dir: Path | str,
     output_dir: Path,
     model: Path | None = None,
     max_steps: int | None = None,
@@ -86,12 +87,13 @@ def build_trainer(
     """The trainer of a run, set up and ready to `train()`, and what run.json records of it."""
     if not isinstance(recipe, TrainRecipe):
         recipe = load_train_recipe(recipe)
-    output_dir, data_dir = Path(output_dir), Path(data_dir)
+    output_dir, data_dir = Path(output_dir), given_location(data_dir)
     config = recipe.grpo_config(output_dir, max_steps)
     dataset = training_dataset(data_dir, recipe.frames, recipe.prompt_mode, recipe.system_prompt)
     output_dir.mkdir(parents=True, exist_ok=True)
     model_path = resolve_model(recipe, model, output_dir)
-    identity = {"recipe": recipe.resolved(), "model": str(model_path.resolve()), "data": str(data_dir.resolve())}
+    data = str(Store.at(data_dir).location)  # a folder as its absolute path, a URL as the URL
+    identity = {"recipe": recipe.resolved(), "model": str(model_path.resolve()), "data": data}
     _claim_output(output_dir, identity)
     processor = load_processor(model_path, recipe.frames.input)
     # TRL pads generated prompts on the left but takes the image-token map from a plain processor call, which
@@ -125,7 +127,7 @@ def build_trainer(
 
 def train_grpo(
     recipe: TrainRecipe | str | Path,
-    data_dir: Path,
+    data_dir: Path | str,
     output_dir: Path,
     model: Path | None = None,
     max_steps: int | None = None,
@@ -203,11 +205,12 @@ def vision_tower(model):
     return None if tower is model else tower
 
 
-def model_card(recipe: TrainRecipe, model_path: Path, data_dir: Path) -> str:
-    """README.md of a run and of its final model: the base model, the recipe and the data it was trained on."""
-    manifest_file = data_dir / "manifest.json"
-    manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
-    data = f"`{data_dir.resolve()}`"
+def model_card(recipe: TrainRecipe, model_path: Path, data_dir: Path | str) -> str:
+    """README.md of a run and of its final model: the base model, the recipe and the data it was trained on
+    (a build folder or URL)."""
+    build = Store.at(data_dir)
+    manifest = json.loads(build.read_text(MANIFEST)) if build.is_file(MANIFEST) else {}
+    data = f"`{build.location}`"
     if manifest:
         built_with = (manifest.get("recipe") or {}).get("name", "?")
         source = manifest.get("source", "?")

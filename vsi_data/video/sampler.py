@@ -15,12 +15,16 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import cv2
 import numpy as np
+
+from vsi_data.io import Store, given_location, is_file
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +117,15 @@ def sample_frames(
 ) -> SampledFrames:
     """Uniformly sampled, patch-aligned RGB frames of the video at `path`.
 
-    backend: "decord", "pyav", or "auto" (decord when importable, PyAV otherwise); truncate: frame
-    positions as `uniform_indices` takes them."""
-    path = Path(path)
-    if not path.is_file():
+    `path` is a local file or an fsspec URL (a build's video in a bucket), read through fsspec: PyAV streams it,
+    decord takes it whole into memory. backend: "decord", "pyav", or "auto" (decord when importable, PyAV
+    otherwise); truncate: frame positions as `uniform_indices` takes them."""
+    path = given_location(path)
+    try:
+        found = is_file(path)
+    except OSError as exc:  # an unknown protocol, a host that does not answer
+        raise VideoReadError(f"{path}: cannot read ({exc})") from None
+    if not found:
         raise VideoReadError(f"{path}: video file not found")
     if backend not in {"auto", "decord", "pyav"}:
         raise ValueError(f"unknown video backend {backend!r} (auto, decord, pyav)")
@@ -130,11 +139,12 @@ def sample_frames(
             if backend == "decord":
                 raise
     try:
-        frames, indices, fps_video, total = reader(
-            path, functools.partial(uniform_indices, num_frames=num_frames, fps=fps, truncate=truncate)
-        )
-    except VideoReadError:
-        raise
+        with Store.at(path).open() if isinstance(path, str) else nullcontext(str(path)) as source:
+            frames, indices, fps_video, total = reader(
+                source, functools.partial(uniform_indices, num_frames=num_frames, fps=fps, truncate=truncate)
+            )
+    except VideoReadError as exc:
+        raise VideoReadError(f"{path}: {exc}") from None
     except Exception as exc:  # decoders raise their own types; the caller needs the file and the reason
         raise VideoReadError(f"{path}: cannot decode video ({type(exc).__name__}: {exc})") from exc
     if not frames:
@@ -152,18 +162,18 @@ def _resize(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
-def _read_decord(path: Path, choose):
+def _read_decord(source: str | BinaryIO, choose):
     import decord
 
-    reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+    reader = decord.VideoReader(source, ctx=decord.cpu(0), num_threads=1)
     total, video_fps = len(reader), float(reader.get_avg_fps())
     indices = choose(total, video_fps=video_fps)
     batch = reader.get_batch(indices.tolist()).asnumpy()
     return list(batch), indices, video_fps, total
 
 
-def _read_pyav(path: Path, choose):
-    with av.open(str(path)) as container:
+def _read_pyav(source: str | BinaryIO, choose):
+    with av.open(source) as container:
         stream = container.streams.video[0]
         video_fps = float(stream.average_rate or stream.guessed_rate or 0)
         total = stream.frames or _count_frames(container)
@@ -177,7 +187,7 @@ def _read_pyav(path: Path, choose):
             if i >= indices[-1]:
                 break
     if len(frames) != len(indices):
-        raise VideoReadError(f"{path}: the container claims {total} frames but only {len(frames)} were decodable")
+        raise VideoReadError(f"the container claims {total} frames but only {len(frames)} were decodable")
     return frames, indices, video_fps, total
 
 

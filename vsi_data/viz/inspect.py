@@ -27,7 +27,16 @@ import shapely
 from scipy.spatial import cKDTree
 
 from vsi_data.geometry.distance import box_grid_points
-from vsi_data.output.shards import DATA_DIR, read_rows, write_atomic
+from vsi_data.io import Store, child, given_location
+from vsi_data.output.shards import (
+    DATA_DIR,
+    MANIFEST,
+    NotABuild,
+    ShardsMismatch,
+    open_build,
+    read_rows,
+    write_atomic,
+)
 from vsi_data.qa.context import SceneContext
 from vsi_data.question_types import QUESTION_TYPES
 from vsi_data.scene import Scene, SceneObject
@@ -90,10 +99,14 @@ class Evidence:
 # ---------------------------------------------------------------- finding the row and its scene
 
 
-def find_row(out_dir: Path, question_id: str) -> dict[str, Any]:
-    if not out_dir.is_dir() or not any((out_dir / DATA_DIR).glob("*.parquet")):
-        raise InspectError(f"{out_dir}: not a vsi-data build output (no {DATA_DIR}/*.parquet)")
-    table = read_rows(out_dir)
+def find_row(out_dir: Path | str, question_id: str) -> dict[str, Any]:
+    """The question's row in the build (a folder or a URL), read as `stats` reads it."""
+    try:
+        table = read_rows(open_build(out_dir))
+    except (NotABuild, ShardsMismatch) as exc:
+        raise InspectError(str(exc)) from None
+    except FileNotFoundError:  # a build whose every scene failed: no shard
+        raise InspectError(f"{out_dir}: not a vsi-data build output (no {DATA_DIR}/*.parquet)") from None
     hits = table.filter(pc.equal(table.column("id"), question_id))
     if hits.num_rows == 0:
         example = table.column("id")[0].as_py() if table.num_rows else "none"
@@ -105,10 +118,10 @@ def find_row(out_dir: Path, question_id: str) -> dict[str, Any]:
     return row
 
 
-def _manifest(out_dir: Path) -> dict[str, Any]:
-    path = out_dir / "manifest.json"
+def _manifest(out_dir: Path | str) -> dict[str, Any]:
+    path = child(out_dir, MANIFEST)
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(Store.at(out_dir).read_text(MANIFEST))
     except FileNotFoundError:
         raise InspectError(f"{path}: missing; inspect needs the build's manifest to re-open its scenes") from None
     except json.JSONDecodeError as exc:
@@ -119,7 +132,7 @@ def _manifest(out_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def reopen_scene(out_dir: Path, row: dict[str, Any]) -> tuple[SceneContext, dict[str, Any]]:
+def reopen_scene(out_dir: Path | str, row: dict[str, Any]) -> tuple[SceneContext, dict[str, Any]]:
     """The row's scene as the build saw it (with the recipe's distance metric), and the type's settings."""
     from vsi_data.pipeline import BuildConfig, open_build_source
     from vsi_data.qa import RecipeError, load_recipe
@@ -510,21 +523,23 @@ def _area_label_at(scene: Scene) -> tuple[float, float]:
     return float(middle[0]), float(middle[1])
 
 
-def _frames(out_dir: Path, row: dict[str, Any]) -> tuple[list[np.ndarray] | None, str | None]:
+def _frames(out_dir: Path | str, row: dict[str, Any]) -> tuple[list[np.ndarray] | None, str | None]:
     """A few frames of the row's video, or a note saying why there are none."""
     from vsi_data.video.sampler import VideoReadError, sample_frames
 
     if not row["video"]:
         return None, None
     try:
-        return sample_frames(out_dir / row["video"], num_frames=STRIP_FRAMES, max_pixels=320 * 240).images, None
+        return sample_frames(child(out_dir, row["video"]), num_frames=STRIP_FRAMES, max_pixels=320 * 240).images, None
     except VideoReadError as exc:
         log.warning("%s", exc)
         return None, f"no frames: {exc}"
 
 
-def inspect_question(out_dir: Path, question_id: str, out: Path) -> Path:
-    """Find the question, re-open its scene, check it still matches, and draw the picture to `out`."""
+def inspect_question(out_dir: Path | str, question_id: str, out: Path) -> Path:
+    """Find the question in the build (a folder or a URL), re-open its scene, check it still matches, and draw
+    the picture to `out`."""
+    out_dir = given_location(out_dir)
     row = find_row(out_dir, question_id)
     context, type_settings = reopen_scene(out_dir, row)
     evidence = explain(row, context, type_settings)
