@@ -256,6 +256,19 @@ def test_other_scans_of_a_benchmark_room_are_left_out_with_it(tmp_path):
     assert set(read_rows(tmp_path / "all").column("scene_id").to_pylist()) == set(scans)
 
 
+def test_the_shipped_other_scans_of_benchmark_rooms_are_scannets(realdata):
+    """Every scan in ScanNet's split lists of a VSI-Bench room (sceneXXXX), and nothing else, is shipped."""
+    from vsi_data.benchmark import benchmark_rescans, benchmark_scenes
+
+    lists = [realdata / f"scannet/meta/scannetv2_{split}.txt" for split in ("train", "val", "test")]
+    scans = {line.strip() for path in lists for line in path.read_text().splitlines() if line.strip()}
+    benchmark = {scene for dataset, scene in benchmark_scenes() if dataset == "scannet"}
+    rooms = {scene.rsplit("_", 1)[0] for scene in benchmark}
+    others = {scan for scan in scans if scan.rsplit("_", 1)[0] in rooms} - benchmark
+    assert {scene for dataset, scene in benchmark_rescans() if dataset == "scannet"} == others
+    assert len(others) == 119
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
