@@ -356,6 +356,23 @@ def test_real_split_csv(realdata):
     assert all(splits[video_id] == "val" for video_id in json.loads(benchmark))  # VSI-Bench's 150 videos
 
 
+def test_the_shipped_other_videos_of_benchmark_visits_are_the_split_csvs(realdata):
+    """Every video of a VSI-Bench video's visit_id, and nothing else, is shipped as a benchmark rescan."""
+    import csv
+
+    from vsi_data.benchmark import benchmark_rescans, benchmark_scenes
+
+    path = realdata / "arkitscenes/meta/3dod_train_val_splits.csv"
+    if not path.is_file():
+        pytest.skip("the real 3dod_train_val_splits.csv is not in realdata")
+    visits = {row["video_id"]: row["visit_id"] for row in csv.DictReader(path.open())}
+    benchmark = {scene for dataset, scene in benchmark_scenes() if dataset == "arkitscenes"}
+    benchmark_visits = {visits[video_id] for video_id in benchmark}
+    others = {video_id for video_id, visit in visits.items() if visit in benchmark_visits} - benchmark
+    assert {scene for dataset, scene in benchmark_rescans() if dataset == "arkitscenes"} == others
+    assert len(others) == 300
+
+
 # --- (e) builds end to end -------------------------------------------------------------------------
 
 
@@ -390,6 +407,19 @@ def test_synthetic_arkit_build_and_rebuild_from_its_files(tmp_path):
     assert second.manifest["scenes"]["built"] == 2
     assert second.manifest["source"] == "arkitscenes"
     assert second.manifest["rows"] > 0
+
+
+def test_a_training_video_of_a_benchmark_visit_is_left_out(tmp_path):
+    """VSI-Bench's video 41159525 is one of three of visit 381879; the other two, 41159521 and 41159526, sit in
+    ARKitScenes' Training fold: a default (`--split train`) build would train on the benchmark's room."""
+    data = tmp_path / "3dod"
+    for video_id in ("41159521", "41159526", "41000003"):
+        hm.write_video(data / "Training", video_id, "Up", frames=False)
+    hm.write_metadata(data / "metadata.csv", dict.fromkeys(("41159521", "41159526", "41000003"), "Up"))
+    result = run_build(BuildConfig(source="arkitscenes", root=tmp_path, out=tmp_path / "o", video=False, quiet=True))
+    assert result.exit_code == 0, result.failures
+    assert result.manifest["scenes"]["built"] == 1
+    assert result.manifest["excluded_benchmark_scenes"] == ["arkitscenes/41159521", "arkitscenes/41159526"]
 
 
 def test_open_source_needs_a_root():

@@ -229,6 +229,46 @@ def test_split_lists_select_scenes(tmp_path):
     assert pq.read_metadata(out / "data/val-00000-of-00001.parquet").row_group(0).column(0).compression == "ZSTD"
 
 
+def test_other_scans_of_a_benchmark_room_are_left_out_with_it(tmp_path):
+    """VSI-Bench evaluates on scene0025_01; ScanNet scanned that room three times (scene0025_00 and _02 are the
+    same furniture in the same room, in the same val split), so training on them leaks the benchmark's answers."""
+    root, out = tmp_path / "scannet", tmp_path / "out"
+    write_label_table(root / "scannetv2-labels.combined.tsv")
+    scans = ["scene0025_00", "scene0025_01", "scene0025_02", "scene0026_00"]
+    for scene_id in scans:
+        write_handmade_scene(root / "scans", scene_id, HANDMADE_ROOM)
+    (root / "scannetv2_val.txt").write_text("\n".join(scans) + "\n")
+    result = build("--source", "scannet", "--root", str(root), "--out", str(out), "--split", "val", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert set(read_rows(out).column("scene_id").to_pylist()) == {"scene0026_00"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenes"]["excluded_benchmark"] == 3
+    assert manifest["excluded_benchmark_scenes"] == [f"scannet/{s}" for s in scans[:3]]
+    record = json.loads((out / ".parts/build.json").read_text())
+    del record["fingerprint"]["rows_revision"]  # as a build begun before would have it: holding the rescans
+    (out / ".parts/build.json").write_text(json.dumps(record))
+    refused = build("--source", "scannet", "--root", str(root), "--out", str(out), "--split", "val", "--quiet")
+    assert refused.exit_code == 1
+    assert "other scans of a VSI-Bench room are left out" in " ".join(refused.output.split())
+    kept = build("--source", "scannet", "--root", str(root), "--out", str(tmp_path / "all"), "--split", "val",
+                 "--allow-benchmark-scenes", "--quiet")  # fmt: skip
+    assert kept.exit_code == 0, kept.output
+    assert set(read_rows(tmp_path / "all").column("scene_id").to_pylist()) == set(scans)
+
+
+def test_the_shipped_other_scans_of_benchmark_rooms_are_scannets(realdata):
+    """Every scan in ScanNet's split lists of a VSI-Bench room (sceneXXXX), and nothing else, is shipped."""
+    from vsi_data.benchmark import benchmark_rescans, benchmark_scenes
+
+    lists = [realdata / f"scannet/meta/scannetv2_{split}.txt" for split in ("train", "val", "test")]
+    scans = {line.strip() for path in lists for line in path.read_text().splitlines() if line.strip()}
+    benchmark = {scene for dataset, scene in benchmark_scenes() if dataset == "scannet"}
+    rooms = {scene.rsplit("_", 1)[0] for scene in benchmark}
+    others = {scan for scan in scans if scan.rsplit("_", 1)[0] in rooms} - benchmark
+    assert {scene for dataset, scene in benchmark_rescans() if dataset == "scannet"} == others
+    assert len(others) == 119
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -385,7 +425,7 @@ def test_the_fingerprint_records_source_options_as_0_2_0_did(tmp_path):
     recorded = _fingerprint(scannet, recipe, None)
     assert {k: recorded[k] for k in ("label_table", "synthetic_frames", "synthetic_format")} == {
         "label_table": str(table), "synthetic_frames": None, "synthetic_format": None}  # fmt: skip
-    assert recorded.keys() == synthetic.keys()
+    assert recorded.keys() - {"rows_revision"} == synthetic.keys()  # ScanNet's rows changed since 0.2.0
 
 
 def test_an_option_of_another_source_is_one_line_and_writes_nothing(tmp_path):

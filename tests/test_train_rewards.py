@@ -192,6 +192,18 @@ def test_words_compare_case_insensitively_but_not_loosely():
     assert rewards == [1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0]
 
 
+def test_a_hyphen_and_a_space_join_words_alike():
+    """vsi100k's hard directions answer "front-left"; a model writing "front left" (or "Back - right") names the
+    same quadrant and must not score 0, while another quadrant or a partial answer still does."""
+    completions = ["front left", "Back - right.", "<answer>front  left</answer>", "front right", "front"]
+    rewards = accuracy_reward(
+        completions,
+        answer=["front-left", "back-right", "front-left", "front-left", "front-left"],
+        question_type=["object_rel_direction_hard"] * 5,
+    )
+    assert rewards == [1.0, 1.0, 1.0, 0.0, 0.0]
+
+
 def test_rewards_are_per_row_and_logged_per_type():
     logged: dict[str, float] = {}
     rewards = accuracy_reward(

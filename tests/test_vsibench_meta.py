@@ -215,7 +215,7 @@ def test_a_build_made_before_the_meta_rows_changed_is_not_resumed(tmp_path, reco
     refused = runner.invoke(app, args)
     assert refused.exit_code == 1
     assert f"different settings (rows of --source vsibench-meta: {refusal}" in " ".join(refused.output.split())
-    assert [spec.name for spec in SOURCES.values() if spec.rows_revision] == ["vsibench-meta"]
+    assert [spec.name for spec in SOURCES.values() if spec.rows_revision] == ["scannet", "arkitscenes", "vsibench-meta"]
 
 
 @pytest.mark.slow

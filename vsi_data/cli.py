@@ -210,7 +210,9 @@ def build(
             "slower presets give smaller files (docs/performance.md)."
         ),
     ] = None,
-    allow_benchmark_scenes: Annotated[bool, typer.Option(help="Include the VSI-Bench evaluation scenes.")] = False,
+    allow_benchmark_scenes: Annotated[
+        bool, typer.Option(help="Include the VSI-Bench evaluation scenes and the other scans of their rooms.")
+    ] = False,
     overwrite: Annotated[
         bool,
         typer.Option(

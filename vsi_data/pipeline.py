@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vsi_data import __version__
-from vsi_data.benchmark import benchmark_scenes
+from vsi_data.benchmark import is_benchmark_scan
 from vsi_data.executors import Executor, Limits, Lost, make_executor
 from vsi_data.io import OutputError, Store, location
 from vsi_data.output.balance import Balance
@@ -309,7 +309,8 @@ class Selection:
 
     listed: list[SceneRef]
     selected: list[SceneRef]
-    benchmark: list[SceneRef]  # VSI-Bench scenes, left out unless --allow-benchmark-scenes
+    # VSI-Bench scenes and the other scans of their rooms, left out unless --allow-benchmark-scenes
+    benchmark: list[SceneRef]
     other_split: list[SceneRef]  # named by --scene-list, but in another split than --split
 
 
@@ -332,9 +333,9 @@ def _select(listed: list[SceneRef], config: BuildConfig, scene_list: list[str] |
     if config.split != "all":
         refs = [r for r in refs if r.split == config.split]
     refs = sorted(refs, key=lambda r: (r.scene_id, r.dataset))
-    benchmark_ids = frozenset() if config.allow_benchmark_scenes else benchmark_scenes()
-    benchmark = [r for r in refs if (r.dataset, r.scene_id) in benchmark_ids]
-    refs = [r for r in refs if (r.dataset, r.scene_id) not in benchmark_ids]
+    benchmark = [] if config.allow_benchmark_scenes else [r for r in refs if is_benchmark_scan(r.dataset, r.scene_id)]
+    left_out = set(benchmark)
+    refs = [r for r in refs if r not in left_out]
     selected = refs[: config.scenes] if config.scenes is not None else refs
     return Selection(listed, selected, benchmark, sorted(other_split, key=lambda r: r.scene_id))
 
@@ -459,7 +460,8 @@ def run_build(config: BuildConfig) -> BuildResult:
     if not selected:
         filters = f"split {config.split}" + (f" and {config.scene_list}" if config.scene_list else "")
         left_out = (
-            f" ({len(selection.benchmark)} VSI-Bench scenes left out; --allow-benchmark-scenes keeps them)"
+            f" ({len(selection.benchmark)} VSI-Bench scenes or scans of their rooms left out; "
+            "--allow-benchmark-scenes keeps them)"
             if selection.benchmark
             else ""
         )

@@ -14,7 +14,8 @@
   - lettered options: the option whose text the answer repeats ("sofa", "a sofa"), else a leading letter
     ("B", "b", "B.", "(B)", "B. sofa"); 1 for the right letter;
   - word answers (vsi100k removes the options): 1 when the text equals the answer up to case, surrounding
-    punctuation, spaces and a leading article. Extra words score 0, so listing every candidate never pays.
+    punctuation, spaces, hyphens between words and a leading article. Extra words score 0, so listing every
+    candidate never pays.
   - Anything unparsable scores 0.
 
 These are training rewards, lenient on the surface form; `vsi-data eval` scores strictly, as VSI-Bench does,
@@ -85,8 +86,9 @@ def parse_letter(text: str, options: Sequence[str] | None = None) -> str | None:
 
 
 def normalise_words(text: str) -> str:
-    """Lower case, single spaces, no surrounding punctuation, no leading article."""
-    words = " ".join(text.lower().split()).strip(_EDGE_PUNCTUATION)
+    """Lower case, single spaces (a hyphen joins words as a space does: "front left" is "front-left"), no
+    surrounding punctuation, no leading article."""
+    words = " ".join(text.lower().replace("-", " ").split()).strip(_EDGE_PUNCTUATION)
     for article in _ARTICLES:
         if words.startswith(article):
             return words[len(article) :].strip()
