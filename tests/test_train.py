@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -112,6 +113,19 @@ def test_recipe_errors_name_the_file_and_key(tmp_path, edit, message):
     with pytest.raises(TrainRecipeError, match=message) as caught:
         load_train_recipe(path)
     assert str(caught.value).startswith(str(path))
+
+
+@pytest.mark.parametrize(("rewards", "warned"), [("accuracy: 1.0", True), ("accuracy: 1.0, format: 1.0", False)])
+def test_a_tagged_prompt_without_the_format_reward_is_warned_of(tmp_path, caplog, rewards, warned):
+    from vsi_data.train.recipe import load_train_recipe
+
+    text = MINIMAL.replace("accuracy: 1.0", rewards) + "prompt: {mode: think}\n"
+    with caplog.at_level(logging.WARNING, logger="vsi_data.train.recipe"):
+        recipe = load_train_recipe(_write_recipe(tmp_path / "think.yaml", text))
+    assert recipe.prompt_mode == "think"
+    messages = [r.getMessage() for r in caplog.records if r.name == "vsi_data.train.recipe"]
+    expected = "prompt.mode think asks for tags that no reward checks (the paper pairs it with the format reward"
+    assert [m.startswith(expected) for m in messages] == ([True] if warned else [])
 
 
 def test_build_and_training_recipes_are_told_apart():

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +36,8 @@ from vsi_data.resources import load_yaml, resolve_named
 from vsi_data.settings import check_at_least, check_value, option, parse_params, yaml_key
 from vsi_data.train.rewards import REWARD_FUNCTIONS, NumericRule
 from vsi_data.video.sampler import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
+
+log = logging.getLogger(__name__)
 
 KIND = "grpo"
 TINY_MODEL = "tiny"
@@ -291,6 +294,12 @@ def _rewards(rewards: dict[str, Any], mode: PromptMode) -> dict[str, float]:
         check_value(f"rewards.{name} (its weight)", weight, float)
     if "format" in weights and mode is PromptMode.vanilla:
         raise ValueError("the format reward needs prompt.mode think or observe (the vanilla prompt asks for no tags)")
+    if "format" not in weights and mode is not PromptMode.vanilla:
+        log.warning(
+            "prompt.mode %s asks for tags that no reward checks (the paper pairs it with the format reward: "
+            "rewards: {format: 1.0, ...}); completions that drop the tags still earn their accuracy reward",
+            mode,
+        )
     return {name: float(weight) for name, weight in weights.items()}
 
 
