@@ -214,7 +214,7 @@ def test_a_split_without_scenes_is_explained(tmp_path):
     (root / "scannetv2_train.txt").write_text("scene0000_00\nscene0001_00\nscene0002_00\n")
     result = build("--source", "scannet", "--root", str(root), "--out", str(out), "--split", "val", "--quiet")
     assert result.exit_code == 1
-    assert "3 scenes found, none to build in split val" in result.output
+    assert "3 scenes found (3 in split train), none to build in split val" in result.output
 
 
 def test_split_lists_select_scenes(tmp_path):

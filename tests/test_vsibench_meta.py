@@ -257,6 +257,22 @@ def test_a_vocabulary_without_rules_for_the_source_is_refused(realdata, tmp_path
     assert "vocabulary 'scannet200' has no rules for vsibench-meta labels" in result.output
 
 
+@pytest.mark.parametrize(
+    ("flags", "reason"),
+    [
+        ([], "none to build in split train"),
+        (["--split", "val"], "none to build in split val (288 VSI-Bench scenes or scans of their rooms left out; "),
+    ],
+)
+def test_a_build_with_nothing_to_build_says_where_the_scenes_are(realdata, tmp_path, flags, reason):
+    args = ["build", "--source", "vsibench-meta", "--root", str(realdata / "vsibench"), "--out", str(tmp_path / "o"),
+            "--recipe", "vsibench", *flags]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert f"288 scenes found (288 in split val), {reason}" in " ".join(result.output.split())
+    assert not (tmp_path / "o").exists()
+
+
 def test_the_shipped_benchmark_list(realdata):
     from vsi_data.benchmark import benchmark_scenes
 

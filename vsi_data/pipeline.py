@@ -465,7 +465,9 @@ def run_build(config: BuildConfig) -> BuildResult:
             if selection.benchmark
             else ""
         )
-        raise BuildError(f"{root}: {len(listed)} scenes found, none to build in {filters}{left_out}")
+        splits = Counter(r.split for r in listed)
+        where = ", ".join(f"{count} in split {split}" for split, count in sorted(splits.items()))
+        raise BuildError(f"{root}: {len(listed)} scenes found ({where}), none to build in {filters}{left_out}")
     # Ray connects, and checks its nodes run this code, before anything is written.
     with executor, folder.locked():
         _refuse_other_builds(folder, fingerprint, config)
