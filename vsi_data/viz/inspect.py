@@ -27,7 +27,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from vsi_data.geometry.distance import box_grid_points
-from vsi_data.output.shards import DATA_DIR, read_rows, write_atomic
+from vsi_data.output.shards import DATA_DIR, ShardsMismatch, read_rows, write_atomic
 from vsi_data.qa.context import SceneContext
 from vsi_data.question_types import QUESTION_TYPES
 from vsi_data.scene import Scene, SceneObject
@@ -93,7 +93,10 @@ class Evidence:
 def find_row(out_dir: Path, question_id: str) -> dict[str, Any]:
     if not out_dir.is_dir() or not any((out_dir / DATA_DIR).glob("*.parquet")):
         raise InspectError(f"{out_dir}: not a vsi-data build output (no {DATA_DIR}/*.parquet)")
-    table = read_rows(out_dir)
+    try:
+        table = read_rows(out_dir)
+    except ShardsMismatch as exc:
+        raise InspectError(str(exc)) from None
     hits = table.filter(pc.equal(table.column("id"), question_id))
     if hits.num_rows == 0:
         example = table.column("id")[0].as_py() if table.num_rows else "none"

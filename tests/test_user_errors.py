@@ -1,0 +1,53 @@
+"""A demanding user's bad inputs, each seen through the command line: every one ends in one clear line naming the
+file and the problem (exit status 1 or 2), never a traceback or a plausible-looking wrong answer."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vsi_data.cli import app
+
+runner = CliRunner()
+SHARD = "data/train-00000-of-00001.parquet"
+
+
+def refused(*args: str, code: int = 1) -> str:
+    """The one line a command that must refuse prints (no traceback: the exit is the CLI's own)."""
+    result = runner.invoke(app, [str(arg) for arg in args])
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: "), lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def build(vsibench_video_build, tmp_path) -> Path:
+    """A copy of the one-scene synthetic build to damage."""
+    copy = tmp_path / "build"
+    shutil.copytree(vsibench_video_build, copy)
+    return copy
+
+
+def readers(build: Path, tmp_path: Path) -> dict[str, list[str]]:
+    """Every command that reads a build's shards, by name."""
+    question = "synthetic-scene9000_00-object_counting-0000"
+    (tmp_path / "none.jsonl").write_text("")
+    return {
+        "stats": ["stats", str(build)],
+        "eval": ["eval", "--data", str(build), "--predictions", str(tmp_path / "none.jsonl")],
+        "inspect": ["inspect", str(build), "--id", question, "--out", str(tmp_path / "q.png")],
+    }
+
+
+@pytest.mark.parametrize("command", ["stats", "eval", "inspect"])
+def test_a_truncated_shard_is_one_line_naming_it(build, tmp_path, command):
+    shard = build / SHARD
+    shard.write_bytes(shard.read_bytes()[:1000])
+    message = refused(*readers(build, tmp_path)[command])
+    assert f"{shard}: not a readable Parquet file" in message
