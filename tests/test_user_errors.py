@@ -51,3 +51,14 @@ def test_a_truncated_shard_is_one_line_naming_it(build, tmp_path, command):
     shard.write_bytes(shard.read_bytes()[:1000])
     message = refused(*readers(build, tmp_path)[command])
     assert f"{shard}: not a readable Parquet file" in message
+
+
+@pytest.mark.parametrize("command", ["stats", "eval", "inspect"])
+def test_a_shard_garbled_inside_is_one_line_naming_it(build, tmp_path, command):
+    """The footer is whole (the row counts agree with the manifest), the pages are not: found on reading."""
+    shard = build / SHARD
+    data = bytearray(shard.read_bytes())
+    data[200:3000] = bytes((b * 7 + 13) % 256 for b in data[200:3000])
+    shard.write_bytes(bytes(data))
+    message = refused(*readers(build, tmp_path)[command])
+    assert f"{shard}: not a readable Parquet file" in message

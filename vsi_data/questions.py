@@ -73,10 +73,10 @@ def _read_build(build: Path | Store, root: Path | str) -> Questions:
     """A build's rows from the shards its manifest lists, checked: a lost shard is an error, never a smaller
     dataset (a build whose every scene failed has no shard: zero rows)."""
     try:
-        names = shard_names(build)
+        table = read_rows(build) if shard_names(build) else SCHEMA.empty_table()
     except ShardsMismatch as exc:
         raise NotQuestions(str(exc)) from None
-    return Questions(read_rows(build) if names else SCHEMA.empty_table(), "build", root)
+    return Questions(table, "build", root)
 
 
 def read_table(path: Path) -> pa.Table:

@@ -282,5 +282,8 @@ def read_rows(out_dir: Path | str | Store) -> pa.Table:
     tables = []
     for name in names:
         path, filesystem = arrow_path(store, name)
-        tables.append(pq.read_table(path, schema=SCHEMA, filesystem=filesystem))
+        try:
+            tables.append(pq.read_table(path, schema=SCHEMA, filesystem=filesystem))
+        except (OSError, pa.ArrowException) as exc:  # a whole footer over garbled pages
+            raise ShardsMismatch(f"{store}/{name}: not a readable Parquet file ({exc})") from None
     return pa.concat_tables(tables)
