@@ -3,6 +3,7 @@ file and the problem (exit status 1 or 2), never a traceback or a plausible-look
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -62,3 +63,43 @@ def test_a_shard_garbled_inside_is_one_line_naming_it(build, tmp_path, command):
     shard.write_bytes(bytes(data))
     message = refused(*readers(build, tmp_path)[command])
     assert f"{shard}: not a readable Parquet file" in message
+
+
+EDITED_MANIFESTS = {
+    "shards a string": lambda m: {**m, "shards": "data"},
+    "a shard list a string": lambda m: {**m, "shards": {"train": SHARD}},
+    "a shard outside data/": lambda m: {**m, "shards": {"train": ["../elsewhere.parquet"]}},
+    "per_split counts as text": lambda m: {**m, "per_split": {"train": str(m["per_split"]["train"])}},
+    "no shards key": lambda m: {k: v for k, v in m.items() if k != "shards"},
+}
+
+
+@pytest.mark.parametrize("command", ["stats", "eval", "inspect"])
+@pytest.mark.parametrize("edit", EDITED_MANIFESTS)
+def test_a_hand_edited_manifest_is_one_line_naming_it(build, tmp_path, command, edit):
+    manifest = build / "manifest.json"
+    manifest.write_text(json.dumps(EDITED_MANIFESTS[edit](json.loads(manifest.read_text()))))
+    message = refused(*readers(build, tmp_path)[command])
+    assert f"{manifest}: " in message
+
+
+@pytest.mark.parametrize("command", ["stats", "eval", "inspect"])
+def test_a_garbled_manifest_is_not_read_past(build, tmp_path, command):
+    """Read past, the listing of data/ would count a user's own parquet file there as the build's."""
+    manifest = build / "manifest.json"
+    manifest.write_text(manifest.read_text()[:100])
+    shutil.copy(build / SHARD, build / "data/mine.parquet")
+    message = refused(*readers(build, tmp_path)[command])
+    assert f"{manifest}: not valid JSON" in message
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_a_rerun_repairs_a_manifest_edited_into_another_shape(build, overwrite):
+    manifest = build / "manifest.json"
+    original = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**original, "shards": "data"}))
+    args = ["build", "--source", "synthetic", "--scenes", "1", "--frames", "24", "--recipe", "vsibench"]
+    result = runner.invoke(app, [*args, "--out", str(build), "--workers", "0", "--quiet", *overwrite])
+    assert result.exit_code == 0, result.output
+    assert json.loads(manifest.read_text())["shards"] == original["shards"]
+    assert runner.invoke(app, ["stats", str(build)]).exit_code == 0
