@@ -103,3 +103,21 @@ def test_a_rerun_repairs_a_manifest_edited_into_another_shape(build, overwrite):
     assert result.exit_code == 0, result.output
     assert json.loads(manifest.read_text())["shards"] == original["shards"]
     assert runner.invoke(app, ["stats", str(build)]).exit_code == 0
+
+
+def test_square_brackets_in_an_error_are_printed_as_written(tmp_path):
+    """Messages and paths are text, not rich markup: `[start, end]` and a folder named `[red]mine` survive."""
+    bundled = Path(__file__).resolve().parents[1] / "recipes/vsibench.yaml"
+    recipe = tmp_path / "[red]mine" / "recipe.yaml"
+    recipe.parent.mkdir()
+    recipe.write_text(bundled.read_text().replace("back-left: [90, 180]", "back-left: [90, 400]", 1))
+    message = refused("build", "--source", "synthetic", "--out", tmp_path / "out", "--recipe", recipe)
+    assert message.startswith(f"error: {recipe}: ")
+    assert "must be [start, end] degrees" in message
+
+
+def test_square_brackets_in_an_output_path_are_printed_as_written(vsibench_video_build, tmp_path):
+    out = tmp_path / "[bold]export[/bold]"
+    result = runner.invoke(app, ["export", str(vsibench_video_build), "--format", "llava", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "/[bold]export[/bold] (llava)" in result.output

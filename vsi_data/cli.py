@@ -150,7 +150,7 @@ def _logging(quiet: bool) -> None:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -286,13 +286,13 @@ def build(
 
     except KeyboardInterrupt as exc:  # the workers are stopped already; what is committed stays
         done = f"{exc}; " if str(exc) else ""
-        console.print(f"interrupted: {done}run the same command again to resume", highlight=False, soft_wrap=True)
+        console.print(f"interrupted: {done}run the same command again to resume", markup=False, soft_wrap=True)
         raise typer.Exit(130) from None
     scenes_info = result.manifest["scenes"]
     stdout = _stdout()
     stdout.print(
         f"[bold]{result.manifest['rows']}[/bold] questions from {scenes_info['built']} scenes "
-        f"({scenes_info['failed']} failed) → {out}",
+        f"({scenes_info['failed']} failed) → {escape(out)}",
         highlight=False,
     )
     for failure in result.failures:
@@ -341,7 +341,7 @@ def stats(
         from vsi_data.viz.plots import write_plots
 
         for figure in write_plots(report, plots):
-            console.print(f"wrote {figure}", highlight=False)
+            console.print(f"wrote {figure}", markup=False, highlight=False)
 
 
 @app.command()
@@ -358,7 +358,7 @@ def inspect(
         written = inspect_question(directory, id, out)
     except InspectError as exc:
         raise _fail(str(exc)) from None
-    _stdout().print(f"wrote {written}", highlight=False, soft_wrap=True)
+    _stdout().print(f"wrote {written}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("train-grpo")
@@ -390,7 +390,9 @@ def train_grpo(
     last = result.last_log
     summary = ", ".join(f"{key} {last[key]:.4g}" for key in ("loss", "kl", "reward") if key in last)
     resumed = f" (resumed from {result.resumed_from.name})" if result.resumed_from else ""
-    _stdout().print(f"step {result.global_step}{resumed}: {summary} → {output}", highlight=False, soft_wrap=True)
+    _stdout().print(
+        f"step {result.global_step}{resumed}: {summary} → {output}", markup=False, highlight=False, soft_wrap=True
+    )
 
 
 @app.command("merge-lora")
@@ -407,7 +409,7 @@ def merge_lora(
         final = merge(run)
     except (TrainRecipeError, ModelLoadError) as exc:
         raise _fail(str(exc)) from None
-    console.print(f"merged → {final}", highlight=False)
+    console.print(f"merged → {final}", markup=False, highlight=False)
 
 
 class Dtype(StrEnum):
@@ -486,7 +488,7 @@ def predict(
         except (DataError, PredictionsError, PredictError, ModelLoadError, VideoReadError, TrainRecipeError) as exc:
             raise _fail(str(exc)) from None
     _stdout().print(
-        f"[bold]{result.written}[/bold] questions answered, {result.already} already in {out} "
+        f"[bold]{result.written}[/bold] questions answered, {result.already} already in {escape(str(out))} "
         f"({result.total} in the data)",
         highlight=False,
     )
@@ -522,10 +524,12 @@ def evaluate(
         typer.echo(json.dumps(result, indent=2))
         return
     stdout = _stdout()
-    stdout.print(report_table(report, f"VSI-Bench scores of {predictions.name} on {data.name}"))
+    stdout.print(report_table(report, escape(f"VSI-Bench scores of {predictions.name} on {data.name}")))
     stdout.print(report_footer(report), highlight=False)
     if baseline is not None:
-        stdout.print(comparison_table(compare_reports(baseline, report), compare.name, predictions.name))
+        stdout.print(
+            comparison_table(compare_reports(baseline, report), escape(compare.name), escape(predictions.name))
+        )
 
 
 def _export_choices() -> tuple[str, str, str, str]:
@@ -607,9 +611,9 @@ def export(
             raise _fail(str(exc)) from None
     counts = ", ".join(f"{split_name} {count}" for split_name, count in result.rows.items())
     skipped = f"; {result.skipped} left out without video" if result.skipped else ""
+    written = f"{escape(str(result.out))} ({result.format}){skipped}"
     console.print(
-        f"[bold]{sum(result.rows.values())}[/bold] questions ({counts}) → {result.out} ({result.format}){skipped}",
-        highlight=False,
+        f"[bold]{sum(result.rows.values())}[/bold] questions ({counts}) → {written}", highlight=False, soft_wrap=True
     )
 
 
