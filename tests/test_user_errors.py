@@ -121,3 +121,32 @@ def test_square_brackets_in_an_output_path_are_printed_as_written(vsibench_video
     result = runner.invoke(app, ["export", str(vsibench_video_build), "--format", "llava", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "/[bold]export[/bold] (llava)" in result.output
+
+
+REPO = Path(__file__).resolve().parents[1]
+COUNT_1 = "How many {category}(s) are in the room?"
+
+
+@pytest.mark.parametrize(
+    ("wording", "complaint"),
+    [
+        ("How many are in the room?", "template count-1 leaves out ['category']"),
+        ("How many {category(s) are in the room?", "template count-1: expected '}' before end of string"),
+        ("How many {category!x}(s) are in the room?", "template count-1: {category!x} in"),
+        ("How many {category:d}(s) are in the room?", "template count-1: {category:d} in"),
+        ("How many {} are in the room?", "template count-1: {} in"),
+    ],
+)
+def test_a_template_that_cannot_word_its_question_is_refused_before_any_scene(tmp_path, wording, complaint):
+    """Was: a question without its category ("How many are in the room?"), or every scene failing with a traceback."""
+    templates = tmp_path / "wording.yaml"
+    text = (REPO / "templates/vsi100k.yaml").read_text()
+    assert COUNT_1 in text
+    templates.write_text(text.replace(COUNT_1, wording))
+    recipe = tmp_path / "recipe.yaml"
+    bundled = (REPO / "recipes/vsi100k.yaml").read_text()
+    recipe.write_text(bundled.replace("templates: vsi100k", f"templates: {templates}"))
+    out = tmp_path / "out"
+    message = refused("build", "--source", "synthetic", "--out", out, "--recipe", recipe, "--frames", "0")
+    assert message.startswith(f"error: {recipe}: {templates}: {complaint}"), message
+    assert not out.exists()
