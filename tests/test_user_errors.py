@@ -150,3 +150,21 @@ def test_a_template_that_cannot_word_its_question_is_refused_before_any_scene(tm
     message = refused("build", "--source", "synthetic", "--out", out, "--recipe", recipe, "--frames", "0")
     assert message.startswith(f"error: {recipe}: {templates}: {complaint}"), message
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "changed"),
+    [
+        ("  alpha: 5.0", "  alpha: .nan"),
+        ("    min_distance: 0.2 ", "    min_distance: .NaN "),
+    ],
+)
+def test_nan_in_a_recipe_is_refused_naming_the_setting(tmp_path, line, changed):
+    """Was: accepted (NaN passes every range check), and a build said every room was 'smaller than min_area'."""
+    bundled = (REPO / "recipes/vsi100k.yaml").read_text()
+    assert line in bundled
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(bundled.replace(line, changed, 1))
+    message = refused("build", "--source", "synthetic", "--out", tmp_path / "out", "--recipe", recipe)
+    assert message.startswith(f"error: {recipe}: "), message
+    assert "not nan (.nan is not a number a setting can take)" in message
