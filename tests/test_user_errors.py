@@ -168,3 +168,15 @@ def test_nan_in_a_recipe_is_refused_naming_the_setting(tmp_path, line, changed):
     message = refused("build", "--source", "synthetic", "--out", tmp_path / "out", "--recipe", recipe)
     assert message.startswith(f"error: {recipe}: "), message
     assert "not nan (.nan is not a number a setting can take)" in message
+
+
+def test_a_recipe_that_is_not_utf8_is_named(tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_bytes(b"name: caf\xe9\n")
+    message = refused("build", "--source", "synthetic", "--out", tmp_path / "out", "--recipe", recipe)
+    assert message.startswith(f"error: {recipe}: not UTF-8 text"), message
+
+
+def test_a_folder_given_as_recipe_says_so(tmp_path):
+    message = refused("build", "--source", "synthetic", "--out", tmp_path / "out", "--recipe", tmp_path)
+    assert message == f"error: {tmp_path}: a folder, not a YAML file", message
