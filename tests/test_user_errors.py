@@ -180,3 +180,47 @@ def test_a_recipe_that_is_not_utf8_is_named(tmp_path):
 def test_a_folder_given_as_recipe_says_so(tmp_path):
     message = refused("build", "--source", "synthetic", "--out", tmp_path / "out", "--recipe", tmp_path)
     assert message == f"error: {tmp_path}: a folder, not a YAML file", message
+
+
+def vsibench_file(folder: Path, **changes: object) -> Path:
+    """A three-question VSI-Bench test file; `changes` replace fields of its counting question (id 0) or, given
+    as `options_question`, of its lettered one (id 1)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    lettered = changes.pop("options_question", {})
+    rows = [
+        {"id": 0, "dataset": "scannet", "scene_name": "scene0001_00", "question_type": "object_counting",
+         "question": "How many chair(s) are in this room?", "options": None, "ground_truth": "4", **changes},
+        {"id": 1, "dataset": "scannet", "scene_name": "scene0001_00", "question_type": "object_rel_distance",
+         "question": "Which is closest to the bed?", "options": ["A. sofa", "B. desk", "C. lamp", "D. tv"],
+         "ground_truth": "B", **lettered},
+        {"id": 2, "dataset": "scannet", "scene_name": "scene0001_00", "question_type": "room_size_estimation",
+         "question": "What is the size of this room?", "options": None, "ground_truth": "21.5"},
+    ]  # fmt: skip
+    path = folder / "test.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+@pytest.mark.parametrize("truth", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("command", ["stats", "eval"])
+def test_a_numeric_ground_truth_that_is_no_number_is_named(tmp_path, truth, command):
+    """Was: stats showed numpy's 'autodetected range of [nan, nan] is not finite' traceback, and eval scored the
+    question as if it had an answer nobody could give."""
+    data = vsibench_file(tmp_path, ground_truth=truth)
+    (tmp_path / "p.jsonl").write_text('{"id": 0, "prediction": "4"}\n')
+    args = ["stats", data] if command == "stats" else ["eval", "--data", data, "--predictions", tmp_path / "p.jsonl"]
+    message = refused(*args)
+    assert message.startswith(f"error: {data}: question 0 (object_counting)"), message
+    assert repr(truth) in message
+
+
+@pytest.mark.parametrize("truth", ["E", "", "sofa"])
+def test_a_lettered_ground_truth_that_is_no_option_letter_is_named(tmp_path, truth):
+    """Was: scored, so that no prediction could ever be right and the type's score was quietly too low."""
+    data = vsibench_file(tmp_path, options_question={"ground_truth": truth})
+    (tmp_path / "p.jsonl").write_text('{"id": 1, "prediction": "B"}\n')
+    message = refused("eval", "--data", data, "--predictions", tmp_path / "p.jsonl")
+    assert message.startswith(f"error: {data}: question 1 (object_rel_distance) has the answer {truth!r}"), message
+    assert "A, B, C, D" in message

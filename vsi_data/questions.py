@@ -10,6 +10,7 @@ objects); its ids become strings, so its 17 and a predictions file's "17" are on
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -139,6 +140,13 @@ def _filled(path: Path, table: pa.Table) -> pa.Table:
             first = values.is_null().to_pylist().index(True)
             raise NotQuestions(
                 f"{path}: {values.null_count} question(s) without {column} (the first: question {first + 1})"
+            )
+    columns = (table.column(name).to_pylist() for name in ("id", "question_type", "ground_truth"))
+    for qid, question_type, truth in zip(*columns, strict=True):
+        value = parse_number(str(truth)) if question_type in NUMERIC_TYPES else None
+        if value is not None and not math.isfinite(value):  # "nan" and "inf" parse, and no statistic takes them
+            raise NotQuestions(
+                f"{path}: question {qid} ({question_type}) has the ground truth {truth!r}, not a finite number"
             )
     return table
 
