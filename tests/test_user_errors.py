@@ -224,3 +224,25 @@ def test_a_lettered_ground_truth_that_is_no_option_letter_is_named(tmp_path, tru
     message = refused("eval", "--data", data, "--predictions", tmp_path / "p.jsonl")
     assert message.startswith(f"error: {data}: question 1 (object_rel_distance) has the answer {truth!r}"), message
     assert "A, B, C, D" in message
+
+
+QUESTION = "synthetic-scene9000_00-object_counting-0000"
+
+
+@pytest.mark.parametrize("where", ["a folder", "under a file"])
+def test_inspect_out_that_cannot_be_a_png_is_refused_before_the_work(build, tmp_path, where):
+    """Was: the scene re-opened and drawn, then an IsADirectoryError / FileExistsError traceback."""
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "pictures").mkdir()
+    out = tmp_path / "pictures" if where == "a folder" else tmp_path / "notes.txt" / "q.png"
+    message = refused("inspect", build, "--id", QUESTION, "--out", out)
+    assert message.startswith(f"error: {out}: cannot write ("), message
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert list((tmp_path / "pictures").iterdir()) == []
+
+
+def test_stats_plots_into_a_file_is_refused(build, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    message = refused("stats", build, "--plots", tmp_path / "notes.txt")
+    assert message == f"error: {tmp_path / 'notes.txt'}: cannot write (a file, not a folder)", message
+    assert (tmp_path / "notes.txt").read_text() == "mine"

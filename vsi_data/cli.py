@@ -324,12 +324,14 @@ def stats(
     plots: Annotated[Path | None, typer.Option(help="Also write PNG figures to this folder.")] = None,
 ) -> None:
     """Questions per type, source and split; answer distributions, letter balance, categories, failures."""
-    from vsi_data.io import is_url, location
+    from vsi_data.io import OutputError, check_output_path, is_url, location
     from vsi_data.stats import NotADataset, dataset_stats
 
     try:
+        if plots is not None:
+            check_output_path(plots, folder=True)
         report = dataset_stats(location(directory) if is_url(directory) else Path(directory))
-    except NotADataset as exc:
+    except (NotADataset, OutputError) as exc:
         raise _fail(str(exc)) from None
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -340,7 +342,11 @@ def stats(
     if plots is not None:
         from vsi_data.viz.plots import write_plots
 
-        for figure in write_plots(report, plots):
+        try:
+            figures = write_plots(report, plots)
+        except OutputError as exc:
+            raise _fail(str(exc)) from None
+        for figure in figures:
             console.print(f"wrote {figure}", markup=False, highlight=False)
 
 
@@ -351,12 +357,14 @@ def inspect(
     out: Annotated[Path, typer.Option(help="PNG to write.")],
 ) -> None:
     """Draw one question over its scene: top-down boxes, the quantity behind the answer, a few video frames."""
+    from vsi_data.io import OutputError, check_output_path
     from vsi_data.viz.inspect import InspectError, inspect_question
 
     _logging(quiet=True)
     try:
+        check_output_path(out)
         written = inspect_question(directory, id, out)
-    except InspectError as exc:
+    except (InspectError, OutputError) as exc:
         raise _fail(str(exc)) from None
     _stdout().print(f"wrote {written}", markup=False, highlight=False, soft_wrap=True)
 
