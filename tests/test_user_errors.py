@@ -246,3 +246,22 @@ def test_stats_plots_into_a_file_is_refused(build, tmp_path):
     message = refused("stats", build, "--plots", tmp_path / "notes.txt")
     assert message == f"error: {tmp_path / 'notes.txt'}: cannot write (a file, not a folder)", message
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("lines", "complaint"),
+    [
+        ("", "no predictions in it"),
+        ('{"id": "scannet-scene0001_00-object_counting-0000", "prediction": "4"}\n', "none of its 1 predictions"),
+    ],
+)
+@pytest.mark.parametrize("flag", ["--predictions", "--compare"])
+def test_predictions_that_answer_no_question_are_refused(tmp_path, lines, complaint, flag):
+    """Was: a table of 0.0 scores and exit status 0, as if the model had answered everything wrong."""
+    data = vsibench_file(tmp_path)
+    good, other = tmp_path / "good.jsonl", tmp_path / "other.jsonl"
+    good.write_text('{"id": 0, "prediction": "4"}\n')
+    other.write_text(lines)
+    files = [other, good] if flag == "--predictions" else [good, other]
+    message = refused("eval", "--data", data, "--predictions", files[0], "--compare", files[1])
+    assert message.startswith(f"error: {other}: {complaint}"), message

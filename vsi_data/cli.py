@@ -512,7 +512,7 @@ def evaluate(
     ] = None,
 ) -> None:
     """Score predictions the VSI-Bench way: first token, letters, MRA, tasks averaged into overall."""
-    from vsi_data.eval import DataError, PredictionsError, load_items, read_predictions
+    from vsi_data.eval import DataError, PredictionsError, answers_for, load_items
     from vsi_data.eval.report import comparison_table, report_footer, report_table
     from vsi_data.eval.scoring import compare as compare_reports
     from vsi_data.eval.scoring import evaluate as score
@@ -520,8 +520,9 @@ def evaluate(
     _logging(quiet=as_json)
     try:
         items = load_items(data)
-        report = score(items, read_predictions(predictions).answers)
-        baseline = score(items, read_predictions(compare).answers) if compare else None
+        ids = [item.id for item in items]
+        report = score(items, answers_for(predictions, data, ids))
+        baseline = score(items, answers_for(compare, data, ids)) if compare else None
     except (DataError, PredictionsError) as exc:
         raise _fail(str(exc)) from None
     if as_json:

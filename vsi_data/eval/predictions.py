@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,21 @@ def read_predictions(path: Path) -> Predictions:
             log.warning("%s (an interrupted write?); ignoring the last line", exc)
             cut = len(tail)
     return Predictions(answers, cut)
+
+
+def answers_for(path: Path, data: Path, question_ids: Collection[str]) -> dict[str, str | None]:
+    """The predictions of `path` for scoring the questions of `data`. A file that answers none of them is the wrong
+    file (or the wrong --data, or a `predict` that wrote nothing yet): scored, it would be a plausible 0."""
+    answers = read_predictions(path).answers
+    if not answers:
+        raise PredictionsError(f"{path}: no predictions in it (has `vsi-data predict` written any yet?)")
+    if not any(qid in answers for qid in question_ids):
+        theirs, ours = next(iter(answers)), next(iter(question_ids), None)
+        raise PredictionsError(
+            f"{path}: none of its {len(answers)} predictions is for a question of {data} "
+            f"(its ids look like {theirs!r}, the data's like {ours!r}): predictions of other questions?"
+        )
+    return answers
 
 
 def _parse(path: Path, number: int, line: bytes) -> tuple[str, str | None]:
