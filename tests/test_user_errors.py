@@ -265,3 +265,21 @@ def test_predictions_that_answer_no_question_are_refused(tmp_path, lines, compla
     files = [other, good] if flag == "--predictions" else [good, other]
     message = refused("eval", "--data", data, "--predictions", files[0], "--compare", files[1])
     assert message.startswith(f"error: {other}: {complaint}"), message
+
+
+@pytest.mark.parametrize(("recipe", "column"), [("vsi100k", "category"), ("vsibench", "nyu40class")])
+def test_a_label_table_without_the_column_the_vocabulary_reads_fails_naming_it(handmade_root, recipe, column):
+    """Was (the scannet200 vocabulary's `category`): every object left out as 'outside the vocabulary', and a scene
+    of no questions, or of questions about the objects some other rule still named."""
+    from vsi_data.qa import load_recipe
+    from vsi_data.sources.base import SceneError
+    from vsi_data.sources.scannet import ScanNetConfig, ScanNetSource
+
+    table = handmade_root / "scannetv2-labels.combined.tsv"
+    rows = [line.split("\t") for line in table.read_text().splitlines()]
+    drop = rows[0].index(column)
+    table.write_text("\n".join("\t".join(r[:drop] + r[drop + 1 :]) for r in rows) + "\n")
+    source = ScanNetSource(ScanNetConfig(handmade_root))
+    with pytest.raises(SceneError) as info:
+        source.load(source.list_scenes()[0], load_recipe(recipe).parse_options(seed=0))
+    assert str(info.value).startswith(f"{table}: label table lacks columns ['{column}']"), info.value
