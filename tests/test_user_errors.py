@@ -283,3 +283,25 @@ def test_a_label_table_without_the_column_the_vocabulary_reads_fails_naming_it(h
     with pytest.raises(SceneError) as info:
         source.load(source.list_scenes()[0], load_recipe(recipe).parse_options(seed=0))
     assert str(info.value).startswith(f"{table}: label table lacks columns ['{column}']"), info.value
+
+
+RECORD_EDITS = {
+    "recipe a name": lambda m: {**m, "recipe": "vsibench"},
+    "config null": lambda m: {**m, "config": None},
+    "config without source": lambda m: {**m, "config": {k: v for k, v in m["config"].items() if k != "source"}},
+    "seed as text": lambda m: {**m, "seed": "zero"},
+    "source options a list": lambda m: {**m, "config": {**m["config"], "source_options": [24]}},
+}
+
+
+@pytest.mark.parametrize("command", ["inspect", "verify"])
+@pytest.mark.parametrize("edit", RECORD_EDITS)
+def test_a_hand_edited_record_of_how_the_build_was_made_is_named(build, tmp_path, command, edit):
+    """inspect and verify re-open the build's scenes from its manifest: a misshapen record was a traceback."""
+    manifest = build / "manifest.json"
+    manifest.write_text(json.dumps(RECORD_EDITS[edit](json.loads(manifest.read_text()))))
+    if command == "inspect":
+        message = refused(*readers(build, tmp_path)["inspect"])
+    else:
+        message = refused("verify", "--build", build, "--meta", tmp_path / "meta.json", code=2)
+    assert message.startswith(f"error: {manifest}: "), message
