@@ -305,3 +305,20 @@ def test_a_hand_edited_record_of_how_the_build_was_made_is_named(build, tmp_path
     else:
         message = refused("verify", "--build", build, "--meta", tmp_path / "meta.json", code=2)
     assert message.startswith(f"error: {manifest}: "), message
+
+
+@pytest.mark.parametrize("where", ["a folder", "under a file"])
+def test_predict_out_that_cannot_be_a_predictions_file_is_refused_before_the_model(tmp_path, where):
+    """Was: 'predictions file not found' for a folder, a FileExistsError traceback under a file."""
+    data = vsibench_file(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    out = tmp_path if where == "a folder" else tmp_path / "notes.txt" / "p.jsonl"
+    message = refused("predict", "--model", tmp_path / "no-model", "--data", data, "--out", out)
+    assert message.startswith(f"error: {out}: cannot write ("), message
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_eval_predictions_that_are_a_folder_say_so(tmp_path):
+    data = vsibench_file(tmp_path)
+    message = refused("eval", "--data", data, "--predictions", tmp_path)
+    assert message == f"error: {tmp_path}: a folder, not a predictions file", message

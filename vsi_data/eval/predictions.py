@@ -15,6 +15,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from vsi_data.io import OutputError, check_output_path
+
 log = logging.getLogger(__name__)
 
 
@@ -31,6 +33,8 @@ class Predictions:
 def read_predictions(path: Path) -> Predictions:
     """Parse a predictions file; ids are normalised to strings."""
     path = Path(path)
+    if path.is_dir():
+        raise PredictionsError(f"{path}: a folder, not a predictions file")
     if not path.is_file():
         raise PredictionsError(f"{path}: predictions file not found")
     raw = path.read_bytes()
@@ -96,6 +100,10 @@ def open_for_append(path: Path) -> set[str]:
     last line is cut off (so new lines do not run into it); a complete last line missing only its
     newline gets one."""
     path = Path(path)
+    try:
+        check_output_path(path)
+    except OutputError as exc:
+        raise PredictionsError(str(exc)) from None
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         return set()
