@@ -322,3 +322,22 @@ def test_eval_predictions_that_are_a_folder_say_so(tmp_path):
     data = vsibench_file(tmp_path)
     message = refused("eval", "--data", data, "--predictions", tmp_path)
     assert message == f"error: {tmp_path}: a folder, not a predictions file", message
+
+
+@pytest.mark.parametrize("where", ["--out under a file", "--frames-dir a file", "--frames-dir under a file"])
+def test_export_into_a_file_is_refused_before_the_export(vsibench_video_build, tmp_path, where):
+    """Was: a FileExistsError / NotADirectoryError traceback (after the frames were being extracted)."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    out, frames_dir = tmp_path / "export", None
+    if where == "--out under a file":
+        out = notes / "export"
+    else:
+        frames_dir = notes if where == "--frames-dir a file" else notes / "frames"
+    args = ["export", vsibench_video_build, "--format", "llava", "--out", out]
+    if frames_dir is not None:
+        args += ["--frames", "2", "--frames-dir", frames_dir]
+    message = refused(*args)
+    assert "cannot write (" in message, message
+    assert notes.read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

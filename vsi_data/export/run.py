@@ -40,7 +40,7 @@ from vsi_data.export.spec import (
     prompter,
     target_text,
 )
-from vsi_data.io import process_alive
+from vsi_data.io import OutputError, check_output_path, process_alive
 from vsi_data.output.shards import DATA_DIR, ShardsMismatch, shard_files, write_atomic
 
 READ_COLUMNS = ("id", "dataset", "scene_id", "split", "question_type", "question", "options", "answer", "video")
@@ -153,6 +153,12 @@ def _check_options(spec: ExportFormat, config: ExportConfig) -> None:
         raise ExportError("--frames-dir needs --frames N")
     if config.split != "all" and not _SAFE_NAME.fullmatch(config.split):
         raise ExportError(f"--split {config.split!r}: expected train, val or all")
+    try:  # a file where a folder goes: found only mid-export, it was an OS error
+        check_output_path(Path(config.out).absolute().parent, folder=True)
+        if config.frames_dir is not None:
+            check_output_path(Path(config.frames_dir).absolute(), folder=True)
+    except OutputError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _shards(build: Path) -> list[pq.ParquetFile]:
