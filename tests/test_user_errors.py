@@ -341,3 +341,20 @@ def test_export_into_a_file_is_refused_before_the_export(vsibench_video_build, t
     assert "cannot write (" in message, message
     assert notes.read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("where", ["a folder of mine", "a file"])
+def test_train_grpo_never_writes_into_a_users_folder_or_file(vsibench_video_build, tmp_path, where):
+    """Was: a run written into a folder of the user's (its README.md replaced by the model card), or a
+    FileExistsError traceback for a file."""
+    output = tmp_path / "mine"
+    if where == "a file":
+        output.write_text("mine")
+    else:
+        output.mkdir()
+        (output / "README.md").write_text("mine")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    message = refused("train-grpo", "--recipe", "tiny-cpu", "--data", vsibench_video_build, "--output", output)
+    assert message.startswith(f"error: {output}: "), message
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    assert (output if where == "a file" else output / "README.md").read_text() == "mine"
