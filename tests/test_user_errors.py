@@ -358,3 +358,42 @@ def test_train_grpo_never_writes_into_a_users_folder_or_file(vsibench_video_buil
     assert message.startswith(f"error: {output}: "), message
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
     assert (output if where == "a file" else output / "README.md").read_text() == "mine"
+
+
+@pytest.fixture
+def meta_build(realdata, tmp_path) -> tuple[Path, Path]:
+    """A vsibench-meta build of one released ScanNet scene, and that scene's meta file."""
+    released = json.loads((realdata / "vsibench/scannet_meta_info_val.json").read_text())
+    scene = sorted(released)[0]
+    meta = tmp_path / "meta" / "scannet_meta_info_val.json"
+    meta.parent.mkdir()
+    meta.write_text(json.dumps({scene: released[scene]}))
+    out = tmp_path / "build"
+    args = [
+        "build",
+        "--source",
+        "vsibench-meta",
+        "--root",
+        meta,
+        "--out",
+        out,
+        "--split",
+        "val",
+        "--recipe",
+        "vsibench",
+    ]
+    result = runner.invoke(app, [str(a) for a in [*args, "--allow-benchmark-scenes", "--workers", "0", "--quiet"]])
+    assert result.exit_code == 0, result.output
+    return out, meta
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_verify_pictures_into_a_file_is_refused_before_the_work(meta_build, tmp_path, where):
+    """Was: a FileExistsError / NotADirectoryError traceback once the first scene was verified."""
+    build, meta = meta_build
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    pictures = notes if where == "a file" else notes / "pictures"
+    message = refused("verify", "--build", build, "--meta", meta, "--pictures", pictures, code=2)
+    assert message.startswith(f"error: {pictures}: cannot write ("), message
+    assert notes.read_text() == "mine"

@@ -663,12 +663,18 @@ def verify(
     """
     from rich.progress import Progress
 
+    from vsi_data.io import OutputError, check_output_path
     from vsi_data.verify import Tolerances, VerifyError, from_build, from_scans, run_verify
     from vsi_data.viz.verify import draw_verified_scene, print_verify_report
 
     _logging(quiet=True)
     if (build is None) == (root is None) or (root is not None and source is None):
         raise _fail("give --build DIR, or --root PATH with --source", code=2)
+    try:
+        if pictures is not None:
+            check_output_path(pictures, folder=True)
+    except OutputError as exc:
+        raise _fail(str(exc), code=2) from None
     if build is not None and source_options:
         flags = ", ".join(next(iter(SOURCE_OPTIONS[name].values())).flag for name in source_options)
         raise _fail(f"{flags} go with --root; a build's source options are in its manifest", code=2)
