@@ -397,3 +397,14 @@ def test_verify_pictures_into_a_file_is_refused_before_the_work(meta_build, tmp_
     message = refused("verify", "--build", build, "--meta", meta, "--pictures", pictures, code=2)
     assert message.startswith(f"error: {pictures}: cannot write ("), message
     assert notes.read_text() == "mine"
+
+
+@pytest.mark.parametrize("command", ["stats", "eval"])
+def test_options_written_as_one_string_are_refused(tmp_path, command):
+    """Was: read as a tuple of characters, so predict listed one option per letter of "A. sofa, B. desk, ..."
+    and eval matched letters among them."""
+    data = vsibench_file(tmp_path, options_question={"options": "A. sofa, B. desk, C. lamp, D. tv"})
+    (tmp_path / "p.jsonl").write_text('{"id": 1, "prediction": "B"}\n')
+    args = ["stats", data] if command == "stats" else ["eval", "--data", data, "--predictions", tmp_path / "p.jsonl"]
+    message = refused(*args)
+    assert message.startswith(f"error: {data}: column options holds string, not lists of option texts"), message

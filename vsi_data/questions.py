@@ -141,6 +141,12 @@ def _filled(path: Path, table: pa.Table) -> pa.Table:
             raise NotQuestions(
                 f"{path}: {values.null_count} question(s) without {column} (the first: question {first + 1})"
             )
+    options = table.schema.field("options").type
+    listed = pa.types.is_list(options) or pa.types.is_large_list(options)
+    if not (pa.types.is_null(options) or (listed and pa.types.is_string(options.value_type))):
+        raise NotQuestions(
+            f"{path}: column options holds {options}, not lists of option texts (['A. chair', 'B. sofa', ...])"
+        )
     columns = (table.column(name).to_pylist() for name in ("id", "question_type", "ground_truth"))
     for qid, question_type, truth in zip(*columns, strict=True):
         value = parse_number(str(truth)) if question_type in NUMERIC_TYPES else None
