@@ -287,6 +287,7 @@ def test_a_label_table_without_the_column_the_vocabulary_reads_fails_naming_it(h
 
 RECORD_EDITS = {
     "recipe a name": lambda m: {**m, "recipe": "vsibench"},
+    "recipe types a list": lambda m: {**m, "recipe": {**m["recipe"], "types": []}},
     "config null": lambda m: {**m, "config": None},
     "config without source": lambda m: {**m, "config": {k: v for k, v in m["config"].items() if k != "source"}},
     "seed as text": lambda m: {**m, "seed": "zero"},

@@ -128,8 +128,8 @@ def recorded_build(manifest: Any) -> tuple[dict[str, Any], int, BuildConfig]:
     if missing:
         raise ValueError(f"not a vsi-data manifest (no {', '.join(missing)})")
     recipe, seed, config = manifest["recipe"], manifest["seed"], manifest["config"]
-    names = ("name", "source_file")
-    if not (isinstance(recipe, dict) and all(isinstance(recipe.get(k), str) for k in names) and "types" in recipe):
+    shaped = isinstance(recipe, dict) and isinstance(recipe.get("types"), dict)
+    if not shaped or not all(isinstance(recipe.get(key), str) for key in ("name", "source_file")):
         raise ValueError('"recipe" is not the resolved recipe a build records (edited by hand?)')
     if type(seed) is not int:
         raise ValueError(f'"seed" must be an integer, not {seed!r}')
