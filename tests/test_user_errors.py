@@ -409,3 +409,14 @@ def test_options_written_as_one_string_are_refused(tmp_path, command):
     args = ["stats", data] if command == "stats" else ["eval", "--data", data, "--predictions", tmp_path / "p.jsonl"]
     message = refused(*args)
     assert message.startswith(f"error: {data}: column options holds string, not lists of option texts"), message
+
+
+def test_a_folder_of_vsibench_files_names_the_one_without_a_column(tmp_path):
+    """Was: the folder 'not a folder of VSI-Bench .parquet files', whichever of its files lacked the column."""
+    import pyarrow.parquet as pq
+
+    whole = vsibench_file(tmp_path)
+    short = tmp_path / "test-2.parquet"
+    pq.write_table(pq.read_table(whole).drop_columns(["ground_truth"]), short)
+    message = refused("stats", tmp_path)
+    assert message == f"error: {short}: a VSI-Bench file without column ground_truth (in {tmp_path})", message

@@ -52,8 +52,12 @@ def read_questions(path: Path | str) -> Questions:
         if (path / MANIFEST).is_file() or any((path / DATA_DIR).glob("*.parquet")):
             return _read_build(path, path)
         tables = {f: read_table(f) for f in sorted(path.glob("*.parquet"))}
-        if tables and all(set(VSIBENCH_COLUMNS) <= set(t.column_names) for t in tables.values()):
+        lacking = {f: sorted(set(VSIBENCH_COLUMNS) - set(t.column_names)) for f, t in tables.items()}
+        if tables and not any(lacking.values()):
             return Questions(_from_vsibench([_filled(f, t) for f, t in tables.items()]), "vsibench", path)
+        if any(not columns for columns in lacking.values()):  # VSI-Bench files, one of them short of a column
+            short, columns = next((f, c) for f, c in lacking.items() if c)
+            raise NotQuestions(f"{short}: a VSI-Bench file without column {', '.join(columns)} (in {path})")
         raise NotQuestions(
             f"{path}: not a vsi-data build output (no {MANIFEST} or {DATA_DIR}/*.parquet) "
             f"and not a folder of VSI-Bench .parquet files (columns {', '.join(VSIBENCH_COLUMNS)})"
