@@ -150,7 +150,7 @@ def _logging(quiet: bool) -> None:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -288,13 +288,13 @@ def build(
 
     except KeyboardInterrupt as exc:  # the workers are stopped already; what is committed stays
         done = f"{exc}; " if str(exc) else ""
-        console.print(f"interrupted: {done}run the same command again to resume", highlight=False, soft_wrap=True)
+        console.print(f"interrupted: {done}run the same command again to resume", markup=False, soft_wrap=True)
         raise typer.Exit(130) from None
     scenes_info = result.manifest["scenes"]
     stdout = _stdout()
     stdout.print(
         f"[bold]{result.manifest['rows']}[/bold] questions from {scenes_info['built']} scenes "
-        f"({scenes_info['failed']} failed) → {out}",
+        f"({scenes_info['failed']} failed) → {escape(out)}",
         highlight=False,
     )
     for failure in result.failures:
@@ -326,12 +326,14 @@ def stats(
     plots: Annotated[Path | None, typer.Option(help="Also write PNG figures to this folder.")] = None,
 ) -> None:
     """Questions per type, source and split; answer distributions, letter balance, categories, failures."""
-    from vsi_data.io import is_url, location
+    from vsi_data.io import OutputError, check_output_path, is_url, location
     from vsi_data.stats import NotADataset, dataset_stats
 
     try:
+        if plots is not None:
+            check_output_path(plots, folder=True)
         report = dataset_stats(location(directory) if is_url(directory) else Path(directory))
-    except NotADataset as exc:
+    except (NotADataset, OutputError) as exc:
         raise _fail(str(exc)) from None
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -342,8 +344,12 @@ def stats(
     if plots is not None:
         from vsi_data.viz.plots import write_plots
 
-        for figure in write_plots(report, plots):
-            console.print(f"wrote {figure}", highlight=False)
+        try:
+            figures = write_plots(report, plots)
+        except OutputError as exc:
+            raise _fail(str(exc)) from None
+        for figure in figures:
+            console.print(f"wrote {figure}", markup=False, highlight=False)
 
 
 @app.command()
@@ -353,14 +359,16 @@ def inspect(
     out: Annotated[Path, typer.Option(help="PNG to write.")],
 ) -> None:
     """Draw one question over its scene: top-down boxes, the quantity behind the answer, a few video frames."""
+    from vsi_data.io import OutputError, check_output_path
     from vsi_data.viz.inspect import InspectError, inspect_question
 
     _logging(quiet=True)
     try:
+        check_output_path(out)
         written = inspect_question(directory, id, out)
-    except InspectError as exc:
+    except (InspectError, OutputError) as exc:
         raise _fail(str(exc)) from None
-    _stdout().print(f"wrote {written}", highlight=False, soft_wrap=True)
+    _stdout().print(f"wrote {written}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("train-grpo")
@@ -392,7 +400,9 @@ def train_grpo(
     last = result.last_log
     summary = ", ".join(f"{key} {last[key]:.4g}" for key in ("loss", "kl", "reward") if key in last)
     resumed = f" (resumed from {result.resumed_from.name})" if result.resumed_from else ""
-    _stdout().print(f"step {result.global_step}{resumed}: {summary} → {output}", highlight=False, soft_wrap=True)
+    _stdout().print(
+        f"step {result.global_step}{resumed}: {summary} → {output}", markup=False, highlight=False, soft_wrap=True
+    )
 
 
 @app.command("merge-lora")
@@ -409,7 +419,7 @@ def merge_lora(
         final = merge(run)
     except (TrainRecipeError, ModelLoadError) as exc:
         raise _fail(str(exc)) from None
-    console.print(f"merged → {final}", highlight=False)
+    console.print(f"merged → {final}", markup=False, highlight=False)
 
 
 class Dtype(StrEnum):
@@ -488,7 +498,7 @@ def predict(
         except (DataError, PredictionsError, PredictError, ModelLoadError, VideoReadError, TrainRecipeError) as exc:
             raise _fail(str(exc)) from None
     _stdout().print(
-        f"[bold]{result.written}[/bold] questions answered, {result.already} already in {out} "
+        f"[bold]{result.written}[/bold] questions answered, {result.already} already in {escape(str(out))} "
         f"({result.total} in the data)",
         highlight=False,
     )
@@ -504,7 +514,7 @@ def evaluate(
     ] = None,
 ) -> None:
     """Score predictions the VSI-Bench way: first token, letters, MRA, tasks averaged into overall."""
-    from vsi_data.eval import DataError, PredictionsError, load_items, read_predictions
+    from vsi_data.eval import DataError, PredictionsError, answers_for, load_items
     from vsi_data.eval.report import comparison_table, report_footer, report_table
     from vsi_data.eval.scoring import compare as compare_reports
     from vsi_data.eval.scoring import evaluate as score
@@ -512,8 +522,9 @@ def evaluate(
     _logging(quiet=as_json)
     try:
         items = load_items(data)
-        report = score(items, read_predictions(predictions).answers)
-        baseline = score(items, read_predictions(compare).answers) if compare else None
+        ids = [item.id for item in items]
+        report = score(items, answers_for(predictions, data, ids))
+        baseline = score(items, answers_for(compare, data, ids)) if compare else None
     except (DataError, PredictionsError) as exc:
         raise _fail(str(exc)) from None
     if as_json:
@@ -524,10 +535,12 @@ def evaluate(
         typer.echo(json.dumps(result, indent=2))
         return
     stdout = _stdout()
-    stdout.print(report_table(report, f"VSI-Bench scores of {predictions.name} on {Path(data).name}"))
+    stdout.print(report_table(report, escape(f"VSI-Bench scores of {predictions.name} on {Path(data).name}")))
     stdout.print(report_footer(report), highlight=False)
     if baseline is not None:
-        stdout.print(comparison_table(compare_reports(baseline, report), compare.name, predictions.name))
+        stdout.print(
+            comparison_table(compare_reports(baseline, report), escape(compare.name), escape(predictions.name))
+        )
 
 
 def _export_choices() -> tuple[str, str, str, str]:
@@ -609,9 +622,9 @@ def export(
             raise _fail(str(exc)) from None
     counts = ", ".join(f"{split_name} {count}" for split_name, count in result.rows.items())
     skipped = f"; {result.skipped} left out without video" if result.skipped else ""
+    written = f"{escape(str(result.out))} ({result.format}){skipped}"
     console.print(
-        f"[bold]{sum(result.rows.values())}[/bold] questions ({counts}) → {result.out} ({result.format}){skipped}",
-        highlight=False,
+        f"[bold]{sum(result.rows.values())}[/bold] questions ({counts}) → {written}", highlight=False, soft_wrap=True
     )
 
 
@@ -652,12 +665,18 @@ def verify(
     """
     from rich.progress import Progress
 
+    from vsi_data.io import OutputError, check_output_path
     from vsi_data.verify import Tolerances, VerifyError, from_build, from_scans, run_verify
     from vsi_data.viz.verify import draw_verified_scene, print_verify_report
 
     _logging(quiet=True)
     if (build is None) == (root is None) or (root is not None and source is None):
         raise _fail("give --build DIR, or --root PATH with --source", code=2)
+    try:
+        if pictures is not None:
+            check_output_path(pictures, folder=True)
+    except OutputError as exc:
+        raise _fail(str(exc), code=2) from None
     if build is not None and source_options:
         flags = ", ".join(next(iter(SOURCE_OPTIONS[name].values())).flag for name in source_options)
         verb = "goes" if len(source_options) == 1 else "go"

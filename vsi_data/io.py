@@ -53,6 +53,20 @@ def output_error(exc: OSError, path: Path) -> OutputError | None:
     return None
 
 
+def check_output_path(path: Path, folder: bool = False) -> None:
+    """Refuse, before any work is done, an output file (or `folder`) that cannot be one: a folder where a file goes,
+    a file where a folder goes, or a file among its parents. Found only at the write, each would be an OS error
+    after the work, and a file in the way is the user's own."""
+    if path.exists() and path.is_dir() != folder:
+        why = "a file, not a folder" if folder else "a folder, not a file"
+        raise OutputError(errno.ENOTDIR if folder else errno.EISDIR, why, str(path))
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(errno.ENOTDIR, f"{parent} is a file, not a folder", str(path))
+            return
+
+
 def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 

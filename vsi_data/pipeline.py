@@ -119,6 +119,28 @@ class BuildConfig:
         return cls(**config)
 
 
+def recorded_build(manifest: Any) -> tuple[dict[str, Any], int, BuildConfig]:
+    """What a build's manifest records of how it was made, for the commands that re-open its scenes: the resolved
+    recipe, the seed and the config. A `ValueError` says which is missing or misshapen (a hand-edited file)."""
+    if not isinstance(manifest, dict):
+        raise ValueError("not a vsi-data manifest (no JSON object)")
+    missing = [key for key in ("source", "recipe", "seed", "config") if key not in manifest]
+    if missing:
+        raise ValueError(f"not a vsi-data manifest (no {', '.join(missing)})")
+    recipe, seed, config = manifest["recipe"], manifest["seed"], manifest["config"]
+    shaped = isinstance(recipe, dict) and isinstance(recipe.get("types"), dict)
+    if not shaped or not all(isinstance(recipe.get(key), str) for key in ("name", "source_file")):
+        raise ValueError('"recipe" is not the resolved recipe a build records (edited by hand?)')
+    if type(seed) is not int:
+        raise ValueError(f'"seed" must be an integer, not {seed!r}')
+    try:
+        if not isinstance(config, dict) or not isinstance(config.get("source_options"), dict | None):
+            raise TypeError("not an object")
+        return recipe, seed, BuildConfig.from_record(config)
+    except TypeError as exc:
+        raise ValueError(f'"config" is not the settings a build records ({exc}; edited by hand?)') from None
+
+
 @dataclass
 class BuildResult:
     exit_code: int

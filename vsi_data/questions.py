@@ -10,6 +10,7 @@ objects); its ids become strings, so its 17 and a predictions file's "17" are on
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -61,8 +62,12 @@ def read_questions(path: Path | str) -> Questions:
         if (path / MANIFEST).is_file() or any((path / DATA_DIR).glob("*.parquet")):
             return _read_build(path, path)
         tables = {f: read_table(f) for f in sorted(path.glob("*.parquet"))}
-        if tables and all(set(VSIBENCH_COLUMNS) <= set(t.column_names) for t in tables.values()):
+        lacking = {f: sorted(set(VSIBENCH_COLUMNS) - set(t.column_names)) for f, t in tables.items()}
+        if tables and not any(lacking.values()):
             return Questions(_from_vsibench([_filled(f, t) for f, t in tables.items()]), "vsibench", path)
+        if any(not columns for columns in lacking.values()):  # VSI-Bench files, one of them short of a column
+            short, columns = next((f, c) for f, c in lacking.items() if c)
+            raise NotQuestions(f"{short}: a VSI-Bench file without column {', '.join(columns)} (in {path})")
         raise NotQuestions(
             f"{path}: not a vsi-data build output (no {MANIFEST} or {DATA_DIR}/*.parquet) "
             f"and not a folder of VSI-Bench .parquet files (columns {', '.join(VSIBENCH_COLUMNS)})"
@@ -83,10 +88,10 @@ def _read_build(build: Path | Store, root: Path | str) -> Questions:
     """A build's rows from the shards its manifest lists, checked: a lost shard is an error, never a smaller
     dataset (a build whose every scene failed has no shard: zero rows)."""
     try:
-        names = shard_names(build)
+        table = read_rows(build) if shard_names(build) else SCHEMA.empty_table()
     except ShardsMismatch as exc:
         raise NotQuestions(str(exc)) from None
-    return Questions(read_rows(build) if names else SCHEMA.empty_table(), "build", root)
+    return Questions(table, "build", root)
 
 
 def read_table(path: Path) -> pa.Table:
@@ -149,6 +154,19 @@ def _filled(path: Path, table: pa.Table) -> pa.Table:
             first = values.is_null().to_pylist().index(True)
             raise NotQuestions(
                 f"{path}: {values.null_count} question(s) without {column} (the first: question {first + 1})"
+            )
+    options = table.schema.field("options").type
+    listed = pa.types.is_list(options) or pa.types.is_large_list(options)
+    if not (pa.types.is_null(options) or (listed and pa.types.is_string(options.value_type))):
+        raise NotQuestions(
+            f"{path}: column options holds {options}, not lists of option texts (['A. chair', 'B. sofa', ...])"
+        )
+    columns = (table.column(name).to_pylist() for name in ("id", "question_type", "ground_truth"))
+    for qid, question_type, truth in zip(*columns, strict=True):
+        value = parse_number(str(truth)) if question_type in NUMERIC_TYPES else None
+        if value is not None and not math.isfinite(value):  # "nan" and "inf" parse, and no statistic takes them
+            raise NotQuestions(
+                f"{path}: question {qid} ({question_type}) has the ground truth {truth!r}, not a finite number"
             )
     return table
 

@@ -27,6 +27,8 @@ def resolve_named(
     unknown name's error offers (build and training recipes share `recipes/`)."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
+        if path.is_dir():
+            raise FileNotFoundError(f"{path}: a folder, not a YAML file")
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file")
         return path
@@ -44,6 +46,8 @@ def load_yaml(path: Path) -> dict:
             data = yaml.load(handle, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
     return data

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import enum
+import math
 import types
 import typing
 from typing import Any, TypeVar
@@ -82,8 +83,8 @@ def _matches(value: Any, annotation: Any) -> bool:
     if _literal_values(annotation) is not None:
         return value in _literal_values(annotation)
     origin = typing.get_origin(annotation) or annotation
-    if origin is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
+    if origin is float:  # NaN passes every range check a settings class makes: never a setting
+        return isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
     if origin is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if origin in (list, tuple):  # YAML writes both as a list; each item checked against the item type
@@ -115,6 +116,8 @@ def check_value(name: str, value: Any, annotation: Any) -> None:
         return
     as_text = isinstance(value, str) and "e" in value.lower() and _is_number(value)
     hint = " (write numbers like 1e-4 as 1.0e-4: YAML reads 1e-4 as text)" if as_text else ""
+    if isinstance(value, float) and math.isnan(value):
+        hint = " (.nan is not a number a setting can take)"
     raise ValueError(f"{name} must be {describe(annotation)}, not {value!r}{hint}")
 
 

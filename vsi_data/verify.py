@@ -325,22 +325,23 @@ def _recipe(name: str) -> Recipe:
 def from_build(build: Path) -> Ours:
     """A build's source, recipe and rows, from its manifest (the recipe must be unchanged since the build)."""
     from vsi_data.output.shards import read_rows
-    from vsi_data.pipeline import BuildConfig, open_build_source
+    from vsi_data.pipeline import open_build_source, recorded_build
 
     path = build / "manifest.json"
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        recorded, settings, seed = manifest["recipe"], manifest["config"], manifest["seed"]
+        recorded, seed, settings = recorded_build(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise VerifyError(f"{path}: missing; --build must be a vsi-data build output folder") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except json.JSONDecodeError as exc:
         raise VerifyError(f"{path}: not a vsi-data manifest ({exc})") from None
+    except ValueError as exc:
+        raise VerifyError(f"{path}: {exc}") from None
     recipe = _recipe(recorded["source_file"] if Path(recorded["source_file"]).is_file() else recorded["name"])
     now = {k: v for k, v in recipe.resolved().items() if k != "source_file"}
     changed = sorted(k for k, v in now.items() if recorded.get(k) != v)
     if changed:
         raise VerifyError(f"{recipe.path}: the recipe changed since the build ({', '.join(changed)})")
-    config = dataclasses.replace(BuildConfig.from_record(settings), out=build)
+    config = dataclasses.replace(settings, out=build)
     try:
         source = open_build_source(config)
         table = read_rows(build)
@@ -349,7 +350,7 @@ def from_build(build: Path) -> Ours:
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in table.to_pylist():
         rows.setdefault((row["dataset"], row["scene_id"]), []).append(row)
-    return Ours(source, recipe, int(seed), rows)
+    return Ours(source, recipe, seed, rows)
 
 
 def from_scans(source: str, root: Path, recipe: str, seed: int, options: Mapping[str, Any] | None = None) -> Ours:

@@ -57,6 +57,10 @@ class Vocabulary:
                 return rule.mapping[key]
         return None
 
+    def columns(self, source: str) -> set[str]:
+        """The label-table columns the rules of `source` read (a table without one would drop every label)."""
+        return {rule.column for rule in self.rules.get(source, ()) if rule.column != RAW}
+
     def categories(self, source: str) -> set[str]:
         return {c for rule in self.rules.get(source, ()) for c in rule.mapping.values() if c is not None}
 

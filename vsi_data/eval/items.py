@@ -8,6 +8,7 @@ ask where a question came from.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,10 +82,25 @@ def _check(data: Path | str, items: list[EvalItem]) -> None:
     for item in items:
         if item.question_type not in known:
             raise DataError(f"{data}: question {item.id} has unknown question_type {item.question_type!r}")
-        if item.question_type in NUMERIC_TYPES and parse_number(item.answer) is None:
+        number = parse_number(item.answer) if item.question_type in NUMERIC_TYPES else 0.0
+        if number is None or not math.isfinite(number):
             raise DataError(
                 f"{data}: question {item.id} ({item.question_type}) has a non-numeric answer {item.answer!r}"
             )
+        if item.question_type in MULTIPLE_CHOICE_TYPES:
+            _check_choice(data, item)
     duplicated = [qid for qid, count in Counter(item.id for item in items).items() if count > 1]
     if duplicated:
         raise DataError(f"{data}: {len(duplicated)} ids occur more than once (e.g. {duplicated[0]})")
+
+
+def _check_choice(data: Path, item: EvalItem) -> None:
+    """A lettered question's answer is one of its option letters, a word question's answer is words: anything else
+    is a question no prediction can get right, which would lower its type's score without a word."""
+    where = f"{data}: question {item.id} ({item.question_type}) has the answer {item.answer!r}"
+    if item.options:
+        letters = [option.split(".", 1)[0].strip() for option in item.options]
+        if item.answer.strip().lower() not in {letter.lower() for letter in letters}:
+            raise DataError(f"{where}, not one of its option letters {', '.join(letters)}")
+    elif not item.answer.strip():
+        raise DataError(f"{where}: no words and no options")

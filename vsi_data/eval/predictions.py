@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+
+from vsi_data.io import OutputError, check_output_path
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,8 @@ class Predictions:
 def read_predictions(path: Path) -> Predictions:
     """Parse a predictions file; ids are normalised to strings."""
     path = Path(path)
+    if path.is_dir():
+        raise PredictionsError(f"{path}: a folder, not a predictions file")
     if not path.is_file():
         raise PredictionsError(f"{path}: predictions file not found")
     raw = path.read_bytes()
@@ -48,6 +53,21 @@ def read_predictions(path: Path) -> Predictions:
             log.warning("%s (an interrupted write?); ignoring the last line", exc)
             cut = len(tail)
     return Predictions(answers, cut)
+
+
+def answers_for(path: Path, data: Path, question_ids: Collection[str]) -> dict[str, str | None]:
+    """The predictions of `path` for scoring the questions of `data`. A file that answers none of them is the wrong
+    file (or the wrong --data, or a `predict` that wrote nothing yet): scored, it would be a plausible 0."""
+    answers = read_predictions(path).answers
+    if not answers:
+        raise PredictionsError(f"{path}: no predictions in it (has `vsi-data predict` written any yet?)")
+    if not any(qid in answers for qid in question_ids):
+        theirs, ours = next(iter(answers)), next(iter(question_ids), None)
+        raise PredictionsError(
+            f"{path}: none of its {len(answers)} predictions is for a question of {data} "
+            f"(its ids look like {theirs!r}, the data's like {ours!r}): predictions of other questions?"
+        )
+    return answers
 
 
 def _parse(path: Path, number: int, line: bytes) -> tuple[str, str | None]:
@@ -80,6 +100,10 @@ def open_for_append(path: Path) -> set[str]:
     last line is cut off (so new lines do not run into it); a complete last line missing only its
     newline gets one."""
     path = Path(path)
+    try:
+        check_output_path(path)
+    except OutputError as exc:
+        raise PredictionsError(str(exc)) from None
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         return set()

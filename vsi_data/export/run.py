@@ -41,7 +41,7 @@ from vsi_data.export.spec import (
     prompter,
     target_text,
 )
-from vsi_data.io import child, copy_file, given_location, is_file, is_url, process_alive
+from vsi_data.io import OutputError, check_output_path, child, copy_file, given_location, is_file, is_url, process_alive
 from vsi_data.output.shards import (
     DATA_DIR,
     NotABuild,
@@ -89,9 +89,9 @@ def run_export(config: ExportConfig, progress: Callable[[int, int], None] | None
     if spec is None:
         raise ExportError(f"unknown export format {config.format!r} (choose from {', '.join(FORMATS)})")
     prompt = _prompt(spec, config.prompt)
-    _check_options(spec, config)
     if is_url(config.out):
         raise ExportError(f"{config.out}: --out is a local folder (the tools read local files); export, then upload it")
+    _check_options(spec, config)
     build = given_location(config.build)
     shards = _shards(build)
     out = Path(config.out).absolute()
@@ -172,6 +172,12 @@ def _check_options(spec: ExportFormat, config: ExportConfig) -> None:
         raise ExportError("--frames-dir needs --frames N")
     if config.split != "all" and not _SAFE_NAME.fullmatch(config.split):
         raise ExportError(f"--split {config.split!r}: expected train, val or all")
+    try:  # a file where a folder goes: found only mid-export, it was an OS error
+        check_output_path(Path(config.out).absolute().parent, folder=True)
+        if config.frames_dir is not None:
+            check_output_path(Path(config.frames_dir).absolute(), folder=True)
+    except OutputError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _shards(build: Path | str) -> list[pq.ParquetFile]:

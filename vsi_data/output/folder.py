@@ -114,9 +114,10 @@ def finished_files(tree: Store) -> list[str]:
     """The shards the manifest in `tree` lists, then the manifest's companions and the manifest itself."""
     try:
         shards = json.loads(tree.read_text(MANIFEST))["shards"]
-    except (OSError, ValueError, KeyError):
-        shards = {}
-    return [*(name for split in sorted(shards) for name in shards[split] if _in_folder(name)), *FINISHED]
+        names = [name for split in sorted(shards) for name in shards[split] if _in_folder(name)]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # a manifest edited into another shape
+        names = []
+    return [*names, *FINISHED]
 
 
 def _in_folder(name: str) -> bool:

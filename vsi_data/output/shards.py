@@ -233,18 +233,57 @@ class ShardsMismatch(FileNotFoundError):
     """A build's shards are not the ones its manifest lists (a file missing, or holding other rows)."""
 
 
+def _listed_shards(manifest: object) -> dict[str, list[str]] | None:
+    """A manifest's `shards` (split -> shard names, each `data/<name>.parquet`), or None where the manifest is
+    not that shape (edited by hand): nothing it names outside `data/` is ever read or deleted."""
+    listed = manifest.get("shards") if isinstance(manifest, dict) else None
+    if not isinstance(listed, dict):
+        return None
+    for names in listed.values():
+        if not isinstance(names, list):
+            return None
+        for name in names:
+            if not isinstance(name, str) or not re.fullmatch(rf"{DATA_DIR}/[^/]+\.parquet", name) or ".." in name:
+                return None
+    return listed
+
+
+def _manifest_listing(store: Store) -> tuple[dict[str, list[str]], dict[str, int]] | None:
+    """The shards a build's manifest lists and its rows per split; None without a manifest. A damaged or
+    misshapen manifest is refused naming what is wrong: read past, a listing of `data/` (a user's own parquet
+    among the shards) would stand in for the build."""
+    where = f"{store}/{MANIFEST}"
+    try:
+        manifest = json.loads(store.read_text(MANIFEST))
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ShardsMismatch(f"{where}: not valid JSON ({exc}); re-run the build to write it again") from None
+    listed = _listed_shards(manifest)
+    if listed is None:
+        raise ShardsMismatch(
+            f'{where}: "shards" must map each split to its {DATA_DIR}/*.parquet files (edited by hand?); '
+            "re-run the build to write it again"
+        )
+    per_split = manifest.get("per_split")
+    if not isinstance(per_split, dict) or not all(type(rows) is int for rows in per_split.values()):
+        raise ShardsMismatch(
+            f'{where}: "per_split" must map each split to its row count (edited by hand?); '
+            "re-run the build to write it again"
+        )
+    return listed, per_split
+
+
 def shard_names(out_dir: Path | Store) -> list[str]:
     """The shards of the build in `out_dir`: those its manifest lists, each checked against the manifest's
     row count for its split (footers only), so a missing or foreign file is an error rather than a
     smaller dataset; a listing is never trusted over the manifest (on an object store it may even lag).
     Without a manifest, every `data/*.parquet`. Names are relative to the build."""
     store = Store.at(out_dir)
-    try:
-        manifest = json.loads(store.read_text(MANIFEST))
-        listed = manifest["shards"]
-        per_split = manifest["per_split"]
-    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+    listing = _manifest_listing(store)
+    if listing is None:
         return [name for name in store.files(DATA_DIR) if name.count("/") == 1 and name.endswith(".parquet")]
+    listed, per_split = listing
     names = []
     for split, shards in sorted(listed.items()):
         rows = 0
@@ -304,5 +343,8 @@ def read_rows(out_dir: Path | str | Store) -> pa.Table:
     tables = []
     for name in names:
         path, filesystem = arrow_path(store, name)
-        tables.append(pq.read_table(path, schema=SCHEMA, filesystem=filesystem))
+        try:
+            tables.append(pq.read_table(path, schema=SCHEMA, filesystem=filesystem))
+        except (OSError, pa.ArrowException) as exc:  # a whole footer over garbled pages
+            raise ShardsMismatch(f"{store}/{name}: not a readable Parquet file ({exc})") from None
     return pa.concat_tables(tables)

@@ -29,7 +29,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from vsi_data.io import Store, given_location, write_atomic
+from vsi_data.io import OutputError, Store, check_output_path, given_location, is_temp_file, write_atomic
 from vsi_data.models import ModelLoadError, build_tiny_qwen2vl, load_model, load_processor
 from vsi_data.output.shards import MANIFEST
 from vsi_data.train.data import training_dataset
@@ -90,6 +90,7 @@ def build_trainer(
     output_dir, data_dir = Path(output_dir), given_location(data_dir)
     config = recipe.grpo_config(output_dir, max_steps)
     dataset = training_dataset(data_dir, recipe.frames, recipe.prompt_mode, recipe.system_prompt)
+    _check_new_output(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     model_path = resolve_model(recipe, model, output_dir)
     data = str(Store.at(data_dir).location)  # a folder as its absolute path, a URL as the URL
@@ -257,6 +258,23 @@ def _suppress_vision_tokens(model_path: Path, generation_kwargs: dict | None) ->
     kwargs = dict(generation_kwargs or {})
     kwargs["suppress_tokens"] = sorted({*vision, *(kwargs.get("suppress_tokens") or [])})
     return kwargs
+
+
+def _check_new_output(output_dir: Path) -> None:
+    """--output is a run's folder, or new, or empty: a user's own folder (or file) is never written into. Before
+    its run.json a run has written only the tiny model (and temp files), which another rank may already see."""
+    try:
+        check_output_path(output_dir, folder=True)
+    except OutputError as exc:
+        raise TrainRecipeError(str(exc)) from None
+    if not output_dir.is_dir() or (output_dir / RUN_FILE).is_file():
+        return
+    foreign = sorted(p.name for p in output_dir.iterdir() if p.name != TINY_MODEL_DIR and not is_temp_file(p.name))
+    if foreign:
+        raise TrainRecipeError(
+            f"{output_dir}: holds {', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''} but no {RUN_FILE}, "
+            "so it is no train-grpo run to resume; pass a new or empty --output"
+        )
 
 
 def _claim_output(output_dir: Path, identity: dict[str, Any]) -> None:

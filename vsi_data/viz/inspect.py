@@ -19,7 +19,7 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow.compute as pc
@@ -41,6 +41,9 @@ from vsi_data.qa.context import SceneContext
 from vsi_data.question_types import QUESTION_TYPES
 from vsi_data.scene import Scene, SceneObject
 from vsi_data.stats import answer_words
+
+if TYPE_CHECKING:
+    from vsi_data.pipeline import BuildConfig
 
 log = logging.getLogger(__name__)
 
@@ -118,28 +121,28 @@ def find_row(out_dir: Path | str, question_id: str) -> dict[str, Any]:
     return row
 
 
-def _manifest(out_dir: Path | str) -> dict[str, Any]:
+def _manifest(out_dir: Path | str) -> tuple[dict[str, Any], int, BuildConfig]:
+    """The manifest's resolved recipe, seed and build config (`pipeline.recorded_build`)."""
+    from vsi_data.pipeline import recorded_build
+
     path = child(out_dir, MANIFEST)
     try:
-        manifest = json.loads(Store.at(out_dir).read_text(MANIFEST))
+        return recorded_build(json.loads(Store.at(out_dir).read_text(MANIFEST)))
     except FileNotFoundError:
         raise InspectError(f"{path}: missing; inspect needs the build's manifest to re-open its scenes") from None
     except json.JSONDecodeError as exc:
         raise InspectError(f"{path}: not valid JSON ({exc.msg})") from None
-    missing = [key for key in ("source", "recipe", "seed", "config") if key not in manifest]
-    if missing:
-        raise InspectError(f"{path}: not a vsi-data manifest (no {', '.join(missing)})")
-    return manifest
+    except ValueError as exc:
+        raise InspectError(f"{path}: {exc}") from None
 
 
 def reopen_scene(out_dir: Path | str, row: dict[str, Any]) -> tuple[SceneContext, dict[str, Any]]:
     """The row's scene as the build saw it (with the recipe's distance metric), and the type's settings."""
-    from vsi_data.pipeline import BuildConfig, open_build_source
+    from vsi_data.pipeline import open_build_source
     from vsi_data.qa import RecipeError, load_recipe
     from vsi_data.sources import SceneError, SourceUnavailable
 
-    manifest = _manifest(out_dir)
-    recorded = manifest["recipe"]
+    recorded, seed, built = _manifest(out_dir)
     try:
         recipe = load_recipe(recorded["source_file"])
     except RecipeError:
@@ -151,7 +154,7 @@ def reopen_scene(out_dir: Path | str, row: dict[str, Any]) -> tuple[SceneContext
             f"{recorded['source_file']}: the recipe changed since the build ({', '.join(changed)}); "
             "the scene would not be parsed as the build parsed it"
         )
-    config = replace(BuildConfig.from_record(manifest["config"]), out=out_dir)  # the folder may have moved since
+    config = replace(built, out=out_dir)  # the folder may have moved since
     try:
         source = open_build_source(config)
         refs = [r for r in source.list_scenes() if r.scene_id == row["scene_id"]]
@@ -160,14 +163,14 @@ def reopen_scene(out_dir: Path | str, row: dict[str, Any]) -> tuple[SceneContext
                 f"{config.root or out_dir}: scene {row['scene_id']} is not there any more "
                 "(were the source files moved since the build?)"
             )
-        scene = source.load(refs[0], recipe.parse_options(manifest["seed"]))
+        scene = source.load(refs[0], recipe.parse_options(seed))
     except (SceneError, SourceUnavailable, OSError) as exc:
         raise InspectError(
             f"cannot re-open scene {row['scene_id']} from the build's source: {exc} "
             "(were the source files moved since the build?)"
         ) from None
     context = SceneContext(scene, recipe.geometry.distance, recipe.vocabulary)
-    return context, manifest["recipe"]["types"].get(row["question_type"], {})
+    return context, recorded["types"].get(row["question_type"], {})
 
 
 # ---------------------------------------------------------------- what the answer rests on

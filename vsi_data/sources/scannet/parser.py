@@ -101,6 +101,12 @@ class ScanNetSource(SceneSource):
 
     def _objects(self, vertices, seg_indices, groups, aggregation_path, options, left_out) -> list[SceneObject]:
         stats = left_out.stats
+        missing = options.vocabulary.columns(self.label_namespace) - set(next(iter(self.label_table.values())))
+        if missing:
+            raise SceneError(
+                self.label_table_path,
+                f"label table lacks columns {sorted(missing)}, which vocabulary {options.vocabulary.name!r} reads",
+            )
         table = _SegmentTable(seg_indices)
         group_of_seg = np.full(table.size, -1, dtype=np.int64)
         for g, group in enumerate(groups):
