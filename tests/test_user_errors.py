@@ -43,10 +43,14 @@ def readers(build: Path, tmp_path: Path) -> dict[str, list[str]]:
         "stats": ["stats", str(build)],
         "eval": ["eval", "--data", str(build), "--predictions", str(tmp_path / "none.jsonl")],
         "inspect": ["inspect", str(build), "--id", question, "--out", str(tmp_path / "q.png")],
+        "export": ["export", str(build), "--format", "llava", "--out", str(tmp_path / "export")],
     }
 
 
-@pytest.mark.parametrize("command", ["stats", "eval", "inspect"])
+READERS = ["stats", "eval", "inspect", "export"]
+
+
+@pytest.mark.parametrize("command", READERS)
 def test_a_truncated_shard_is_one_line_naming_it(build, tmp_path, command):
     shard = build / SHARD
     shard.write_bytes(shard.read_bytes()[:1000])
@@ -54,15 +58,18 @@ def test_a_truncated_shard_is_one_line_naming_it(build, tmp_path, command):
     assert f"{shard}: not a readable Parquet file" in message
 
 
-@pytest.mark.parametrize("command", ["stats", "eval", "inspect"])
-def test_a_shard_garbled_inside_is_one_line_naming_it(build, tmp_path, command):
-    """The footer is whole (the row counts agree with the manifest), the pages are not: found on reading."""
+@pytest.mark.parametrize("command", READERS)
+@pytest.mark.parametrize("garbled", [slice(200, 3000), slice(4, 100)], ids=["pages", "page header"])
+def test_a_shard_garbled_inside_is_one_line_naming_it(build, tmp_path, command, garbled):
+    """The footer is whole (the row counts agree with the manifest), the pages are not: found on reading (zstd's
+    error, or Arrow's two-line one for a page header). An export leaves nothing behind."""
     shard = build / SHARD
     data = bytearray(shard.read_bytes())
-    data[200:3000] = bytes((b * 7 + 13) % 256 for b in data[200:3000])
+    data[garbled] = bytes((b * 7 + 13) % 256 for b in data[garbled])
     shard.write_bytes(bytes(data))
     message = refused(*readers(build, tmp_path)[command])
     assert f"{shard}: not a readable Parquet file" in message
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["build", "none.jsonl"]
 
 
 EDITED_MANIFESTS = {
@@ -74,7 +81,7 @@ EDITED_MANIFESTS = {
 }
 
 
-@pytest.mark.parametrize("command", ["stats", "eval", "inspect"])
+@pytest.mark.parametrize("command", READERS)
 @pytest.mark.parametrize("edit", EDITED_MANIFESTS)
 def test_a_hand_edited_manifest_is_one_line_naming_it(build, tmp_path, command, edit):
     manifest = build / "manifest.json"
@@ -83,7 +90,7 @@ def test_a_hand_edited_manifest_is_one_line_naming_it(build, tmp_path, command, 
     assert f"{manifest}: " in message
 
 
-@pytest.mark.parametrize("command", ["stats", "eval", "inspect"])
+@pytest.mark.parametrize("command", READERS)
 def test_a_garbled_manifest_is_not_read_past(build, tmp_path, command):
     """Read past, the listing of data/ would count a user's own parquet file there as the build's."""
     manifest = build / "manifest.json"

@@ -233,6 +233,11 @@ class ShardsMismatch(FileNotFoundError):
     """A build's shards are not the ones its manifest lists (a file missing, or holding other rows)."""
 
 
+def unreadable_shard(store: Store, name: str, exc: BaseException) -> ShardsMismatch:
+    """Shard `name` of `store` that Arrow failed to read, as one line naming it (Arrow's message may span lines)."""
+    return ShardsMismatch(f"{store}/{name}: not a readable Parquet file ({' '.join(str(exc).split())})")
+
+
 def _listed_shards(manifest: object) -> dict[str, list[str]] | None:
     """A manifest's `shards` (split -> shard names, each `data/<name>.parquet`), or None where the manifest is
     not that shape (edited by hand): nothing it names outside `data/` is ever read or deleted."""
@@ -296,7 +301,7 @@ def shard_names(out_dir: Path | Store) -> list[str]:
                 path, filesystem = arrow_path(store, name)
                 rows += pq.read_metadata(path, filesystem=filesystem).num_rows
             except (OSError, pa.ArrowException) as exc:
-                raise ShardsMismatch(f"{store}/{name}: not a readable Parquet file ({exc})") from None
+                raise unreadable_shard(store, name, exc) from None
             names.append(name)
         if rows != per_split.get(split, 0):
             raise ShardsMismatch(
@@ -346,5 +351,5 @@ def read_rows(out_dir: Path | str | Store) -> pa.Table:
         try:
             tables.append(pq.read_table(path, schema=SCHEMA, filesystem=filesystem))
         except (OSError, pa.ArrowException) as exc:  # a whole footer over garbled pages
-            raise ShardsMismatch(f"{store}/{name}: not a readable Parquet file ({exc})") from None
+            raise unreadable_shard(store, name, exc) from None
     return pa.concat_tables(tables)
