@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from handmade import HANDMADE_ROOM, write_handmade_scene, write_label_table
 from vsi_data.cli import app
 
 runner = CliRunner()
@@ -70,6 +71,53 @@ def test_a_shard_garbled_inside_is_one_line_naming_it(build, tmp_path, command, 
     message = refused(*readers(build, tmp_path)[command])
     assert f"{shard}: not a readable Parquet file" in message
     assert sorted(path.name for path in tmp_path.iterdir()) == ["build", "none.jsonl"]
+
+
+@pytest.fixture
+def failed_build(tmp_path) -> Path:
+    """A finished ScanNet build whose one scene failed (garbled aggregation): manifest and failures.jsonl, no shard."""
+    write_label_table(tmp_path / "scannetv2-labels.combined.tsv")
+    folder = write_handmade_scene(tmp_path / "scans", "scene0001_00", HANDMADE_ROOM)
+    (folder / "scene0001_00.aggregation.json").write_text("{")
+    out = tmp_path / "out"
+    args = ["build", "--source", "scannet", "--root", str(tmp_path), "--out", str(out), "--workers", "0"]
+    assert runner.invoke(app, [*args, "--quiet", "--no-video"]).exit_code == 1
+    assert (out / "manifest.json").is_file()
+    assert not (out / "data").exists()
+    return out
+
+
+@pytest.mark.parametrize("command", ["export", "inspect"])
+def test_a_build_whose_every_scene_failed_is_said_to_hold_no_questions(failed_build, tmp_path, command):
+    """Was: 'not a vsi-data build', of a build whose manifest and failures.jsonl are there."""
+    question = "scannet-scene0001_00-object_counting-0000"
+    args = {
+        "export": ["export", failed_build, "--format", "llava", "--out", tmp_path / "export"],
+        "inspect": ["inspect", failed_build, "--id", question, "--out", tmp_path / "q.png"],
+    }[command]
+    message = refused(*args)
+    assert message == (
+        f"error: {failed_build}: the build holds no questions (0 questions; 1 failed scenes; "
+        f"why each failed: {failed_build}/failures.jsonl)"
+    )
+    assert not (tmp_path / "export").exists()
+
+
+def test_a_build_whose_scenes_gave_no_question_points_at_stats(failed_build, tmp_path):
+    """No scene failed, none gave a question (all filtered out): stats says what each type lacked."""
+    (failed_build / "failures.jsonl").write_text("")
+    message = refused("export", failed_build, "--format", "llava", "--out", tmp_path / "export")
+    assert message == (
+        f"error: {failed_build}: the build holds no questions (0 questions; 0 failed scenes; "
+        f"why no type has one: vsi-data stats {failed_build})"
+    )
+
+
+def test_training_on_a_build_whose_every_scene_failed_says_it_holds_no_questions(failed_build):
+    from vsi_data.train.data import TrainDataError, load_training_rows
+
+    with pytest.raises(TrainDataError, match=f"^{failed_build}: the build holds no questions \\(0 questions; 1 failed"):
+        load_training_rows(failed_build)
 
 
 EDITED_MANIFESTS = {

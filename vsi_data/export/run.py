@@ -53,12 +53,9 @@ from vsi_data.io import (
     process_alive,
 )
 from vsi_data.output.shards import (
-    DATA_DIR,
-    NotABuild,
-    ShardsMismatch,
     arrow_path,
     open_build,
-    shard_names,
+    shards_to_read,
     unreadable_shard,
     write_atomic,
 )
@@ -218,11 +215,9 @@ def _shards(build: Path | str) -> BuildShards:
     the manifest (never a smaller export)."""
     try:
         store = open_build(build)
-        names = shard_names(store)
-    except (NotABuild, ShardsMismatch) as exc:
+        names = shards_to_read(store)
+    except FileNotFoundError as exc:  # not a build, no question in it, its shards not the manifest's: one line
         raise ExportError(str(exc)) from None
-    if not names:
-        raise ExportError(f"{build}: not a vsi-data build (no {DATA_DIR}/*.parquet)")
     shards = {}
     for name in names:
         try:
