@@ -91,8 +91,22 @@ class ExportResult:
     videos: int  # distinct videos the rows refer to
 
 
+class ExportInterrupted(KeyboardInterrupt):
+    """Ctrl-C during an export; the message says what it leaves: nothing in --out."""
+
+
 def run_export(config: ExportConfig, progress: Callable[[int, int], None] | None = None) -> ExportResult:
     """Write `config.build` in `config.format` to `config.out`; `progress(rows read, rows in the build)`."""
+    try:
+        return _export(config, progress)
+    except KeyboardInterrupt:
+        out = Path(config.out).absolute()
+        frames = Path(config.frames_dir).absolute() if config.frames is not None and config.frames_dir else out
+        kept = "" if frames.is_relative_to(out) else f"; the frames cut so far stay in {frames}"
+        raise ExportInterrupted(f"nothing was written to {out}, its temp folder is removed{kept}") from None
+
+
+def _export(config: ExportConfig, progress: Callable[[int, int], None] | None) -> ExportResult:
     spec = FORMATS.get(config.format)
     if spec is None:
         raise ExportError(f"unknown export format {config.format!r} (choose from {', '.join(FORMATS)})")
