@@ -340,6 +340,48 @@ def test_a_label_table_without_the_column_the_vocabulary_reads_fails_naming_it(h
     assert str(info.value).startswith(f"{table}: label table lacks columns ['{column}']"), info.value
 
 
+def _without_column(text: str, column: str) -> str:
+    rows = [line.split("\t") for line in text.splitlines()]
+    drop = rows[0].index(column)
+    return "\n".join("\t".join(r[:drop] + r[drop + 1 :]) for r in rows) + "\n"
+
+
+LABEL_TABLES = {  # how the table is spoiled, what the one line says of it
+    "missing": (None, "label table is missing"),
+    "empty": (lambda text: "", "label table lacks columns ['nyu40class', 'nyu40id', 'raw_category']"),
+    "header only": (lambda text: text.splitlines()[0] + "\n", "label table has no rows"),
+    "not UTF-8": (lambda text: text + "caf\xe9", "label table is not UTF-8 text"),
+    "no category column": (
+        lambda text: _without_column(text, "category"),
+        "label table lacks columns ['category'], which vocabulary 'scannet200' reads",
+    ),
+}
+
+
+@pytest.mark.parametrize("spoiled", LABEL_TABLES)
+@pytest.mark.parametrize("given", [True, False], ids=["--label-table", "found beside scans/"])
+def test_a_bad_label_table_is_one_error_before_any_scene(handmade_root, tmp_path, spoiled, given):
+    """Was: every scene failed on its own with the same line (N identical failures.jsonl lines, exit 1 or 2)."""
+    write_handmade_scene(handmade_root / "scans", "scene0002_00", HANDMADE_ROOM)
+    found = handmade_root / "scannetv2-labels.combined.tsv"
+    table = tmp_path / "labels.tsv" if given else found
+    change, complaint = LABEL_TABLES[spoiled]
+    text = found.read_text()
+    if given:
+        found.unlink()  # the flag's table is read, not this one
+    else:
+        table.unlink()
+    if change is not None:
+        table.write_bytes(change(text).encode("latin-1"))
+    elif not given:
+        complaint = "label table not found (pass --label-table)"
+    out = tmp_path / "out"
+    args = ["build", "--source", "scannet", "--root", handmade_root, "--out", out, "--workers", "0", "--quiet"]
+    message = refused(*args, *(["--label-table", table] if given else []))
+    assert message.startswith(f"error: {table}: {complaint}"), message
+    assert not out.exists()
+
+
 RECORD_EDITS = {
     "recipe a name": lambda m: {**m, "recipe": "vsibench"},
     "recipe types a list": lambda m: {**m, "recipe": {**m["recipe"], "types": []}},
