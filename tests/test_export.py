@@ -548,6 +548,22 @@ def test_an_export_killed_with_sigkill_is_cleaned_up_by_the_next_one(vsibench_vi
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out", "ready", *(p.name for p in kept)])
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("frames_dir", [False, True], ids=["frames in --out", "--frames-dir outside"])
+def test_ctrl_c_exits_130_in_one_line_and_leaves_nothing(vsibench_video_build, tmp_path, frames_dir):
+    """Was: exit 130 after a blank line. Ctrl-C in the middle of writing the rows (frames cut, some written)."""
+    from interrupt import interrupted
+
+    out, frames = tmp_path / "out", tmp_path / "frames"
+    args = ["export", vsibench_video_build, "--format", "llava", "--out", out, "--frames", "2", "--quiet"]
+    args += ["--frames-dir", frames] if frames_dir else []
+    done = interrupted("vsi_data.export.run:_export_row", args, tmp_path / "ready", after=3)
+    assert done.returncode == 130, done.stderr
+    kept = f"; the frames cut so far stay in {frames}" if frames_dir else ""
+    assert done.stderr.splitlines() == [f"interrupted: nothing was written to {out}, its temp folder is removed{kept}"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(["ready", *(["frames"] if frames_dir else [])])
+
+
 def test_shards_that_disagree_with_the_manifest_are_refused(vsibench_video_build, tmp_path):
     """Export reads the shards the manifest lists: a lost shard is one line, never a smaller export, and a
     stray Parquet file in data/ is not exported."""

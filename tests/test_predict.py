@@ -117,6 +117,29 @@ def test_predict_errors_are_one_clear_line(vsibench_video_build, tiny_model_dir,
     assert not (tmp_path / "p.jsonl").exists()  # nothing is written before the model answers
 
 
+@pytest.mark.slow
+def test_ctrl_c_exits_130_saying_how_many_are_answered_and_a_rerun_resumes(
+    vsibench_video_build, tiny_model_dir, tmp_path
+):
+    """Was: exit 130 after a blank line. Ctrl-C while the second batch of 8 is generated: the first is in the file."""
+    from interrupt import interrupted
+
+    out = tmp_path / "preds.jsonl"
+    args = ["predict", "--model", tiny_model_dir, "--data", vsibench_video_build, "--out", out, *IMAGES]
+    done = interrupted("vsi_data.eval.predict:_answer", args, tmp_path / "ready", after=1)
+    total = read_rows(vsibench_video_build).num_rows
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"interrupted: 8 of {total} questions are answered in {out}; run the same command again to resume"
+    )
+    assert len(lines(out)) == 8
+    resumed = predict(tiny_model_dir, vsibench_video_build, out)
+    assert resumed.exit_code == 0, resumed.output
+    assert f"{total - 8} questions answered, 8 already" in resumed.output
+    assert len(lines(out)) == total
+
+
 def test_video_input_needs_the_video_processor_and_says_so(vsibench_video_build, tiny_model_dir, tmp_path):
     result = predict(tiny_model_dir, vsibench_video_build, tmp_path / "p.jsonl", settings=FAST)  # video: the default
     assert result.exit_code == 1

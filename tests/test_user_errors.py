@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from handmade import HANDMADE_ROOM, write_handmade_scene, write_label_table
 from vsi_data.cli import app
 
 runner = CliRunner()
@@ -43,10 +44,14 @@ def readers(build: Path, tmp_path: Path) -> dict[str, list[str]]:
         "stats": ["stats", str(build)],
         "eval": ["eval", "--data", str(build), "--predictions", str(tmp_path / "none.jsonl")],
         "inspect": ["inspect", str(build), "--id", question, "--out", str(tmp_path / "q.png")],
+        "export": ["export", str(build), "--format", "llava", "--out", str(tmp_path / "export")],
     }
 
 
-@pytest.mark.parametrize("command", ["stats", "eval", "inspect"])
+READERS = ["stats", "eval", "inspect", "export"]
+
+
+@pytest.mark.parametrize("command", READERS)
 def test_a_truncated_shard_is_one_line_naming_it(build, tmp_path, command):
     shard = build / SHARD
     shard.write_bytes(shard.read_bytes()[:1000])
@@ -54,15 +59,65 @@ def test_a_truncated_shard_is_one_line_naming_it(build, tmp_path, command):
     assert f"{shard}: not a readable Parquet file" in message
 
 
-@pytest.mark.parametrize("command", ["stats", "eval", "inspect"])
-def test_a_shard_garbled_inside_is_one_line_naming_it(build, tmp_path, command):
-    """The footer is whole (the row counts agree with the manifest), the pages are not: found on reading."""
+@pytest.mark.parametrize("command", READERS)
+@pytest.mark.parametrize("garbled", [slice(200, 3000), slice(4, 100)], ids=["pages", "page header"])
+def test_a_shard_garbled_inside_is_one_line_naming_it(build, tmp_path, command, garbled):
+    """The footer is whole (the row counts agree with the manifest), the pages are not: found on reading (zstd's
+    error, or Arrow's two-line one for a page header). An export leaves nothing behind."""
     shard = build / SHARD
     data = bytearray(shard.read_bytes())
-    data[200:3000] = bytes((b * 7 + 13) % 256 for b in data[200:3000])
+    data[garbled] = bytes((b * 7 + 13) % 256 for b in data[garbled])
     shard.write_bytes(bytes(data))
     message = refused(*readers(build, tmp_path)[command])
     assert f"{shard}: not a readable Parquet file" in message
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["build", "none.jsonl"]
+
+
+@pytest.fixture
+def failed_build(tmp_path) -> Path:
+    """A finished ScanNet build whose one scene failed (garbled aggregation): manifest and failures.jsonl, no shard."""
+    write_label_table(tmp_path / "scannetv2-labels.combined.tsv")
+    folder = write_handmade_scene(tmp_path / "scans", "scene0001_00", HANDMADE_ROOM)
+    (folder / "scene0001_00.aggregation.json").write_text("{")
+    out = tmp_path / "out"
+    args = ["build", "--source", "scannet", "--root", str(tmp_path), "--out", str(out), "--workers", "0"]
+    assert runner.invoke(app, [*args, "--quiet", "--no-video"]).exit_code == 1
+    assert (out / "manifest.json").is_file()
+    assert not (out / "data").exists()
+    return out
+
+
+@pytest.mark.parametrize("command", ["export", "inspect"])
+def test_a_build_whose_every_scene_failed_is_said_to_hold_no_questions(failed_build, tmp_path, command):
+    """Was: 'not a vsi-data build', of a build whose manifest and failures.jsonl are there."""
+    question = "scannet-scene0001_00-object_counting-0000"
+    args = {
+        "export": ["export", failed_build, "--format", "llava", "--out", tmp_path / "export"],
+        "inspect": ["inspect", failed_build, "--id", question, "--out", tmp_path / "q.png"],
+    }[command]
+    message = refused(*args)
+    assert message == (
+        f"error: {failed_build}: the build holds no questions (0 questions; 1 failed scenes; "
+        f"why each failed: {failed_build}/failures.jsonl)"
+    )
+    assert not (tmp_path / "export").exists()
+
+
+def test_a_build_whose_scenes_gave_no_question_points_at_stats(failed_build, tmp_path):
+    """No scene failed, none gave a question (all filtered out): stats says what each type lacked."""
+    (failed_build / "failures.jsonl").write_text("")
+    message = refused("export", failed_build, "--format", "llava", "--out", tmp_path / "export")
+    assert message == (
+        f"error: {failed_build}: the build holds no questions (0 questions; 0 failed scenes; "
+        f"why no type has one: vsi-data stats {failed_build})"
+    )
+
+
+def test_training_on_a_build_whose_every_scene_failed_says_it_holds_no_questions(failed_build):
+    from vsi_data.train.data import TrainDataError, load_training_rows
+
+    with pytest.raises(TrainDataError, match=f"^{failed_build}: the build holds no questions \\(0 questions; 1 failed"):
+        load_training_rows(failed_build)
 
 
 EDITED_MANIFESTS = {
@@ -74,7 +129,7 @@ EDITED_MANIFESTS = {
 }
 
 
-@pytest.mark.parametrize("command", ["stats", "eval", "inspect"])
+@pytest.mark.parametrize("command", READERS)
 @pytest.mark.parametrize("edit", EDITED_MANIFESTS)
 def test_a_hand_edited_manifest_is_one_line_naming_it(build, tmp_path, command, edit):
     manifest = build / "manifest.json"
@@ -83,7 +138,7 @@ def test_a_hand_edited_manifest_is_one_line_naming_it(build, tmp_path, command, 
     assert f"{manifest}: " in message
 
 
-@pytest.mark.parametrize("command", ["stats", "eval", "inspect"])
+@pytest.mark.parametrize("command", READERS)
 def test_a_garbled_manifest_is_not_read_past(build, tmp_path, command):
     """Read past, the listing of data/ would count a user's own parquet file there as the build's."""
     manifest = build / "manifest.json"
@@ -283,6 +338,48 @@ def test_a_label_table_without_the_column_the_vocabulary_reads_fails_naming_it(h
     with pytest.raises(SceneError) as info:
         source.load(source.list_scenes()[0], load_recipe(recipe).parse_options(seed=0))
     assert str(info.value).startswith(f"{table}: label table lacks columns ['{column}']"), info.value
+
+
+def _without_column(text: str, column: str) -> str:
+    rows = [line.split("\t") for line in text.splitlines()]
+    drop = rows[0].index(column)
+    return "\n".join("\t".join(r[:drop] + r[drop + 1 :]) for r in rows) + "\n"
+
+
+LABEL_TABLES = {  # how the table is spoiled, what the one line says of it
+    "missing": (None, "label table is missing"),
+    "empty": (lambda text: "", "label table lacks columns ['nyu40class', 'nyu40id', 'raw_category']"),
+    "header only": (lambda text: text.splitlines()[0] + "\n", "label table has no rows"),
+    "not UTF-8": (lambda text: text + "caf\xe9", "label table is not UTF-8 text"),
+    "no category column": (
+        lambda text: _without_column(text, "category"),
+        "label table lacks columns ['category'], which vocabulary 'scannet200' reads",
+    ),
+}
+
+
+@pytest.mark.parametrize("spoiled", LABEL_TABLES)
+@pytest.mark.parametrize("given", [True, False], ids=["--label-table", "found beside scans/"])
+def test_a_bad_label_table_is_one_error_before_any_scene(handmade_root, tmp_path, spoiled, given):
+    """Was: every scene failed on its own with the same line (N identical failures.jsonl lines, exit 1 or 2)."""
+    write_handmade_scene(handmade_root / "scans", "scene0002_00", HANDMADE_ROOM)
+    found = handmade_root / "scannetv2-labels.combined.tsv"
+    table = tmp_path / "labels.tsv" if given else found
+    change, complaint = LABEL_TABLES[spoiled]
+    text = found.read_text()
+    if given:
+        found.unlink()  # the flag's table is read, not this one
+    else:
+        table.unlink()
+    if change is not None:
+        table.write_bytes(change(text).encode("latin-1"))
+    elif not given:
+        complaint = "label table not found (pass --label-table)"
+    out = tmp_path / "out"
+    args = ["build", "--source", "scannet", "--root", handmade_root, "--out", out, "--workers", "0", "--quiet"]
+    message = refused(*args, *(["--label-table", table] if given else []))
+    assert message.startswith(f"error: {table}: {complaint}"), message
+    assert not out.exists()
 
 
 RECORD_EDITS = {

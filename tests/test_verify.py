@@ -251,6 +251,19 @@ def test_verification_that_cannot_run_exits_2(tmp_path, monkeypatch, args, messa
     assert message in result.output
 
 
+def test_a_bad_label_table_is_one_error_not_a_finding_per_scene(scannet_root, tmp_path):
+    """Was: each scene reported unreadable with the same line; the table is every scene's, checked once (exit 2)."""
+    table = tmp_path / "labels.tsv"
+    table.write_text("")
+    path = write_meta(tmp_path / "meta" / "scannet_meta_info_val.json", {SCENE: scannet_meta()})
+    args = ["verify", "--root", str(scannet_root), "--source", "scannet", "--meta", str(path), "--label-table", table]
+    result = runner.invoke(app, [str(arg) for arg in args])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        f"error: {table}: label table lacks columns ['nyu40class', 'nyu40id', 'raw_category']"
+    ]
+
+
 def test_a_meta_file_without_our_scenes_exits_2(scannet_root, tmp_path):
     path = write_meta(tmp_path / "meta" / "scannet_meta_info_val.json", {"scene0999_00": scannet_meta()})
     result = runner.invoke(app, ["verify", "--root", str(scannet_root), "--source", "scannet", "--meta", str(path)])

@@ -154,6 +154,14 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _interrupted(exc: KeyboardInterrupt, resumes: bool = True) -> typer.Exit:
+    """Ctrl-C as one line and exit status 130: what the command leaves (the interrupt's message), and whether
+    running it again goes on from there."""
+    said = [part for part in (str(exc), resumes and "run the same command again to resume") if part]
+    console.print(f"interrupted: {'; '.join(said)}", markup=False, soft_wrap=True)
+    return typer.Exit(130)
+
+
 @app.command()
 @_with_source_options
 def build(
@@ -287,9 +295,7 @@ def build(
         raise _fail(f"{exc}; nothing already written is lost: {todo}") from None
 
     except KeyboardInterrupt as exc:  # the workers are stopped already; what is committed stays
-        done = f"{exc}; " if str(exc) else ""
-        console.print(f"interrupted: {done}run the same command again to resume", markup=False, soft_wrap=True)
-        raise typer.Exit(130) from None
+        raise _interrupted(exc) from None
     scenes_info = result.manifest["scenes"]
     stdout = _stdout()
     stdout.print(
@@ -497,6 +503,8 @@ def predict(
             result = run_predict(config, lambda done, total: progress.update(task, completed=done, total=total))
         except (DataError, PredictionsError, PredictError, ModelLoadError, VideoReadError, TrainRecipeError) as exc:
             raise _fail(str(exc)) from None
+        except KeyboardInterrupt as exc:  # the answered batches stay in --out
+            raise _interrupted(exc) from None
     _stdout().print(
         f"[bold]{result.written}[/bold] questions answered, {result.already} already in {escape(str(out))} "
         f"({result.total} in the data)",
@@ -620,6 +628,8 @@ def export(
             result = run_export(config, lambda done, total: progress.update(task, completed=done, total=total))
         except ExportError as exc:
             raise _fail(str(exc)) from None
+        except KeyboardInterrupt as exc:  # the temp folder is removed: nothing to resume
+            raise _interrupted(exc, resumes=False) from None
     counts = ", ".join(f"{split_name} {count}" for split_name, count in result.rows.items())
     skipped = f"; {result.skipped} left out without video" if result.skipped else ""
     written = f"{escape(str(result.out))} ({result.format}){skipped}"

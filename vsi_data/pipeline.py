@@ -477,6 +477,7 @@ def run_build(config: BuildConfig) -> BuildResult:
             f"{recipe.vocabulary.path}: vocabulary {recipe.vocabulary.name!r} has no rules for {config.source} labels; "
             "use a recipe whose vocabulary covers this source (e.g. --recipe vsibench)"
         )
+    source.check(recipe.parse_options(config.seed, frames=config.video))  # a bad label table: one error, not N
     selection = _select(listed, config, scene_list, root)
     selected = selection.selected
     if not selected:

@@ -25,11 +25,11 @@ from vsi_data.output.shards import (
     DATA_DIR,
     MANIFEST,
     SCHEMA,
+    NoQuestions,
     NotABuild,
     ShardsMismatch,
     open_build,
     read_rows,
-    shard_names,
 )
 from vsi_data.prompts import NUMERIC_TYPES
 
@@ -88,7 +88,9 @@ def _read_build(build: Path | Store, root: Path | str) -> Questions:
     """A build's rows from the shards its manifest lists, checked: a lost shard is an error, never a smaller
     dataset (a build whose every scene failed has no shard: zero rows)."""
     try:
-        table = read_rows(build) if shard_names(build) else SCHEMA.empty_table()
+        table = read_rows(build)
+    except NoQuestions:
+        table = SCHEMA.empty_table()
     except ShardsMismatch as exc:
         raise NotQuestions(str(exc)) from None
     return Questions(table, "build", root)

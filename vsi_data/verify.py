@@ -356,11 +356,13 @@ def from_build(build: Path) -> Ours:
 def from_scans(source: str, root: Path, recipe: str, seed: int, options: Mapping[str, Any] | None = None) -> Ours:
     """Raw scans parsed now, with the source's options and the recipe a build would use; questions generated as
     a build would."""
+    chosen = _recipe(recipe)
     try:
         opened = open_source(source, root, options, seed=seed)
+        opened.check(chosen.parse_options(seed))  # what every scene reads (a label table): one error, not N findings
     except (SceneError, SourceUnavailable) as exc:
         raise VerifyError(str(exc)) from None
-    return Ours(opened, _recipe(recipe), seed, None)
+    return Ours(opened, chosen, seed, None)
 
 
 def _meta_scenes(meta: Path, recipe: Recipe) -> tuple[VsiBenchMetaSource, dict[str, Any]]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vsi_data.eval.items import EvalItem, load_items
-from vsi_data.eval.predictions import open_for_append, prediction_line
+from vsi_data.eval.predictions import open_for_append, prediction_line, read_predictions
 from vsi_data.io import is_file
 from vsi_data.models import FrameInput
 from vsi_data.prompts import benchmark_prompt
@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 
 class PredictError(RuntimeError):
     """Prediction cannot start (no videos, bad options); the message says what and where."""
+
+
+class PredictInterrupted(KeyboardInterrupt):
+    """Ctrl-C during prediction; the message says how many questions the predictions file answers (a re-run
+    answers the others)."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,17 @@ def run_predict(config: PredictConfig, progress: Callable[[int, int], None] | No
     pending, total, already = pending_items(config)
     if not pending:
         return PredictResult(total, already, 0)
+    try:
+        return PredictResult(total, already, _predict(config, pending, progress))
+    except KeyboardInterrupt:
+        # Counted on disk: the batch being written when Ctrl-C came reaches the file as it closes (whole or cut off)
+        answered = read_predictions(config.out).answers.keys() if config.out.is_file() else set()
+        done = already + len(answered & {item.id for item in pending})
+        raise PredictInterrupted(f"{done} of {total} questions are answered in {config.out}") from None
 
+
+def _predict(config: PredictConfig, pending: list[EvalItem], progress: Callable[[int, int], None] | None) -> int:
+    """Load the model and answer `pending`, appending each batch to the predictions file; how many it answered."""
     import torch
 
     from vsi_data.models import load_model, load_processor
@@ -156,7 +171,7 @@ def run_predict(config: PredictConfig, progress: Callable[[int, int], None] | No
             written += len(batch)
             if progress:
                 progress(written, len(pending))
-    return PredictResult(total, already, written)
+    return written
 
 
 class _FrameCache:

@@ -41,14 +41,22 @@ from vsi_data.export.spec import (
     prompter,
     target_text,
 )
-from vsi_data.io import OutputError, check_output_path, child, copy_file, given_location, is_file, is_url, process_alive
+from vsi_data.io import (
+    OutputError,
+    Store,
+    check_output_path,
+    child,
+    copy_file,
+    given_location,
+    is_file,
+    is_url,
+    process_alive,
+)
 from vsi_data.output.shards import (
-    DATA_DIR,
-    NotABuild,
-    ShardsMismatch,
     arrow_path,
     open_build,
-    shard_names,
+    shards_to_read,
+    unreadable_shard,
     write_atomic,
 )
 
@@ -83,8 +91,22 @@ class ExportResult:
     videos: int  # distinct videos the rows refer to
 
 
+class ExportInterrupted(KeyboardInterrupt):
+    """Ctrl-C during an export; the message says what it leaves: nothing in --out."""
+
+
 def run_export(config: ExportConfig, progress: Callable[[int, int], None] | None = None) -> ExportResult:
     """Write `config.build` in `config.format` to `config.out`; `progress(rows read, rows in the build)`."""
+    try:
+        return _export(config, progress)
+    except KeyboardInterrupt:
+        out = Path(config.out).absolute()
+        frames = Path(config.frames_dir).absolute() if config.frames is not None and config.frames_dir else out
+        kept = "" if frames.is_relative_to(out) else f"; the frames cut so far stay in {frames}"
+        raise ExportInterrupted(f"nothing was written to {out}, its temp folder is removed{kept}") from None
+
+
+def _export(config: ExportConfig, progress: Callable[[int, int], None] | None) -> ExportResult:
     spec = FORMATS.get(config.format)
     if spec is None:
         raise ExportError(f"unknown export format {config.format!r} (choose from {', '.join(FORMATS)})")
@@ -180,29 +202,48 @@ def _check_options(spec: ExportFormat, config: ExportConfig) -> None:
         raise ExportError(str(exc)) from None
 
 
-def _shards(build: Path | str) -> list[pq.ParquetFile]:
+@dataclass(frozen=True)
+class BuildShards:
+    """The shards an export reads: shard name in the build → its opened file."""
+
+    store: Store
+    files: dict[str, pq.ParquetFile]
+
+    @property
+    def rows(self) -> int:
+        return sum(shard.metadata.num_rows for shard in self.files.values())
+
+    def batches(self, rows: int) -> Iterator[pa.RecordBatch]:
+        """The shards' rows, `rows` at a time; a shard that cannot be read half-way (garbled pages under a whole
+        footer, a lost connection) is one line naming it, as `stats` says it."""
+        for name, shard in self.files.items():
+            try:
+                yield from shard.iter_batches(batch_size=rows, columns=list(READ_COLUMNS))
+            except (OSError, pa.ArrowException) as exc:
+                raise ExportError(str(unreadable_shard(self.store, name, exc))) from None
+
+
+def _shards(build: Path | str) -> BuildShards:
     """The shards the build's manifest lists (a local folder or a URL, read as `stats` reads it), refused with
     one line when `build` is not a build, a listed shard is missing or unreadable, or the shards disagree with
     the manifest (never a smaller export)."""
     try:
         store = open_build(build)
-        names = shard_names(store)
-    except (NotABuild, ShardsMismatch) as exc:
+        names = shards_to_read(store)
+    except FileNotFoundError as exc:  # not a build, no question in it, its shards not the manifest's: one line
         raise ExportError(str(exc)) from None
-    if not names:
-        raise ExportError(f"{build}: not a vsi-data build (no {DATA_DIR}/*.parquet)")
-    shards = []
+    shards = {}
     for name in names:
         try:
             path, filesystem = arrow_path(store, name)
             shard = pq.ParquetFile(path, filesystem=filesystem)
-        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-            raise ExportError(f"{store}/{name}: cannot read shard ({exc})") from None
+        except (OSError, pa.ArrowException) as exc:
+            raise ExportError(str(unreadable_shard(store, name, exc))) from None
         missing = [c for c in READ_COLUMNS if c not in shard.schema_arrow.names]
         if missing:
             raise ExportError(f"{store}/{name}: not a vsi-data shard (no column {', '.join(missing)})")
-        shards.append(shard)
-    return shards
+        shards[name] = shard
+    return BuildShards(store, shards)
 
 
 def data_set_name(build: Path | str, name: str | None) -> str:
@@ -216,7 +257,7 @@ def _write(
     prompt: PromptChoice,
     config: ExportConfig,
     build: Path | str,
-    shards: list[pq.ParquetFile],
+    shards: BuildShards,
     staging: Path,
     out: Path,
     progress: Callable[[int, int], None] | None,
@@ -228,9 +269,9 @@ def _write(
     rows: Counter[str] = Counter()
     question_types: dict[str, set[str]] = {}
     splits_seen: set[str] = set()
-    total, read = sum(shard.metadata.num_rows for shard in shards), 0
+    total, read = shards.rows, 0
     try:
-        for batch in _batches(build, shards, config.batch_rows):
+        for batch in shards.batches(config.batch_rows):
             read += batch.num_rows
             splits_seen.update(batch.column("split").unique().to_pylist())
             if config.split != "all":
@@ -268,15 +309,6 @@ def _write(
     result = ExportResult(out, spec.name, dict(sorted(rows.items())), placer.skipped, placer.videos)
     _write_manifest(staging, config, spec, prompt, build, name, files, result)
     return result
-
-
-def _batches(build: Path | str, shards: list[pq.ParquetFile], rows: int) -> Iterator[pa.RecordBatch]:
-    """The shards' rows, `rows` at a time; a shard that cannot be read half-way (a lost connection) is one line."""
-    for shard in shards:
-        try:
-            yield from shard.iter_batches(batch_size=rows, columns=list(READ_COLUMNS))
-        except OSError as exc:
-            raise ExportError(f"{build}: cannot read its shards ({exc})") from None
 
 
 def _export_row(

@@ -42,6 +42,7 @@ SCHEMA = pa.schema(
 PARTS_DIR = ".parts"
 DATA_DIR = "data"
 MANIFEST = "manifest.json"
+FAILURES = "failures.jsonl"
 COMPRESSION = "zstd"
 
 
@@ -233,6 +234,11 @@ class ShardsMismatch(FileNotFoundError):
     """A build's shards are not the ones its manifest lists (a file missing, or holding other rows)."""
 
 
+def unreadable_shard(store: Store, name: str, exc: BaseException) -> ShardsMismatch:
+    """Shard `name` of `store` that Arrow failed to read, as one line naming it (Arrow's message may span lines)."""
+    return ShardsMismatch(f"{store}/{name}: not a readable Parquet file ({' '.join(str(exc).split())})")
+
+
 def _listed_shards(manifest: object) -> dict[str, list[str]] | None:
     """A manifest's `shards` (split -> shard names, each `data/<name>.parquet`), or None where the manifest is
     not that shape (edited by hand): nothing it names outside `data/` is ever read or deleted."""
@@ -296,7 +302,7 @@ def shard_names(out_dir: Path | Store) -> list[str]:
                 path, filesystem = arrow_path(store, name)
                 rows += pq.read_metadata(path, filesystem=filesystem).num_rows
             except (OSError, pa.ArrowException) as exc:
-                raise ShardsMismatch(f"{store}/{name}: not a readable Parquet file ({exc})") from None
+                raise unreadable_shard(store, name, exc) from None
             names.append(name)
         if rows != per_split.get(split, 0):
             raise ShardsMismatch(
@@ -304,6 +310,23 @@ def shard_names(out_dir: Path | Store) -> list[str]:
                 f"{per_split.get(split, 0)}; re-run the build to write its shards again"
             )
     return names
+
+
+class NoQuestions(FileNotFoundError):
+    """A finished build without a shard: every scene failed, or none gave a question. Not "no build": its
+    manifest and failures.jsonl are there, and the message says what they hold."""
+
+
+def empty_build_summary(failed: int) -> str:
+    """A build without questions in one phrase, as `stats` heads its report and every other reader refuses it."""
+    return f"0 questions; {failed} failed scenes"
+
+
+def no_questions(store: Store) -> NoQuestions:
+    """Why the build at `store`, which has a manifest but no shard, cannot be read: counted as `stats` counts it."""
+    failed = sum(1 for line in store.read_text(FAILURES).splitlines() if line.strip()) if store.is_file(FAILURES) else 0
+    why = f"why each failed: {store}/{FAILURES}" if failed else f"why no type has one: vsi-data stats {store}"
+    return NoQuestions(f"{store}: the build holds no questions ({empty_build_summary(failed)}; {why})")
 
 
 class NotABuild(FileNotFoundError):
@@ -333,18 +356,27 @@ def open_build(where: Path | str | Store) -> Store:
     return store
 
 
+def shards_to_read(store: Store) -> list[str]:
+    """`shard_names`, at least one: a finished build (its manifest there) without a shard is `no_questions`,
+    a folder with neither is no build."""
+    names = shard_names(store)
+    if not names and store.is_file(MANIFEST):
+        raise no_questions(store)
+    if not names:
+        raise FileNotFoundError(f"{store}: no shards in {DATA_DIR}/ (not a vsi-data build output?)")
+    return names
+
+
 def read_rows(out_dir: Path | str | Store) -> pa.Table:
     """Every row of a build's shards (as written by `write_shards` and listed in its manifest), from a local
     folder or any fsspec URL."""
     store = Store.at(out_dir)
-    names = shard_names(store)
-    if not names:
-        raise FileNotFoundError(f"{store}: no shards in {DATA_DIR}/ (not a vsi-data build output?)")
+    names = shards_to_read(store)
     tables = []
     for name in names:
         path, filesystem = arrow_path(store, name)
         try:
             tables.append(pq.read_table(path, schema=SCHEMA, filesystem=filesystem))
         except (OSError, pa.ArrowException) as exc:  # a whole footer over garbled pages
-            raise ShardsMismatch(f"{store}/{name}: not a readable Parquet file ({exc})") from None
+            raise unreadable_shard(store, name, exc) from None
     return pa.concat_tables(tables)

@@ -49,6 +49,10 @@ class SceneSource(abc.ABC):
     @abc.abstractmethod
     def load(self, ref: SceneRef, options: ParseOptions) -> Scene: ...
 
+    def check(self, options: ParseOptions) -> None:  # noqa: B027 (optional: most sources share no file)
+        """Check what every scene reads alike (a label table), raising `SceneError` naming the file: a build calls
+        this once before any scene, so a bad shared file is one error rather than every scene failing alike."""
+
     def size_hint(self, ref: SceneRef) -> int:
         """A cheap guess at how long a scene takes, so a build can start the longest first: the bytes of the
         files directly in its folder (one directory read, no recursion). 0 when there is nothing to go by."""

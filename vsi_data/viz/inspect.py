@@ -29,8 +29,8 @@ from scipy.spatial import cKDTree
 from vsi_data.geometry.distance import box_grid_points
 from vsi_data.io import Store, child, given_location
 from vsi_data.output.shards import (
-    DATA_DIR,
     MANIFEST,
+    NoQuestions,
     NotABuild,
     ShardsMismatch,
     open_build,
@@ -106,10 +106,8 @@ def find_row(out_dir: Path | str, question_id: str) -> dict[str, Any]:
     """The question's row in the build (a folder or a URL), read as `stats` reads it."""
     try:
         table = read_rows(open_build(out_dir))
-    except (NotABuild, ShardsMismatch) as exc:
+    except (NotABuild, NoQuestions, ShardsMismatch) as exc:
         raise InspectError(str(exc)) from None
-    except FileNotFoundError:  # a build whose every scene failed: no shard
-        raise InspectError(f"{out_dir}: not a vsi-data build output (no {DATA_DIR}/*.parquet)") from None
     hits = table.filter(pc.equal(table.column("id"), question_id))
     if hits.num_rows == 0:
         example = table.column("id")[0].as_py() if table.num_rows else "none"

@@ -8,6 +8,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from vsi_data.output.shards import empty_build_summary
 from vsi_data.stats import reasons_text
 
 TOP_CATEGORIES = 15
@@ -37,7 +38,7 @@ def stats_tables(report: dict[str, Any], wrap: bool = True) -> Group:
     empty tables, only why: its failed scenes and the reasons each question type is missing. `wrap` keeps the
     wide columns narrow (cells wrap) for a terminal; without it every row is one line, for files and pipes."""
     if report["rows"] == 0:
-        return Group(f"0 questions; {report['failures']['count']} failed scenes", *_why_missing(report))
+        return Group(empty_build_summary(report["failures"]["count"]), *_why_missing(report))
     types = _table(f"{report['rows']} questions, {report['scenes']} scenes ({report['input']})")
     types.add_column("question type")
     types.add_column("rows", justify="right")

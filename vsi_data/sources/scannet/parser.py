@@ -68,7 +68,17 @@ class ScanNetSource(SceneSource):
         scene_dirs = sorted(p for p in self.scans_dir.iterdir() if p.is_dir() and SCENE_ID.match(p.name))
         return [SceneRef(p.name, self.splits.split_of(p.name), p, self.name) for p in scene_dirs]
 
+    def check(self, options: ParseOptions) -> None:
+        """The label table: found, readable, and holding the columns the recipe's vocabulary reads."""
+        missing = options.vocabulary.columns(self.label_namespace) - set(next(iter(self.label_table.values())))
+        if missing:
+            raise SceneError(
+                self.label_table_path,
+                f"label table lacks columns {sorted(missing)}, which vocabulary {options.vocabulary.name!r} reads",
+            )
+
     def load(self, ref: SceneRef, options: ParseOptions) -> Scene:
+        self.check(options)
         files = formats.scene_files(ref.path, ref.scene_id)
         require_files(ref.path, files["mesh"], files["segs"], files["aggregation"], files["meta"])
         stats: Counter[str] = Counter()
@@ -101,12 +111,6 @@ class ScanNetSource(SceneSource):
 
     def _objects(self, vertices, seg_indices, groups, aggregation_path, options, left_out) -> list[SceneObject]:
         stats = left_out.stats
-        missing = options.vocabulary.columns(self.label_namespace) - set(next(iter(self.label_table.values())))
-        if missing:
-            raise SceneError(
-                self.label_table_path,
-                f"label table lacks columns {sorted(missing)}, which vocabulary {options.vocabulary.name!r} reads",
-            )
         table = _SegmentTable(seg_indices)
         group_of_seg = np.full(table.size, -1, dtype=np.int64)
         for g, group in enumerate(groups):
