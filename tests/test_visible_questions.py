@@ -6,6 +6,9 @@ themselves; which plate a frame sees is known by construction, and so is every a
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -199,3 +202,46 @@ def test_a_source_without_depth_frames_is_refused_in_one_line(tmp_path):
         " ".join(result.output.split())
     )
     assert not (tmp_path / "out").exists()
+
+
+FILTERED = ("object_counting", "object_size_estimation", "object_abs_distance", "object_rel_direction_easy")
+
+
+def test_a_build_asks_a_subset_and_its_manifest_counts_every_question_dropped(tmp_path):
+    """vsi100k on synthetic scans with and without the section, every candidate kept (--exhaustive): the filtered
+    build's questions are the unfiltered build's minus exactly as many as its manifest says it dropped, per type,
+    and the types not listed are untouched."""
+    from vsi_data.output.shards import read_rows
+    from vsi_data.resources import resolve_named
+
+    filtered = tmp_path / "visible.yaml"
+    base = resolve_named("recipes", "vsi100k").read_text()
+    filtered.write_text(f"{base}\nvisibility: {{require_visible: [{', '.join(FILTERED)}], frames: 8}}\n")
+    built = {}
+    for name, recipe_path in (("all", "vsi100k"), ("visible", str(filtered))):
+        out = tmp_path / name
+        args = ["build", "--source", "synthetic", "--synthetic-format", "scannet", "--frames", "24", "--scenes", "2",
+                "--recipe", recipe_path, "--no-video", "--exhaustive", "--seed", "7", "--workers", "0", "--quiet",
+                "--out", str(out)]  # fmt: skip
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        rows = read_rows(out).to_pylist()
+        built[name] = (  # objects sorted: a distance names its pair in random order
+            Counter((r["scene_id"], r["question_type"], tuple(sorted(r["objects"])), r["answer"]) for r in rows),
+            json.loads((out / "manifest.json").read_text()),
+        )
+    (every, _), (visible, manifest) = built["all"], built["visible"]
+    assert not visible - every, visible - every  # only drops ...
+    assert visible != every  # ... and some
+    dropped = {
+        key.rsplit(".", 1)[1]: count
+        for key, count in manifest["parse_stats"].items()
+        if key.startswith("visibility_dropped.unseen.")
+    }
+    assert dropped
+    assert set(dropped) <= set(FILTERED)
+    for question_type in {row[1] for row in every}:
+        asked = sum(n for row, n in every.items() if row[1] == question_type)
+        kept = sum(n for row, n in visible.items() if row[1] == question_type)
+        assert asked - kept == dropped.get(question_type, 0), question_type
+    assert manifest["recipe"]["visibility"]["frames"] == 8
