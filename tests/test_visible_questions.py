@@ -11,6 +11,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from vsi_data.cli import app
@@ -41,9 +43,9 @@ OBJECTS = [
 ]
 
 
-def depth_map(pose: np.ndarray) -> np.ndarray:
+def depth_map(pose: np.ndarray, objects: list[SceneObject]) -> np.ndarray:
     """What a depth camera at `pose` measures: the nearest plate point per pixel, a wall at 10 m elsewhere."""
-    points = np.concatenate([obj.points for obj in OBJECTS]).astype(np.float64)
+    points = np.concatenate([obj.points for obj in objects]).astype(np.float64)
     cam = (points - pose[:3, 3]) @ pose[:3, :3]
     cam = cam[cam[:, 2] > 0.1]
     col = np.floor(K[0, 0] * cam[:, 0] / cam[:, 2] + K[0, 2] + 0.5).astype(int)
@@ -54,7 +56,7 @@ def depth_map(pose: np.ndarray) -> np.ndarray:
     return depth.astype(np.float32)
 
 
-def scene(poses: list[np.ndarray], depth: bool = True) -> Scene:
+def scene(poses: list[np.ndarray], depth: bool = True, objects: list[SceneObject] = OBJECTS) -> Scene:
     """Frame i seen from `poses[i]`, four frames a second (so every frame is evaluated)."""
     stack = np.stack(poses)
     stream = FrameStream(
@@ -64,9 +66,9 @@ def scene(poses: list[np.ndarray], depth: bool = True) -> Scene:
         width=200,
         height=200,
         fps=4.0,
-        depth=DepthStream(K, 200, 200, lambda i: depth_map(stack[i])) if depth else None,
+        depth=DepthStream(K, 200, 200, lambda i: depth_map(stack[i], objects)) if depth else None,
     )
-    return Scene("s0", "synthetic", "train", list(OBJECTS), Room(area=20.0), frames=stream)
+    return Scene("s0", "synthetic", "train", list(objects), Room(area=20.0), frames=stream)
 
 
 TYPES = ("object_counting", "object_size_estimation", "object_abs_distance")
@@ -245,3 +247,25 @@ def test_a_build_asks_a_subset_and_its_manifest_counts_every_question_dropped(tm
         kept = sum(n for row, n in visible.items() if row[1] == question_type)
         assert asked - kept == dropped.get(question_type, 0), question_type
     assert manifest["recipe"]["visibility"]["frames"] == 8
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["table", "lamp", "chair", "sofa"]), st.booleans()), min_size=2, max_size=5),
+    st.integers(1, 10),
+)
+def test_the_filtered_questions_are_the_unfiltered_ones_whose_categories_are_all_seen(tmp_path_factory, plates, n):
+    """Plates in distinct slots, each in front of (True) or behind the camera; frames 0-4 look forward, 5-9 back.
+    By construction a plate is seen iff one of the N uniformly shown frames faces its side."""
+    objects = [plate(i + 1, c, (-0.95 + 0.4 * i, -0.65 + 0.4 * i), 0.5, 2.0 if front else -2.0) for i, (c, front) in
+               enumerate(plates)]  # fmt: skip
+    shown = np.round(np.linspace(0, 9, n)).astype(int)
+    faces = {"front": bool((shown < 5).any()), "back": bool((shown >= 5).any())}
+    seen = {c for c in {c for c, _ in plates} if all(faces["front" if f else "back"] for c2, f in plates if c2 == c)}
+    tmp_path = tmp_path_factory.mktemp("recipe")
+    poses = [FRONT] * 5 + [BACK] * 5
+    every = generate_questions(scene(poses, objects=objects), recipe(tmp_path), seed=1, exhaustive=True)
+    section = f"visibility: {{require_visible: [{', '.join(TYPES)}], frames: {n}}}\n"
+    visible = generate_questions(scene(poses, objects=objects), recipe(tmp_path, section), seed=1, exhaustive=True)
+    key = lambda q: (q.question_type, tuple(sorted(q.objects)), q.answer)  # noqa: E731
+    assert Counter(map(key, visible)) == Counter(key(q) for q in every if set(q.objects) <= seen)
