@@ -434,7 +434,8 @@ def run_scene(job: SceneJob) -> SceneOutcome:
     if key not in _WORKER_CONTEXT:
         recipe = load_recipe(job.config.recipe)
         _WORKER_CONTEXT.clear()
-        options = recipe.parse_options(job.config.seed, frames=job.config.video)  # no video: no camera stream
+        # No video: no camera stream, unless the recipe asks what the video would show.
+        options = recipe.parse_options(job.config.seed, frames=job.config.video or recipe.visibility.on)
         _WORKER_CONTEXT[key] = (open_build_source(job.config), recipe, options)
     source, recipe, options = _WORKER_CONTEXT[key]
     ref = job.ref
@@ -456,6 +457,10 @@ def run_scene(job: SceneJob) -> SceneOutcome:
 def run_build(config: BuildConfig) -> BuildResult:
     started = time.perf_counter()
     recipe = load_recipe(config.recipe)
+    if recipe.visibility.on and config.source in SOURCES and not SOURCES[config.source].depth_stream:
+        raise BuildError(
+            f"{recipe.path}: visibility.require_visible needs depth frames, and --source {config.source} has none"
+        )
     config = _absolute(config, recipe)
     scene_list = _scene_list(config)
     fingerprint = _fingerprint(config, recipe, scene_list)

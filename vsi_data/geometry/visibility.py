@@ -107,9 +107,12 @@ def evaluated_frames(valid: np.ndarray, fps: float, samples_per_second: float) -
     return valid[first]
 
 
-def first_visible_frames(frames: DepthFrames, samples: list[np.ndarray], rule: VisibilityRule) -> np.ndarray:
+def first_visible_frames(
+    frames: DepthFrames, samples: list[np.ndarray], rule: VisibilityRule, indices: np.ndarray | None = None
+) -> np.ndarray:
     """(len(samples),) index of the first evaluated frame in which each object (its `object_samples`) is
-    visible, -1 if none.
+    visible, -1 if none. `indices`: the frames to evaluate, in order and with valid poses (default: the
+    `evaluated_frames` of the rule's `samples_per_second`).
 
     Needs the stream's depth; the caller decides what a stream without one means."""
     if frames.depth is None:
@@ -120,7 +123,9 @@ def first_visible_frames(frames: DepthFrames, samples: list[np.ndarray], rule: V
     points = np.concatenate(samples)
     owner = np.repeat(np.arange(len(samples)), [len(s) for s in samples])
     depth_stream = frames.depth
-    for index in evaluated_frames(frames.valid, frames.fps, rule.samples_per_second):
+    if indices is None:
+        indices = evaluated_frames(frames.valid, frames.fps, rule.samples_per_second)
+    for index in indices:
         todo = first < 0
         keep = todo[owner]
         areas = visible_areas(

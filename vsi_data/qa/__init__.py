@@ -5,6 +5,7 @@ from __future__ import annotations
 from vsi_data.qa.context import SceneContext
 from vsi_data.qa.question import Question
 from vsi_data.qa.recipe import Recipe, RecipeError, load_recipe
+from vsi_data.qa.visible import visible_context
 from vsi_data.scene import Scene
 from vsi_data.seeding import rng_for
 
@@ -31,11 +32,14 @@ def generate_questions(
     for generator in recipe.generators:
         skipped = generator.needs_video and not video
         generated = []
+        asked, dropped_why = ctx, None
         if not skipped:
+            if generator.question_type in recipe.visibility.require_visible:
+                asked, dropped_why = visible_context(ctx, recipe.visibility, generator)
             rng = rng_for(seed, scene.dataset, scene.scene_id, generator.question_type)
-            generated = generator.generate(ctx, rng, exhaustive)
+            generated = generator.generate(asked, rng, exhaustive)
         if not generated and why_none is not None:
-            why_none[generator.question_type] = NO_VIDEO if skipped else generator.why_none(ctx)
+            why_none[generator.question_type] = NO_VIDEO if skipped else dropped_why or generator.why_none(ctx)
         questions.extend(generated)
     return questions
 

@@ -1,12 +1,14 @@
 """What generators ask of a scene: which categories may be named, and distances between categories.
 
-A category may be named only if the parser measured every instance of it and no confusable sibling
-(office chair next to chair) shares the scene. Distances between categories are the minimum over
+A category may be named only if the parser measured every instance of it, no confusable sibling
+(office chair next to chair) shares the scene, and it is not hidden (a type that asks only about what the video
+shows hides the categories it does not: `vsi_data.qa.visible`). Distances between categories are the minimum over
 their instances under the recipe's metric, computed once per scene and cached.
 """
 
 from __future__ import annotations
 
+import copy
 from functools import cached_property
 
 import numpy as np
@@ -29,6 +31,17 @@ class SceneContext:
         self._index = {id(obj): i for i, obj in enumerate(scene.objects)}
         self._pair_cache: dict[tuple[str, str], tuple[float, int, int]] = {}
         self._samples: dict[int, np.ndarray | None] = {}
+        self.hidden: frozenset[str] = frozenset()
+        # Which categories the video does not show, per visibility settings: computed once per scene.
+        self.unseen: dict[object, frozenset[str] | None] = {}
+
+    def hiding(self, categories: frozenset[str]) -> SceneContext:
+        """The same scene with `categories` never named; distances and visibility caches are shared."""
+        other = copy.copy(self)
+        for derived in ("askable", "unique"):
+            other.__dict__.pop(derived, None)
+        other.hidden = self.hidden | categories
+        return other
 
     @cached_property
     def askable(self) -> list[str]:
@@ -37,6 +50,7 @@ class SceneContext:
             category
             for category in self.scene.by_category
             if category not in self.scene.unreliable_categories
+            and category not in self.hidden
             and not (self.vocabulary.confusable_with(category) & (present | self.scene.unreliable_categories))
         ]
 

@@ -28,6 +28,7 @@ from vsi_data.geometry.plausibility import PhysicalBounds
 from vsi_data.qa.generators import GENERATORS, Generator
 from vsi_data.qa.generators.base import OURS, VSGRPO_PAPER, VSIBENCH_CODE, setting
 from vsi_data.qa.templates import TemplateSet, load_templates
+from vsi_data.qa.visible import VisibilitySettings
 from vsi_data.resources import load_yaml, resolve_named
 from vsi_data.scene import ParseOptions
 from vsi_data.settings import check_at_least, option, parse_params
@@ -130,6 +131,9 @@ class RecipeKeys:
         help="question type -> its settings (`Params`, below); only the types listed are asked"
     )
     balance: Balance = option(Balance(), help="dataset-wide duplicate removal and answer balancing")
+    visibility: VisibilitySettings = option(
+        VisibilitySettings(), help="ask only about categories the video shows (docs/answer-rules.md); off by default"
+    )
 
 
 class RecipeError(ValueError):
@@ -148,6 +152,7 @@ class Recipe:
     bounds: PhysicalBounds  # what a scan must measure up to before its numbers become answers
     generators: tuple[Generator, ...]
     balance: Balance  # dataset-wide, after all scenes; skipped by --exhaustive
+    visibility: VisibilitySettings  # which types name only categories the video shows
 
     def parse_options(self, seed: int, frames: bool = True) -> ParseOptions:
         return ParseOptions(
@@ -174,6 +179,8 @@ class Recipe:
             "plausibility": dataclasses.asdict(self.bounds),
             "types": {g.question_type: _jsonable(dataclasses.asdict(g.params)) for g in self.generators},
             "balance": _jsonable(dataclasses.asdict(self.balance)),
+            # Recorded only when on, so the fingerprint of a build begun before the section existed still matches.
+            **({"visibility": _jsonable(dataclasses.asdict(self.visibility))} if self.visibility.on else {}),
         }
 
 
@@ -199,9 +206,12 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         keys = parse_params(RecipeKeys, "", data, what="recipe keys")
         if not keys.types:
             raise ValueError("`types` must map question types to their settings")
-        for question_type in [*keys.types, *keys.balance.types]:
+        for question_type in [*keys.types, *keys.balance.types, *keys.visibility.require_visible]:
             if question_type not in GENERATORS:
                 raise ValueError(f"unknown question type {question_type!r}; known: {sorted(GENERATORS)}")
+        unasked = [t for t in keys.visibility.require_visible if t not in keys.types]
+        if unasked:
+            raise ValueError(f"visibility.require_visible lists {', '.join(unasked)}, which `types` does not ask")
         vocabulary = load_vocabulary(keys.vocabulary)
         templates = load_templates(keys.templates or path.stem)
         generators = tuple(
@@ -220,6 +230,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         bounds=keys.plausibility,
         generators=generators,
         balance=keys.balance,
+        visibility=keys.visibility,
     )
 
 

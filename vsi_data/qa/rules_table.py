@@ -1,8 +1,8 @@
 """The rules table of docs/answer-rules.md, generated from the recipe settings' field metadata.
 
-Every recipe setting (a `Params` field of a generator, the `geometry:` and `room:` sections) carries its help
-text and the origin of its value (`vsi_data.qa.generators.base.setting`); this module prints one row per
-setting with the bundled recipes' values beside it, so a filter cannot hide in code without a documented row.
+Every recipe setting (a `Params` field of a generator, the `geometry:`, `room:` and `visibility:` sections)
+carries its help text and the origin of its value (`vsi_data.qa.generators.base.setting`); this module prints one row
+per setting with the bundled recipes' values beside it, so a filter cannot hide in code without a documented row.
 
     python -m vsi_data.qa.rules_table           # print the table
     python -m vsi_data.qa.rules_table --write   # replace it in docs/answer-rules.md
@@ -17,6 +17,7 @@ from typing import Any
 
 from vsi_data.qa.generators import GENERATORS
 from vsi_data.qa.recipe import GeometrySettings, Recipe, RoomSettings, load_recipe
+from vsi_data.qa.visible import VisibilitySettings
 from vsi_data.settings import field_doc
 
 RECIPES = ("vsibench", "vsi100k")
@@ -34,7 +35,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{name} [{start:g}, {end:g})" for name, (start, end) in value.items())
     if isinstance(value, list | tuple):
-        return ", ".join(map(str, value))
+        return ", ".join(map(str, value)) or "[]"
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
@@ -46,6 +47,7 @@ def _sections(recipes: list[Recipe]) -> list[tuple[str, type, list[dict[str, Any
     sections: list[tuple[str, type, list[dict[str, Any] | None]]] = [
         ("geometry", GeometrySettings, [r["geometry"] for r in resolved]),
         ("room", RoomSettings, [r["room"] for r in resolved]),
+        ("visibility", VisibilitySettings, [dataclasses.asdict(recipe.visibility) for recipe in recipes]),
     ]
     for question_type, generator in GENERATORS.items():
         values = [r["types"].get(question_type) for r in resolved]

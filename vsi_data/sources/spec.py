@@ -68,6 +68,7 @@ class SourceSpec:
     layout: str  # what a root with no scene should have held: "expected <layout>"
     label_namespace: str | None  # the key of its rules in a vocabulary file (None: decided by the config)
     synthetic_writer: str | None = None  # "module:Class" of the synthetic writer of its file format
+    depth_stream: bool = True  # its scenes carry posed depth frames, so what the video shows can be tested
     # Each change since 0.2.0 to the rows this source's scenes give, in a line. Their number is recorded in a
     # build's fingerprint (once there is one), so a build begun before a change is refused rather than resumed
     # into a mix of old and new rows, while builds of the other sources still resume.

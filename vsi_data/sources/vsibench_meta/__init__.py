@@ -20,6 +20,7 @@ SPEC = SourceSpec(
     root="a *_meta_info_val.json file or a folder",
     layout="scene entries in the meta info",
     label_namespace="vsibench-meta",
+    depth_stream=False,  # boxes and counts only: no video, no camera
     rows_revisions=(
         "direction triples are read in the meta info's category order, as VSI-Bench asks them",
         "an absolute-distance pair names the category the meta info lists later first, as VSI-Bench asks it",
