@@ -425,6 +425,11 @@ class SceneOutcome:
 _WORKER_CONTEXT: dict[str, tuple[SceneSource, Recipe, ParseOptions]] = {}
 
 
+def _parse_options(config: BuildConfig, recipe: Recipe) -> ParseOptions:
+    """How a build parses its scenes. No video: no camera stream, unless the recipe asks what the video would show."""
+    return recipe.parse_options(config.seed, frames=config.video or recipe.visibility.on)
+
+
 def run_scene(job: SceneJob) -> SceneOutcome:
     """The unit every executor runs: one scene built and committed, or its failure described.
 
@@ -434,8 +439,7 @@ def run_scene(job: SceneJob) -> SceneOutcome:
     if key not in _WORKER_CONTEXT:
         recipe = load_recipe(job.config.recipe)
         _WORKER_CONTEXT.clear()
-        # No video: no camera stream, unless the recipe asks what the video would show.
-        options = recipe.parse_options(job.config.seed, frames=job.config.video or recipe.visibility.on)
+        options = _parse_options(job.config, recipe)
         _WORKER_CONTEXT[key] = (open_build_source(job.config), recipe, options)
     source, recipe, options = _WORKER_CONTEXT[key]
     ref = job.ref
@@ -482,7 +486,7 @@ def run_build(config: BuildConfig) -> BuildResult:
             f"{recipe.vocabulary.path}: vocabulary {recipe.vocabulary.name!r} has no rules for {config.source} labels; "
             "use a recipe whose vocabulary covers this source (e.g. --recipe vsibench)"
         )
-    source.check(recipe.parse_options(config.seed, frames=config.video))  # a bad label table: one error, not N
+    source.check(_parse_options(config, recipe))  # a bad label table: one error, not N
     selection = _select(listed, config, scene_list, root)
     selected = selection.selected
     if not selected:
